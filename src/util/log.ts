@@ -1,0 +1,83 @@
+// Log: the narrow Logger port the library writes to, and its winston adapter (the
+// only importer of winston). Logs go to stderr so stdout carries only demo lines.
+// Invariant: callers never pass a cookie, key or nonce-derived secret in meta.
+import winston from 'winston';
+
+/** Structured log fields; values must be plain data. */
+export type LogMeta = Record<string, unknown>;
+
+/** The log levels the library uses, most severe first. */
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+/** What every part of the library logs through. */
+export interface Logger {
+  error(message: string, meta?: LogMeta): void;
+  warn(message: string, meta?: LogMeta): void;
+  info(message: string, meta?: LogMeta): void;
+  debug(message: string, meta?: LogMeta): void;
+  /** A logger that adds meta to every line. */
+  child(meta: LogMeta): Logger;
+}
+
+/** A logger that drops everything (library default when none is given). */
+export const silentLogger: Logger = {
+  error() {},
+  warn() {},
+  info() {},
+  debug() {},
+  child() {
+    return silentLogger;
+  },
+};
+
+/** Options for createLogger. */
+export interface LoggerOptions {
+  /** Least severe level written; default 'info'. */
+  level?: LogLevel;
+  /** 'pretty' (human, one line each) or 'json' (one JSON object per line); default 'pretty'. */
+  format?: 'pretty' | 'json';
+  /** Where lines go; default process.stderr. */
+  stream?: NodeJS.WritableStream;
+}
+
+/** The log levels accepted on the command line. */
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+function formatMeta(meta: Record<string, unknown>): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(meta)) {
+    if (v === undefined) continue;
+    parts.push(`${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  }
+  return parts.length ? ' ' + parts.join(' ') : '';
+}
+
+/** A winston-backed Logger writing to stderr (or the given stream). */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const format =
+    options.format === 'json'
+      ? winston.format.combine(winston.format.timestamp(), winston.format.json())
+      : winston.format.combine(
+          winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
+          winston.format.printf((info) => {
+            const { level, message, timestamp, ...rest } = info as Record<string, unknown>;
+            return `${String(timestamp)} ${String(level).padEnd(5)} ${String(message)}${formatMeta(rest)}`;
+          }),
+        );
+  const logger = winston.createLogger({
+    level: options.level ?? 'info',
+    format,
+    transports: [new winston.transports.Stream({ stream: options.stream ?? process.stderr })],
+  });
+  return wrap(logger);
+}
+
+function wrap(w: winston.Logger): Logger {
+  return {
+    error: (m, meta) => void w.error(m, meta ?? {}),
+    warn: (m, meta) => void w.warn(m, meta ?? {}),
+    info: (m, meta) => void w.info(m, meta ?? {}),
+    debug: (m, meta) => void w.debug(m, meta ?? {}),
+    child: (meta) => wrap(w.child(meta)),
+  };
+}
