@@ -64,10 +64,12 @@ export class FrameDecoder {
   }
 
   private peekLength(): number {
-    const first = this.chunks[0]!;
-    if (first.length >= FRAME_HEADER_BYTES) return first.readUInt32BE(0);
-    const head = Buffer.concat(this.chunks, Math.min(this.buffered, 16)).subarray(0, FRAME_HEADER_BYTES);
-    return head.readUInt32BE(0);
+    // Coalesce the first few tiny chunks so the prefix is readable from one buffer.
+    while (this.chunks[0]!.length < FRAME_HEADER_BYTES) {
+      const [a, b] = this.chunks.splice(0, 2) as [Buffer, Buffer];
+      this.chunks.unshift(Buffer.concat([a, b]));
+    }
+    return this.chunks[0]!.readUInt32BE(0);
   }
 
   private take(n: number): Buffer {

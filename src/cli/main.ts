@@ -1,0 +1,213 @@
+// CLI: the thin shell over the library (the only importer of yargs). It parses the
+// command line, starts a node, runs the Printer, and stops cleanly on SIGINT/SIGTERM.
+// Exit codes: 0 after a clean stop, 1 for a fatal runtime error, 2 for a usage error.
+// Invariant: the cookie never reaches a log line, an error message or the process title.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import yargs from 'yargs';
+import { createNode } from '../node.js';
+import type { ClusterNode } from '../node.js';
+import { ClusterError, describeError } from '../errors.js';
+import { createLogger, LOG_LEVELS } from '../util/log.js';
+import type { LogLevel } from '../util/log.js';
+import { DEFAULT_FAILURE_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS } from '../config.js';
+import { startPrinter } from './printer.js';
+
+/** Exit code after a clean stop. */
+export const EXIT_OK = 0;
+/** Exit code for a fatal runtime error (port in use, name in use). */
+export const EXIT_FATAL = 1;
+/** Exit code for a usage error. */
+export const EXIT_USAGE = 2;
+
+class UsageError extends Error {}
+
+/** The short host name used by --sname: the first label of the machine's host name. */
+export function shortHostname(): string {
+  const h = (hostname().split('.')[0] ?? '').replace(/[^A-Za-z0-9_-]/g, '-');
+  return h || 'localhost';
+}
+
+interface CliArgs {
+  name: string;
+  cookie: string;
+  port: number;
+  host: string;
+  interface: string | undefined;
+  seeds: string[];
+  mdns: boolean;
+  logLevel: LogLevel;
+  logFormat: 'pretty' | 'json';
+  heartbeatIntervalMs: number;
+  failureTimeoutMs: number;
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Parse argv into CLI arguments; throws UsageError with what is wrong. */
+async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => void): Promise<CliArgs | 'exit'> {
+  let exited = false;
+  const parser = yargs(argv)
+    .scriptName('cluster-node')
+    .usage('$0 --sname NAME --cookie SECRET [options]\n\nStart a cluster node. Nodes on the same LAN with the same cookie find each other (mDNS) and form one cluster.\nEvery second the node prints the other members on stdout; logs go to stderr.')
+    .option('sname', { type: 'string', describe: 'short node name; the node is called NAME@<short hostname>' })
+    .option('name', { type: 'string', describe: 'full node name NAME@HOST (instead of --sname)' })
+    .option('cookie', { type: 'string', describe: 'shared secret of the cluster (or --cookie-file, or $CLUSTER_NODE_COOKIE)' })
+    .option('cookie-file', { type: 'string', describe: 'read the cookie from this file (first line)' })
+    .option('port', { type: 'number', default: 0, describe: 'TCP port to listen on (0 = any free port)' })
+    .option('listen', { type: 'string', default: '0.0.0.0', describe: 'IPv4 address to listen on' })
+    .option('interface', { type: 'string', describe: 'IPv4 address of the interface mDNS uses (default: every multicast-capable IPv4 interface)' })
+    .option('seed', { type: 'string', array: true, default: [] as string[], describe: 'static peer host:port, repeatable (for networks without multicast)' })
+    .option('mdns', { type: 'boolean', default: true, describe: 'discover peers with mDNS (--no-mdns to use only --seed)' })
+    .option('log-level', { choices: LOG_LEVELS as LogLevel[], default: 'info' as LogLevel, describe: 'least severe log level written to stderr' })
+    .option('log-format', { choices: ['pretty', 'json'] as const, default: 'pretty' as const, describe: 'log line format' })
+    .option('heartbeat-interval', { type: 'number', default: DEFAULT_HEARTBEAT_INTERVAL_MS, describe: 'milliseconds between heartbeats' })
+    .option('failure-timeout', { type: 'number', default: DEFAULT_FAILURE_TIMEOUT_MS, describe: 'milliseconds of silence before a peer is declared down' })
+    .example('$0 --sname alice --cookie foo', 'start alice@<host> in a cluster with cookie foo')
+    .example('$0 --sname bob --cookie-file ~/.cluster-cookie', 'read the cookie from a file')
+    .example('CLUSTER_NODE_COOKIE=foo $0 --sname carol --seed 10.0.0.5:4370 --port 4370', 'no multicast: name a peer to join through')
+    .epilogue('Exit codes: 0 after SIGINT/SIGTERM and a clean stop, 1 on a fatal runtime error, 2 on a usage error.')
+    .strict()
+    .version(packageVersion())
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw new UsageError(msg || (err ? err.message : 'invalid arguments'));
+    });
+  const a = await parser.parseAsync(argv, {}, (_err, _argv, output) => {
+    if (output) {
+      exited = true;
+      out(output + '\n');
+    }
+  });
+  if (exited || a.help || a.version) return 'exit';
+
+  if (a._.length) throw new UsageError(`unexpected argument ${String(a._[0])}`);
+  if (a.sname !== undefined && a.name !== undefined) throw new UsageError('give either --sname or --name, not both');
+  let name: string;
+  if (a.name !== undefined) {
+    if (!/^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/.test(a.name)) throw new UsageError(`--name "${a.name}" must look like NAME@HOST`);
+    name = a.name;
+  } else if (a.sname !== undefined) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(a.sname)) throw new UsageError(`--sname "${a.sname}" may hold only letters, digits, '.', '_' and '-'`);
+    name = `${a.sname}@${shortHostname()}`;
+  } else {
+    throw new UsageError('a node name is required: --sname NAME or --name NAME@HOST');
+  }
+
+  const sources = [a.cookie !== undefined, a['cookie-file'] !== undefined].filter(Boolean).length;
+  if (sources > 1) throw new UsageError('give either --cookie or --cookie-file, not both');
+  let cookie: string | undefined = a.cookie;
+  if (a['cookie-file'] !== undefined) {
+    try {
+      cookie = (readFileSync(a['cookie-file'], 'utf8').split(/\r?\n/)[0] ?? '').trim();
+    } catch (err) {
+      throw new UsageError(`cannot read --cookie-file ${a['cookie-file']}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    if (!cookie) throw new UsageError(`--cookie-file ${a['cookie-file']} is empty`);
+  }
+  cookie ??= env.CLUSTER_NODE_COOKIE;
+  if (!cookie) throw new UsageError('a cookie is required: --cookie SECRET, --cookie-file PATH or CLUSTER_NODE_COOKIE=SECRET');
+
+  const port = a.port;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got ${String(port)}`);
+  for (const [flag, v] of [['--heartbeat-interval', a['heartbeat-interval']], ['--failure-timeout', a['failure-timeout']]] as const) {
+    if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${flag} must be a positive number of milliseconds`);
+  }
+  return {
+    name,
+    cookie,
+    port,
+    host: a.listen,
+    interface: a.interface,
+    seeds: a.seed.map(String),
+    mdns: a.mdns,
+    logLevel: a['log-level'],
+    logFormat: a['log-format'],
+    heartbeatIntervalMs: a['heartbeat-interval'],
+    failureTimeoutMs: a['failure-timeout'],
+  };
+}
+
+/** Run the CLI; resolves with the process exit code. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const out = (s: string): void => void process.stdout.write(s);
+  let args: CliArgs | 'exit';
+  try {
+    args = await parseArgs(argv, env, out);
+  } catch (err) {
+    process.stderr.write(`cluster-node: ${describeError(err)}\nRun cluster-node --help for usage.\n`);
+    return EXIT_USAGE;
+  }
+  if (args === 'exit') return EXIT_OK;
+  process.title = `cluster-node ${args.name}`;
+
+  const logger = createLogger({ level: args.logLevel, format: args.logFormat });
+  let node: ClusterNode;
+  try {
+    node = createNode({
+      name: args.name,
+      cookie: args.cookie,
+      host: args.host,
+      port: args.port,
+      seeds: args.seeds,
+      mdns: args.mdns,
+      interface: args.interface,
+      heartbeatIntervalMs: args.heartbeatIntervalMs,
+      failureTimeoutMs: args.failureTimeoutMs,
+      logger,
+    });
+  } catch (err) {
+    process.stderr.write(`cluster-node: ${describeError(err)}\n`);
+    return err instanceof ClusterError && err.code === 'ERR_CONFIG' ? EXIT_USAGE : EXIT_FATAL;
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopPrinter = (): void => {};
+    let finishing = false;
+    const finish = (code: number): void => {
+      if (finishing) return;
+      finishing = true;
+      stopPrinter();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      node.stop().then(
+        () => resolve(code),
+        () => resolve(EXIT_FATAL),
+      );
+    };
+    const onSignal = (signal: NodeJS.Signals): void => {
+      logger.info('stopping', { node: args.name, signal });
+      finish(EXIT_OK);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    node.on('fatal', (err) => {
+      process.stderr.write(`cluster-node: ${err.message}\n`);
+      finish(EXIT_FATAL);
+    });
+    node.start().then(
+      () => {
+        if (finishing) return;
+        stopPrinter = startPrinter(node, out);
+      },
+      (err: unknown) => {
+        logger.error(describeError(err), { code: err instanceof ClusterError ? err.code : undefined });
+        process.stderr.write(`cluster-node: ${describeError(err)}\n`);
+        finishing = true;
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        resolve(EXIT_FATAL);
+      },
+    );
+  });
+}

@@ -1,0 +1,639 @@
+// mDNS discovery: the socket shell around the pure record rules (mdns-records.ts) and
+// peer table (mdns-peers.ts), and the only importer of `multicast-dns`. It opens one
+// multicast-dns socket per chosen IPv4 interface (all bound to 0.0.0.0:5353 with
+// SO_REUSEADDR, joined and sending on that one interface), announces, answers, queries
+// and says goodbye, and reports peers of our cluster to a DiscoverySink.
+// Invariants: nothing thrown in a socket or timer callback escapes (every body is
+// guarded); socket trouble is logged once per interface and error code, never per
+// packet; no timers are left and no sink call is made after stop() resolves; a packet
+// seen on several sockets (Linux delivers each multicast packet to every socket bound
+// to the port) is harmless because the table is idempotent and each socket answers
+// only queries from its own subnets.
+import makeMdns from 'multicast-dns';
+import { networkInterfaces } from 'node:os';
+import type { NetworkInterfaceInfo } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { RemoteInfo } from 'node:dgram';
+import { ClusterError, describeError } from '../errors.js';
+import { isValidNodeName } from '../wire/messages.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import type { Random } from '../util/random.js';
+import type { Logger } from '../util/log.js';
+import type { Discovery, DiscoverySink } from './discovery.js';
+import { MdnsPeerTable } from './mdns-peers.js';
+import type { PeerTableResult } from './mdns-peers.js';
+import {
+  MDNS_RECORD_TTL_S,
+  MDNS_SERVICE_TYPE,
+  browseQuery,
+  buildQuery,
+  mdnsIdentity,
+  parseResponse,
+  queryAsksForUs,
+  queryDelayMs,
+  serviceRecords,
+} from './mdns-records.js';
+import type { MdnsIdentity, OutgoingQuery, OutgoingQuestion } from './mdns-records.js';
+
+/** UDP port of multicast DNS. */
+export const MDNS_PORT = 5353;
+/** IPv4 multicast group of multicast DNS. */
+export const MDNS_GROUP = '224.0.0.251';
+/** Time between the two start-up announcements: 1 s. */
+export const MDNS_ANNOUNCE_INTERVAL_MS = 1000;
+/** Least time between two multicast responses on one interface (RFC 6762 §6): 1 s. */
+export const MDNS_MIN_RESPONSE_INTERVAL_MS = 1000;
+/** How long start() waits for the sockets to bind: 2 s. */
+export const MDNS_BIND_TIMEOUT_MS = 2000;
+/** How long stop() waits for goodbyes to be sent, and then for sockets to close: 1 s each. */
+export const MDNS_STOP_STEP_TIMEOUT_MS = 1000;
+/** TTL of records in answers to legacy (non-5353) unicast queries, in seconds (RFC 6762 §6.7). */
+const LEGACY_TTL_S = 10;
+/** Most questions in one refresh or resolve query. */
+const MAX_QUESTIONS_PER_SEND = 32;
+/** Linux interface flags (include/uapi/linux/if.h). */
+const IFF_UP = 0x1;
+const IFF_MULTICAST = 0x1000;
+
+/** What mdnsDiscovery needs. */
+export interface MdnsOptions {
+  /** Node name, e.g. "alice@host" (A-Za-z0-9_.- and one '@'). */
+  name: string;
+  /** Hex id of this boot; makes the instance name unique per boot. */
+  incarnation: string;
+  /** TCP port this node listens on (SRV port), 1..65535. */
+  port: number;
+  /** Short tag derived from the cookie; only peers with the same tag are reported. */
+  clusterTag: string;
+  /** IPv4 address of the one interface to use; default every multicast-capable IPv4 interface. */
+  interface?: string;
+  /** Longest interval between browse queries in ms (they go out at start, then 1 s, 2 s, 4 s ...); config default 60 000. */
+  queryMaxIntervalMs: number;
+  /** Source of time and timers (every timer of this module goes through it). */
+  clock: Clock;
+  /** Source of jitter. */
+  random: Random;
+  /** Where warnings (once per interface and error code) and debug lines go. */
+  logger: Logger;
+}
+
+/** One IPv4 interface mDNS runs on. */
+export interface MdnsInterface {
+  /** OS name, e.g. "eth0" (aliases like "eth0:1" are merged into it). */
+  name: string;
+  /** The address used to join the group and to pick the outgoing interface. */
+  address: string;
+  /** Every IPv4 address of the interface (A records) with its netmask (subnet matching). */
+  addresses: { address: string; netmask: string }[];
+}
+
+/** Result of selectMdnsInterfaces: the interfaces to use and what to tell the user. */
+export interface MdnsInterfaceSelection {
+  chosen: MdnsInterface[];
+  /** Lines to log at warn level. */
+  warnings: string[];
+}
+
+interface Candidate extends MdnsInterface {
+  internal: boolean;
+  flags: number | undefined;
+}
+
+/**
+ * Choose the interfaces mDNS runs on. With `wanted` (an IPv4 address), only the interface
+ * holding it. Otherwise every interface with an IPv4 address whose flags have UP and
+ * MULTICAST; where flags are unknown (flagsOf returns undefined), every non-internal one,
+ * and when that leaves nothing, the internal ones (a namespace with only loopback).
+ */
+export function selectMdnsInterfaces(
+  ifaces: NodeJS.Dict<NetworkInterfaceInfo[]>,
+  flagsOf: (name: string) => number | undefined,
+  wanted?: string,
+): MdnsInterfaceSelection {
+  const byName = new Map<string, Candidate>();
+  for (const [rawName, infos] of Object.entries(ifaces)) {
+    const name = rawName.split(':')[0] ?? rawName;
+    for (const info of infos ?? []) {
+      if (info.family !== 'IPv4' && (info.family as unknown) !== 4) continue;
+      let c = byName.get(name);
+      if (!c) {
+        c = { name, address: info.address, addresses: [], internal: info.internal, flags: flagsOf(name) };
+        byName.set(name, c);
+      }
+      if (!c.addresses.some((a) => a.address === info.address)) c.addresses.push({ address: info.address, netmask: info.netmask });
+    }
+  }
+  const all = [...byName.values()];
+  const strip = (c: Candidate): MdnsInterface => ({ name: c.name, address: c.address, addresses: c.addresses });
+  const seedHint = 'mDNS discovery is off; --seed still works';
+  if (wanted !== undefined) {
+    const c = all.find((x) => x.addresses.some((a) => a.address === wanted));
+    if (!c) {
+      const have = all.map((x) => `${x.name} ${x.addresses.map((a) => a.address).join(',')}`).join('; ') || 'none';
+      return { chosen: [], warnings: [`no local interface has the address ${wanted} given as --interface (IPv4 interfaces: ${have}); ${seedHint}`] };
+    }
+    const warnings: string[] = [];
+    if (c.flags !== undefined && (c.flags & (IFF_UP | IFF_MULTICAST)) !== (IFF_UP | IFF_MULTICAST)) {
+      warnings.push(`interface ${c.name} (${wanted}) is ${c.flags & IFF_UP ? 'not multicast-capable' : 'down'}; trying mDNS on it anyway`);
+    }
+    return { chosen: [{ ...strip(c), address: wanted }], warnings };
+  }
+  const capable = (c: Candidate): boolean =>
+    c.flags !== undefined ? (c.flags & (IFF_UP | IFF_MULTICAST)) === (IFF_UP | IFF_MULTICAST) : !c.internal;
+  let chosen = all.filter(capable);
+  if (chosen.length === 0) chosen = all.filter((c) => c.flags === undefined && c.internal);
+  if (chosen.length === 0) {
+    return { chosen: [], warnings: [`no multicast-capable IPv4 interface (found: ${all.map((c) => c.name).join(', ') || 'none'}); ${seedHint}`] };
+  }
+  return { chosen: chosen.map(strip), warnings: [] };
+}
+
+/**
+ * Interface flags from /sys/class/net/<name>/flags, or undefined where unknown. Returns an
+ * always-undefined reader when /sys lists other interfaces than /proc/self/net/dev: /sys
+ * then belongs to another network namespace (e.g. `unshare -n` without remounting /sys).
+ */
+export function sysfsInterfaceFlags(): (name: string) => number | undefined {
+  const unknown = (): undefined => undefined;
+  try {
+    const sys = readdirSync('/sys/class/net').filter((n) => n !== 'bonding_masters');
+    const proc = readFileSync('/proc/self/net/dev', 'utf8')
+      .split('\n')
+      .slice(2)
+      .map((l) => l.split(':')[0]?.trim() ?? '')
+      .filter((n) => n.length > 0);
+    if (sys.length !== proc.length || !proc.every((n) => sys.includes(n))) return unknown;
+  } catch {
+    return unknown;
+  }
+  return (name) => {
+    if (!/^[A-Za-z0-9_.@-]+$/.test(name) || name === '.' || name === '..') return undefined;
+    try {
+      const v = parseInt(readFileSync(`/sys/class/net/${name}/flags`, 'utf8').trim(), 16);
+      return Number.isFinite(v) ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+function ipv4ToInt(ip: string): number | undefined {
+  const parts = ip.split('.');
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const p of parts) {
+    const v = Number(p);
+    if (!/^\d{1,3}$/.test(p) || v > 255) return undefined;
+    n = n * 256 + v;
+  }
+  return n;
+}
+
+/** True if ip lies in one of the interface's subnets. */
+export function onInterfaceSubnet(iface: MdnsInterface, ip: string): boolean {
+  const x = ipv4ToInt(ip);
+  if (x === undefined) return false;
+  return iface.addresses.some((a) => {
+    const addr = ipv4ToInt(a.address);
+    const mask = ipv4ToInt(a.netmask);
+    return addr !== undefined && mask !== undefined && (addr & mask) >>> 0 === (x & mask) >>> 0;
+  });
+}
+
+/** Discover peers of our cluster with mDNS / DNS-SD. Throws ERR_CONFIG on bad options. */
+export function mdnsDiscovery(options: MdnsOptions): Discovery {
+  const bad = (what: string): never => {
+    throw new ClusterError('ERR_CONFIG', `mdnsDiscovery: ${what}`);
+  };
+  if (typeof options.name !== 'string' || !isValidNodeName(options.name)) bad(`name ${JSON.stringify(options.name)} is not a node name (name@host)`);
+  if (typeof options.incarnation !== 'string' || !/^[0-9a-fA-F]{1,64}$/.test(options.incarnation)) bad('incarnation must be 1 to 64 hex digits');
+  if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) bad(`port ${options.port} must be the bound TCP port, 1..65535`);
+  if (typeof options.clusterTag !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(options.clusterTag)) bad('clusterTag must be 1 to 64 characters of A-Za-z0-9_-');
+  if (options.interface !== undefined && ipv4ToInt(options.interface) === undefined) bad(`interface ${JSON.stringify(options.interface)} must be an IPv4 address such as 192.168.1.10`);
+  if (!Number.isFinite(options.queryMaxIntervalMs) || options.queryMaxIntervalMs <= 0) bad('queryMaxIntervalMs must be a positive number of milliseconds');
+  return new MdnsDiscovery(options);
+}
+
+type MulticastDns = ReturnType<typeof makeMdns>;
+type SendCallback = (err: Error | null) => void;
+
+interface Endpoint {
+  iface: MdnsInterface;
+  mdns: MulticastDns | undefined;
+  /** Bound to the port. */
+  ready: boolean;
+  /** Joined the group on its interface (multicast-dns then also sets the outgoing interface). */
+  joined: boolean;
+  /** Unusable (bind failed); destroyed. */
+  dead: boolean;
+  announcing: boolean;
+  bound: Promise<void>;
+  lastResponseAt: number;
+  lastLegacyAt: number;
+  responseTimer: TimerHandle | undefined;
+}
+
+type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+class MdnsDiscovery implements Discovery {
+  private readonly opts: MdnsOptions;
+  private readonly log: Logger;
+  private readonly id: MdnsIdentity;
+  private readonly table: MdnsPeerTable;
+  private readonly endpoints: Endpoint[] = [];
+  private readonly timers = new Set<TimerHandle>();
+  private readonly warned = new Set<string>();
+  private state: State = 'new';
+  private sink: DiscoverySink | undefined;
+  private startPromise: Promise<void> | undefined;
+  private stopPromise: Promise<void> | undefined;
+  private queryAttempt = 0;
+  private deadlineTimer: TimerHandle | undefined;
+  private deadlineAt: number | undefined;
+
+  constructor(opts: MdnsOptions) {
+    this.opts = opts;
+    this.log = opts.logger.child({ component: 'mdns' });
+    this.id = mdnsIdentity(opts.name, opts.incarnation, opts.port, opts.clusterTag);
+    this.table = new MdnsPeerTable({
+      isPreferredAddress: (a) => this.endpoints.some((ep) => !ep.dead && onInterfaceSubnet(ep.iface, a)),
+      jitter01: () => opts.random.float(),
+    });
+  }
+
+  start(sink: DiscoverySink): Promise<void> {
+    if (this.state !== 'new') {
+      return Promise.reject(new ClusterError('ERR_CONFIG', 'mDNS discovery was already started; create a new one with mdnsDiscovery()'));
+    }
+    this.state = 'starting';
+    this.sink = sink;
+    this.startPromise = this.doStart();
+    return this.startPromise;
+  }
+
+  stop(): Promise<void> {
+    this.stopPromise ??= this.doStop();
+    return this.stopPromise;
+  }
+
+  private active(): boolean {
+    return this.state === 'running';
+  }
+
+  private async doStart(): Promise<void> {
+    let selection: MdnsInterfaceSelection;
+    try {
+      selection = selectMdnsInterfaces(networkInterfaces(), sysfsInterfaceFlags(), this.opts.interface);
+    } catch (err) {
+      selection = { chosen: [], warnings: [`cannot list network interfaces (${describeError(err)}); mDNS discovery is off; --seed still works`] };
+    }
+    for (const w of selection.warnings) this.log.warn(`mDNS: ${w}`);
+    for (const iface of selection.chosen) this.open(iface);
+    await this.within(
+      this.endpoints.map((ep) => ep.bound),
+      MDNS_BIND_TIMEOUT_MS,
+    );
+    if (this.state !== 'starting') return; // stop() came first
+    this.state = 'running';
+    if (selection.chosen.length === 0) return;
+    const live = this.endpoints.filter((ep) => !ep.dead);
+    if (live.length === 0) {
+      this.log.warn('mDNS: unavailable on every interface; discovery by --seed still works');
+      return;
+    }
+    this.log.info('mDNS discovery started', {
+      instance: this.id.instance,
+      interfaces: live.map((ep) => `${ep.iface.name} (${ep.iface.address})`).join(', '),
+    });
+    for (const ep of live) if (ep.ready && ep.joined) this.announce(ep);
+    this.scheduleQuery();
+  }
+
+  private async doStop(): Promise<void> {
+    const previous = this.state;
+    this.state = 'stopping';
+    if (previous === 'new') {
+      this.state = 'stopped';
+      return;
+    }
+    await this.startPromise?.catch(() => undefined);
+    this.clearTimers();
+    const goodbyes = this.endpoints
+      .filter((ep) => ep.ready && ep.joined && !ep.dead)
+      .map(
+        (ep) =>
+          new Promise<void>((resolve) => {
+            const records = serviceRecords(this.id, ep.iface.addresses.map((a) => a.address), 0);
+            if (!this.send(ep, (m, cb) => m.respond({ answers: records }, cb), resolve)) resolve();
+          }),
+      );
+    await this.within(goodbyes, MDNS_STOP_STEP_TIMEOUT_MS);
+    await this.within(this.endpoints.map((ep) => this.destroy(ep)), MDNS_STOP_STEP_TIMEOUT_MS);
+    this.clearTimers();
+    this.state = 'stopped';
+    this.log.debug('mDNS discovery stopped');
+  }
+
+  // ---- sockets ----
+
+  private open(iface: MdnsInterface): void {
+    let markBound: () => void = () => undefined;
+    const ep: Endpoint = {
+      iface,
+      mdns: undefined,
+      ready: false,
+      joined: false,
+      dead: false,
+      announcing: false,
+      bound: new Promise<void>((resolve) => (markBound = resolve)),
+      lastResponseAt: -Infinity,
+      lastLegacyAt: -Infinity,
+      responseTimer: undefined,
+    };
+    this.endpoints.push(ep);
+    let m: MulticastDns;
+    try {
+      // bind to 0.0.0.0: a socket bound to the interface's unicast address would never see multicast.
+      m = makeMdns({ interface: iface.address, bind: '0.0.0.0', port: MDNS_PORT, reuseAddr: true, loopback: true, ttl: 255 });
+    } catch (err) {
+      this.warnOnce(ep, 'create', `mDNS cannot open a socket for interface ${this.where(ep)}: ${describeError(err)}; use --seed for static peers`);
+      ep.dead = true;
+      markBound();
+      return;
+    }
+    ep.mdns = m;
+    m.on('ready', () =>
+      this.guard('ready', () => {
+        ep.ready = true;
+        markBound();
+      }),
+    );
+    m.on('networkInterface', () =>
+      this.guard('networkInterface', () => {
+        ep.joined = true;
+        if (this.active() && ep.ready) this.announce(ep);
+      }),
+    );
+    m.on('error', (err: Error) =>
+      this.guard('error', () => {
+        const code = errorCode(err);
+        this.warnOnce(
+          ep,
+          `error:${code}`,
+          `mDNS cannot bind UDP port ${MDNS_PORT} for interface ${this.where(ep)}: ${code}` +
+            (code === 'EADDRINUSE' ? ' (another program holds it without SO_REUSEADDR)' : '') +
+            '; mDNS is off there, use --seed for static peers',
+        );
+        ep.dead = true;
+        markBound();
+        void this.destroy(ep);
+      }),
+    );
+    m.on('warning', (err: Error) => this.guard('warning', () => this.onWarning(ep, err)));
+    m.on('response', (packet: unknown, rinfo: RemoteInfo) => this.guard('response', () => this.onResponse(ep, packet, rinfo)));
+    m.on('query', (packet: unknown, rinfo: RemoteInfo) => this.guard('query', () => this.onQuery(ep, packet, rinfo)));
+  }
+
+  private destroy(ep: Endpoint): Promise<void> {
+    ep.dead = true;
+    const m = ep.mdns;
+    if (!m) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      try {
+        m.destroy(() => resolve());
+      } catch {
+        resolve(); // the socket was already closed
+      }
+    });
+  }
+
+  /** Send through ep if it can send; returns false (and never calls done) when it cannot. */
+  private send(ep: Endpoint, fn: (m: MulticastDns, cb: SendCallback) => void, done?: () => void): boolean {
+    const m = ep.mdns;
+    if (!m || ep.dead || !ep.ready || !ep.joined) return false;
+    const cb: SendCallback = (err) =>
+      this.guard('send', () => {
+        if (err) this.warnOnce(ep, `send:${errorCode(err)}`, `mDNS cannot send on interface ${this.where(ep)}: ${errorCode(err)}; use --seed for static peers`);
+        done?.();
+      });
+    try {
+      fn(m, cb);
+    } catch (err) {
+      cb(err instanceof Error ? err : new Error(String(err)));
+    }
+    return true;
+  }
+
+  private onWarning(ep: Endpoint, err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string') {
+      this.log.debug('mDNS: ignored an undecodable packet', { iface: ep.iface.name, error: describeError(err).slice(0, 120) });
+      return;
+    }
+    const syscall = (err as NodeJS.ErrnoException).syscall;
+    if (syscall === 'addMembership') {
+      this.warnOnce(ep, `join:${code}`, `mDNS cannot join ${MDNS_GROUP} on interface ${this.where(ep)}: ${code}; will retry every 5 s, use --seed for static peers`);
+    } else {
+      this.warnOnce(ep, `warning:${code}`, `mDNS socket problem on interface ${this.where(ep)}: ${code}${syscall ? ` (${syscall})` : ''}`);
+    }
+  }
+
+  // ---- protocol ----
+
+  private onResponse(ep: Endpoint, packet: unknown, rinfo: RemoteInfo): void {
+    if (!this.active()) return;
+    if (rinfo.port !== MDNS_PORT) return; // RFC 6762 §6: responses must come from port 5353
+    const parsed = parseResponse(packet, this.id);
+    if (parsed.rejected.length > 0) {
+      this.log.debug('mDNS: ignored malformed records', { from: rinfo.address, iface: ep.iface.name, reasons: parsed.rejected.slice(0, 3) });
+    }
+    for (const f of parsed.foreign) {
+      this.log.debug('mDNS: ignored an instance of another cluster or version', { instance: f.instance, reason: f.reason, from: rinfo.address });
+    }
+    if (parsed.ptrs.length + parsed.srvs.length + parsed.txts.length + parsed.addresses.length + parsed.foreign.length === 0) return;
+    this.handle(this.table.apply(parsed, this.opts.clock.now()));
+  }
+
+  private onQuery(ep: Endpoint, packet: unknown, rinfo: RemoteInfo): void {
+    if (!this.active()) return;
+    if (!queryAsksForUs(this.id, packet)) return;
+    if (!this.arrivedOn(ep, rinfo.address)) return;
+    if (rinfo.port === MDNS_PORT) {
+      this.respondSoon(ep, 20 + 100 * this.opts.random.float());
+      return;
+    }
+    // Legacy unicast query (RFC 6762 §6.7), e.g. `dig -p 5353 @224.0.0.251`: answer it directly.
+    const now = this.opts.clock.now();
+    if (now - ep.lastLegacyAt < 200) return;
+    ep.lastLegacyAt = now;
+    const p = packet as { id?: unknown; questions?: unknown };
+    const id = typeof p.id === 'number' && Number.isInteger(p.id) ? p.id & 0xffff : 0;
+    const questions = Array.isArray(p.questions) ? (p.questions as unknown[]).slice(0, 1).filter(isOwnQuestion(this.id)) : [];
+    const answers = serviceRecords(this.id, ep.iface.addresses.map((a) => a.address), LEGACY_TTL_S);
+    this.send(ep, (m, cb) => m.respond({ id, questions, answers }, { port: rinfo.port, address: rinfo.address }, cb));
+  }
+
+  /** Whether a packet from src seen on ep's socket came in through ep's interface (as far as we can tell). */
+  private arrivedOn(ep: Endpoint, src: string): boolean {
+    if (onInterfaceSubnet(ep.iface, src)) return true;
+    return !this.endpoints.some((other) => other !== ep && !other.dead && onInterfaceSubnet(other.iface, src));
+  }
+
+  private announce(ep: Endpoint): void {
+    if (ep.announcing) return;
+    ep.announcing = true;
+    this.respondSoon(ep, 0);
+    this.later(() => this.respondSoon(ep, 0), MDNS_ANNOUNCE_INTERVAL_MS);
+  }
+
+  /** Multicast our records on ep after delayMs, at most once per second, coalescing requests. */
+  private respondSoon(ep: Endpoint, delayMs: number): void {
+    if (ep.responseTimer || !this.active()) return;
+    const now = this.opts.clock.now();
+    const due = Math.max(now + delayMs, ep.lastResponseAt + MDNS_MIN_RESPONSE_INTERVAL_MS);
+    ep.responseTimer = this.later(() => {
+      ep.responseTimer = undefined;
+      if (!this.active()) return;
+      ep.lastResponseAt = this.opts.clock.now();
+      const answers = serviceRecords(this.id, ep.iface.addresses.map((a) => a.address), MDNS_RECORD_TTL_S);
+      this.send(ep, (m, cb) => m.respond({ answers }, cb));
+    }, Math.ceil(due - now));
+  }
+
+  private scheduleQuery(): void {
+    const delay = queryDelayMs(this.queryAttempt, this.opts.queryMaxIntervalMs, this.opts.random.float());
+    this.later(() => {
+      this.queryAttempt++;
+      this.sendQuery(browseQuery(this.id, this.table.knownAnswers(this.opts.clock.now())));
+      this.scheduleQuery();
+    }, delay);
+  }
+
+  private sendQuery(q: OutgoingQuery): void {
+    for (const ep of this.endpoints) {
+      this.send(ep, (m, cb) => m.query({ questions: q.questions, answers: q.answers }, cb));
+    }
+  }
+
+  private askFor(names: string[], type: OutgoingQuestion['type']): void {
+    for (let i = 0; i < names.length; i += MAX_QUESTIONS_PER_SEND) {
+      const questions = names.slice(i, i + MAX_QUESTIONS_PER_SEND).map((name): OutgoingQuestion => ({ name, type }));
+      this.sendQuery(buildQuery(this.id, questions));
+    }
+  }
+
+  /** Pass table results on: sink reports, A and refresh queries, and the next expiry timer. */
+  private handle(res: PeerTableResult): void {
+    for (const c of res.changes) {
+      if (!this.active()) break;
+      try {
+        if (c.kind === 'found') {
+          this.log.debug('mDNS: peer found', { id: c.peer.id, peer: c.peer.name, addresses: c.peer.addresses.join(','), port: c.peer.port });
+          this.sink?.peerFound(c.peer);
+        } else {
+          this.log.debug('mDNS: peer lost', { id: c.id });
+          this.sink?.peerLost(c.id);
+        }
+      } catch (err) {
+        this.log.warn('mDNS: discovery sink threw', { error: describeError(err) });
+      }
+    }
+    if (!this.active()) return;
+    if (res.resolve.length > 0) this.askFor(res.resolve, 'A');
+    if (res.refresh.length > 0) this.askFor(res.refresh, 'SRV');
+    if (res.dropped > 0 && !this.warned.has('table-full')) {
+      this.warned.add('table-full');
+      this.log.warn('mDNS: too many instances on the network; ignoring new ones until some expire');
+    }
+    this.armDeadline();
+  }
+
+  private armDeadline(): void {
+    const next = this.table.nextDeadline();
+    if (next === this.deadlineAt && (next === undefined || this.deadlineTimer)) return;
+    this.cancel(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    this.deadlineAt = next;
+    if (next === undefined) return;
+    this.deadlineTimer = this.later(() => {
+      this.deadlineTimer = undefined;
+      this.deadlineAt = undefined;
+      if (!this.active()) return;
+      this.handle(this.table.tick(this.opts.clock.now()));
+    }, Math.max(0, Math.ceil(next - this.opts.clock.now())));
+  }
+
+  // ---- helpers ----
+
+  private where(ep: Endpoint): string {
+    return `${ep.iface.name} (${ep.iface.address})`;
+  }
+
+  private warnOnce(ep: Endpoint, key: string, message: string): void {
+    const k = `${ep.iface.name}/${ep.iface.address}/${key}`;
+    if (this.warned.has(k)) return;
+    this.warned.add(k);
+    this.log.warn(message);
+  }
+
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.warn(`mDNS: internal error in ${what} handler`, { error: describeError(err) });
+    }
+  }
+
+  private later(fn: () => void, ms: number): TimerHandle {
+    const h: TimerHandle = this.opts.clock.setTimeout(() => {
+      this.timers.delete(h);
+      this.guard('timer', fn);
+    }, ms);
+    this.timers.add(h);
+    return h;
+  }
+
+  private cancel(h: TimerHandle | undefined): void {
+    if (!h) return;
+    this.opts.clock.clearTimeout(h);
+    this.timers.delete(h);
+  }
+
+  private clearTimers(): void {
+    for (const h of this.timers) this.opts.clock.clearTimeout(h);
+    this.timers.clear();
+    for (const ep of this.endpoints) ep.responseTimer = undefined;
+    this.deadlineTimer = undefined;
+    this.deadlineAt = undefined;
+  }
+
+  /** Wait for all promises, or at most ms on the injected clock. */
+  private within(promises: Promise<void>[], ms: number): Promise<void> {
+    if (promises.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const h = this.opts.clock.setTimeout(resolve, ms);
+      void Promise.all(promises).then(() => {
+        this.opts.clock.clearTimeout(h);
+        resolve();
+      });
+    });
+  }
+}
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : describeError(err).slice(0, 80);
+}
+
+function isOwnQuestion(id: MdnsIdentity): (q: unknown) => q is OutgoingQuestion {
+  const names = [id.instance, id.target, MDNS_SERVICE_TYPE].map((n) => n.toLowerCase());
+  return (q: unknown): q is OutgoingQuestion => {
+    if (typeof q !== 'object' || q === null) return false;
+    const { name, type } = q as { name?: unknown; type?: unknown };
+    return (
+      typeof name === 'string' &&
+      names.includes(name.toLowerCase()) &&
+      (type === 'PTR' || type === 'SRV' || type === 'TXT' || type === 'A')
+    );
+  };
+}

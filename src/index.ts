@@ -1,0 +1,28 @@
+// The public API of cluster-node: createNode(), its options and events, error codes,
+// and the profiles and building blocks useful to library users and simulations.
+export { createNode, ClusterNode } from './node.js';
+export type { Member, NodeEvents, NodeState } from './node.js';
+export { resolveConfig, lanConfig, testConfig } from './config.js';
+export type { NodeOptions, NodeConfig } from './config.js';
+export {
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_FAILURE_TIMEOUT_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_DIAL_TIMEOUT_MS,
+  DEFAULT_RECONNECT_MIN_MS,
+  DEFAULT_RECONNECT_MAX_MS,
+} from './config.js';
+export { ClusterError, isClusterError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { DEFAULT_MAX_FRAME_BYTES } from './wire/frame.js';
+export { PROTOCOL_VERSION } from './wire/messages.js';
+export { systemClock, ManualClock } from './util/clock.js';
+export type { Clock } from './util/clock.js';
+export { systemRandom, seededRandom } from './util/random.js';
+export type { Random } from './util/random.js';
+export { createLogger, silentLogger } from './util/log.js';
+export type { Logger, LogLevel } from './util/log.js';
+export type { Network, Stream, Listener } from './transport/transport.js';
+export { MemoryNetwork } from './transport/memory.js';
+export type { Discovery, DiscoveredPeer, DiscoverySink } from './discovery/discovery.js';
+export { staticDiscovery } from './discovery/static.js';

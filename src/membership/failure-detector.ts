@@ -1,0 +1,29 @@
+// Failure detector: the timing rules that decide when a silent peer is down, as pure
+// functions over numbers (all in milliseconds on one monotonic clock). Local health
+// awareness: when our own event loop was stalled, the silence we measure is partly
+// ours, so the check is deferred until incoming data has had a chance to be read.
+
+/** True when a peer last heard at lastHeardMs is overdue at nowMs. */
+export function isOverdue(lastHeardMs: number, nowMs: number, failureTimeoutMs: number): boolean {
+  return nowMs - lastHeardMs > failureTimeoutMs;
+}
+
+/** How late a periodic tick fired: 0 when on time. */
+export function tickLag(expectedAtMs: number, nowMs: number): number {
+  return Math.max(0, nowMs - expectedAtMs);
+}
+
+/**
+ * True when this tick may declare peers down: our own loop was not stalled for more
+ * than one heartbeat interval (after a stall, socket reads queued behind it have not
+ * been processed yet, so silence measured now would be a false alarm).
+ */
+export function mayJudge(lagMs: number, heartbeatIntervalMs: number): boolean {
+  return lagMs <= heartbeatIntervalMs;
+}
+
+/** Exponential backoff: min * 2^attempt, capped at max, with jitter in [d/2, d). */
+export function backoffDelay(attempt: number, minMs: number, maxMs: number, random01: number): number {
+  const d = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+  return d / 2 + random01 * (d / 2);
+}

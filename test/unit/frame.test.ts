@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { encodeFrame, FrameDecoder, FRAME_HEADER_BYTES } from '../../src/wire/frame.js';
+import { isClusterError } from '../../src/errors.js';
+import { seededRandom } from '../../src/util/random.js';
+
+const bodies = [Buffer.alloc(0), Buffer.from('a'), Buffer.from('hello world'), Buffer.alloc(70_000, 7)];
+const stream = Buffer.concat(bodies.map((b) => encodeFrame(b)));
+
+test('whole stream in one chunk gives every frame in order', () => {
+  const d = new FrameDecoder();
+  assert.deepEqual(d.push(stream), bodies);
+  assert.equal(d.pendingBytes, 0);
+});
+
+test('one byte at a time gives the same frames', () => {
+  const d = new FrameDecoder();
+  const out: Buffer[] = [];
+  for (let i = 0; i < stream.length; i++) out.push(...d.push(stream.subarray(i, i + 1)));
+  assert.deepEqual(out, bodies);
+});
+
+test('random splits give the same frames (seeded)', () => {
+  for (let seed = 1; seed <= 50; seed++) {
+    const r = seededRandom(seed);
+    const d = new FrameDecoder();
+    const out: Buffer[] = [];
+    let i = 0;
+    while (i < stream.length) {
+      const n = 1 + Math.floor(r.float() * 200);
+      out.push(...d.push(stream.subarray(i, i + n)));
+      i += n;
+    }
+    assert.deepEqual(out, bodies, `seed ${seed}`);
+  }
+});
+
+test('an oversized length prefix is rejected before the body arrives', () => {
+  const d = new FrameDecoder(1024);
+  const prefix = Buffer.alloc(FRAME_HEADER_BYTES);
+  prefix.writeUInt32BE(0xffffffff);
+  assert.throws(() => d.push(prefix), (e: unknown) => isClusterError(e, 'ERR_FRAME_TOO_LARGE'));
+  assert.equal(d.pendingBytes, 0);
+  assert.throws(() => d.push(Buffer.from([1])), (e: unknown) => isClusterError(e, 'ERR_BAD_FRAME'));
+});
+
+test('an oversized prefix split over chunks is rejected as soon as it is complete', () => {
+  const d = new FrameDecoder(1024);
+  const prefix = Buffer.alloc(FRAME_HEADER_BYTES);
+  prefix.writeUInt32BE(1025);
+  assert.deepEqual(d.push(prefix.subarray(0, 2)), []);
+  assert.throws(() => d.push(prefix.subarray(2)), (e: unknown) => isClusterError(e, 'ERR_FRAME_TOO_LARGE'));
+});
+
+test('a frame exactly at the limit is accepted; encodeFrame refuses one above it', () => {
+  const d = new FrameDecoder(1024);
+  assert.equal(d.push(encodeFrame(Buffer.alloc(1024), 1024))[0]!.length, 1024);
+  assert.throws(() => encodeFrame(Buffer.alloc(1025), 1024), (e: unknown) => isClusterError(e, 'ERR_FRAME_TOO_LARGE'));
+});

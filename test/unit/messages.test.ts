@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decode, encode } from '../../src/wire/codec.js';
+import { parseHandshake, parseSession, PROTOCOL_VERSION } from '../../src/wire/messages.js';
+import { isClusterError } from '../../src/errors.js';
+
+const hello = { t: 'hello', v: PROTOCOL_VERSION, name: 'alice@host', inc: 'ab12', nonce: new Uint8Array(32).fill(1), port: 4000, up: 12 };
+
+test('codec round-trips messages, including byte strings', () => {
+  const back = decode(encode(hello)) as Record<string, unknown>;
+  assert.equal(back.name, 'alice@host');
+  assert.ok(back.nonce instanceof Uint8Array);
+  assert.deepEqual(parseHandshake(back), hello);
+});
+
+test('codec rejects garbage with ERR_BAD_FRAME', () => {
+  for (const bad of [Buffer.from([0xdc, 0xff]), Buffer.from([0x92, 0x01]), Buffer.from([0xd9])]) {
+    assert.throws(() => decode(bad), (e: unknown) => isClusterError(e, 'ERR_BAD_FRAME'), bad.toString('hex'));
+  }
+});
+
+const badHandshakes: [string, unknown][] = [
+  ['not a map', [1, 2]],
+  ['unknown type', { t: 'nope' }],
+  ['bad name', { ...hello, name: 'no-at-sign' }],
+  ['name with space', { ...hello, name: 'a b@host' }],
+  ['short nonce', { ...hello, nonce: new Uint8Array(31) }],
+  ['port too big', { ...hello, port: 70000 }],
+  ['fractional port', { ...hello, port: 1.5 }],
+  ['non-hex incarnation', { ...hello, inc: 'xyz' }],
+  ['short mac', { t: 'auth', mac: new Uint8Array(16) }],
+  ['string mac', { t: 'auth', mac: 'x'.repeat(32) }],
+];
+for (const [what, value] of badHandshakes) {
+  test(`handshake validation rejects: ${what}`, () => {
+    assert.throws(() => parseHandshake(value), (e: unknown) => isClusterError(e, 'ERR_PROTOCOL'));
+  });
+}
+
+test('a hello of another version is parsed far enough to name its version', () => {
+  const m = parseHandshake({ t: 'hello', v: 99, anything: 'else' });
+  assert.equal(m.t, 'hello');
+  assert.equal(m.t === 'hello' && m.v, 99);
+});
+
+const badSessions: [string, unknown][] = [
+  ['negative seq', { t: 'ping', seq: -1 }],
+  ['members not array', { t: 'members', members: 'x' }],
+  ['member bad port', { t: 'members', members: [{ name: 'a@b', inc: 'ab', host: 'h', port: 0.5 }] }],
+  ['too many members', { t: 'members', members: new Array(5000).fill({ name: 'a@b', inc: 'ab', host: 'h', port: 1 }) }],
+  ['app without channel', { t: 'app', body: 1 }],
+];
+for (const [what, value] of badSessions) {
+  test(`session validation rejects: ${what}`, () => {
+    assert.throws(() => parseSession(value), (e: unknown) => isClusterError(e, 'ERR_PROTOCOL'));
+  });
+}
