@@ -1,0 +1,209 @@
+// The real CLI as spawned processes on 127.0.0.1 with static discovery (--seed, --no-mdns).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { cliMissingReason } from '../helpers/cli-process.js';
+import type { CliNode } from '../helpers/cli-process.js';
+import { readyPort, startLocalCli } from '../helpers/local-cli.js';
+
+const missing = cliMissingReason();
+const started: CliNode[] = [];
+
+function cli(name: string, args: string[] = [], opts: Parameters<typeof startLocalCli>[2] = {}): CliNode {
+  const n = startLocalCli(name, args, opts);
+  started.push(n);
+  return n;
+}
+
+test.afterEach(async () => {
+  await Promise.all(started.splice(0).map((n) => n.stop(1000).catch(() => undefined)));
+});
+
+async function pair(extra: string[] = []): Promise<{ bob: CliNode; alice: CliNode; bobPort: number }> {
+  const bob = cli('bob@local', extra);
+  const bobPort = await readyPort(bob);
+  const alice = cli('alice@local', ['--seed', `127.0.0.1:${bobPort}`, ...extra]);
+  await alice.waitForExactMembers(['bob@local'], 5000);
+  await bob.waitForExactMembers(['alice@local'], 5000);
+  return { bob, alice, bobPort };
+}
+
+test('two nodes print each other every second; stdout carries only member lists', { skip: missing }, async () => {
+  const { bob, alice } = await pair();
+  const ready = await bob.waitReady(1000);
+  assert.equal(ready.fields.node, 'bob@local');
+  assert.equal(ready.fields.address, '127.0.0.1');
+  assert.ok(Number(ready.fields.port) > 0);
+  await alice.waitForLine(() => true, 2000, { since: performance.now() });
+  for (const n of [bob, alice]) for (const l of n.stdoutLines) assert.match(l.text, /^\[.*\]$/);
+  // Lines come about once a second.
+  const lines = alice.memberLines.filter((l) => l.members.length === 1);
+  if (lines.length >= 2) assert.ok(lines.at(-1)!.at - lines.at(-2)!.at > 500);
+});
+
+test('SIGINT stops a node cleanly with exit 0 and the other drops it at once', { skip: missing }, async () => {
+  const { bob, alice } = await pair();
+  const t0 = performance.now();
+  alice.kill('SIGINT');
+  const exit = await alice.waitExit(5000);
+  assert.equal(exit.code, 0);
+  const line = await bob.waitForExactMembers([], 3000, { since: t0 });
+  assert.ok(line.at - t0 < 1500, `bob dropped alice after ${Math.round(line.at - t0)} ms`);
+  const down = await bob.waitForLog((l) => l.message === 'nodedown', 1000);
+  assert.equal(down.fields.peer, 'alice@local');
+});
+
+test('SIGTERM also stops cleanly with exit 0', { skip: missing }, async () => {
+  const bob = cli('bob@local');
+  await bob.waitReady(10_000);
+  bob.kill('SIGTERM');
+  assert.equal((await bob.waitExit(5000)).code, 0);
+});
+
+const usageCases: [string, string[], RegExp][] = [
+  ['no cookie', ['--sname', 'x', '--no-mdns'], /cookie is required/],
+  ['no name', ['--cookie', 'c', '--no-mdns'], /node name is required/],
+  ['both names', ['--sname', 'x', '--name', 'x@h', '--cookie', 'c'], /either --sname or --name/],
+  ['bad port', ['--sname', 'x', '--cookie', 'c', '--port', '70000'], /--port must be 0-65535/],
+  ['bad seed', ['--sname', 'x', '--cookie', 'c', '--seed', 'nohostport'], /host:port/],
+  ['unknown flag', ['--sname', 'x', '--cookie', 'c', '--bogus'], /Unknown argument/],
+  ['bad name', ['--name', 'no-at-sign', '--cookie', 'c'], /NAME@HOST/],
+  ['missing cookie file', ['--sname', 'x', '--cookie-file', '/nonexistent/cookie'], /cannot read --cookie-file/],
+];
+for (const [what, args, message] of usageCases) {
+  test(`usage error (${what}) exits 2 and says what is wrong`, { skip: missing }, async () => {
+    const n = cli('x@local', [], { rawArgs: args });
+    const exit = await n.waitExit(10_000);
+    assert.equal(exit.code, 2);
+    assert.match(n.stderrRaw.map((l) => l.text).join('\n'), message);
+  });
+}
+
+test('--help exits 0 with examples; --version prints the version', { skip: missing }, async () => {
+  const help = cli('x@local', [], { rawArgs: ['--help'] });
+  assert.equal((await help.waitExit(10_000)).code, 0);
+  const text = help.stdoutLines.map((l) => l.text).join('\n');
+  assert.match(text, /--sname/);
+  assert.match(text, /Examples:/);
+  assert.match(text, /--seed/);
+  const version = cli('x@local', [], { rawArgs: ['--version'] });
+  assert.equal((await version.waitExit(10_000)).code, 0);
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  assert.equal(version.stdoutLines[0]?.text, pkg.version);
+});
+
+test('a port in use is a fatal error (exit 1) naming the port', { skip: missing }, async () => {
+  const bob = cli('bob@local');
+  const port = await readyPort(bob);
+  const clash = cli('carol@local', ['--port', String(port)]);
+  const exit = await clash.waitExit(10_000);
+  assert.equal(exit.code, 1);
+  assert.match(clash.stderrRaw.map((l) => l.text).join('\n'), new RegExp(`127\\.0\\.0\\.1:${port}.*already in use`));
+});
+
+test('the cookie never appears in logs, errors or the process title; wrong cookies are refused on both sides', { skip: missing }, async () => {
+  const secret = 'sup3r-s3cret-c00kie';
+  const bob = cli('bob@local', ['--log-level', 'debug'], { cookie: secret });
+  const port = await readyPort(bob);
+  const eve = cli('eve@local', ['--seed', `127.0.0.1:${port}`, '--log-level', 'debug'], { cookie: 'not-the-cookie' });
+  const bobSaw = await bob.waitForLog((l) => l.message === 'authentication failed', 5000);
+  assert.match(String(bobSaw.fields.addr), /^127\.0\.0\.1:/);
+  await eve.waitForLog((l) => l.message === 'authentication failed', 5000);
+  const cmdline = readFileSync(`/proc/${bob.pid}/cmdline`, 'utf8');
+  assert.ok(!cmdline.includes(secret), `process title shows the cookie: ${cmdline}`);
+  await eve.waitForLine(() => true, 3000);
+  assert.deepEqual(eve.lastMembers(), []);
+  assert.deepEqual(bob.lastMembers() ?? [], []);
+  await bob.stop(3000);
+  for (const n of [bob, eve]) {
+    const all = [...n.logs.map((l) => JSON.stringify(l.fields)), ...n.stderrRaw.map((l) => l.text), ...n.stdoutLines.map((l) => l.text)].join('\n');
+    assert.ok(!all.includes(secret), `${n.name} printed the cookie`);
+  }
+});
+
+test('the cookie can come from --cookie-file or CLUSTER_NODE_COOKIE', { skip: missing }, async () => {
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const dir = mkdtempSync('/tmp/cn-cookie-');
+  writeFileSync(`${dir}/cookie`, 'file-cookie\n');
+  const bob = cli('bob@local', [], { rawArgs: ['--name', 'bob@local', '--cookie-file', `${dir}/cookie`, '--no-mdns', '--listen', '127.0.0.1', '--log-format', 'json'] });
+  const port = await readyPort(bob);
+  const alice = cli('alice@local', [], {
+    rawArgs: ['--name', 'alice@local', '--no-mdns', '--listen', '127.0.0.1', '--log-format', 'json', '--seed', `127.0.0.1:${port}`],
+    env: { CLUSTER_NODE_COOKIE: 'file-cookie' },
+  });
+  await alice.waitForExactMembers(['bob@local'], 5000);
+});
+
+test('a second live node with the same name is refused and exits 1; the first keeps its place', { skip: missing }, async () => {
+  const { bob, alice, bobPort } = await pair();
+  const twin = cli('alice@local', ['--seed', `127.0.0.1:${bobPort}`]);
+  const exit = await twin.waitExit(10_000);
+  assert.equal(exit.code, 1);
+  assert.match(twin.stderrRaw.map((l) => l.text).join('\n'), /alice@local is already in use/);
+  const t = performance.now();
+  await bob.waitForLine(() => true, 2000, { since: t });
+  assert.deepEqual(bob.lastMembers(), ['alice@local']);
+  assert.equal(alice.exit, undefined);
+});
+
+test('a restarted node (new incarnation) replaces its old self', { skip: missing }, async () => {
+  const { bob, alice, bobPort } = await pair();
+  const alicePort = Number((await alice.waitReady(1000)).fields.port);
+  alice.kill('SIGKILL');
+  await alice.waitExit(5000);
+  const again = cli('alice@local', ['--seed', `127.0.0.1:${bobPort}`, '--port', String(alicePort)]);
+  await again.waitForExactMembers(['bob@local'], 8000);
+  const since = performance.now();
+  await bob.waitForExactMembers(['alice@local'], 3000, { since });
+  const ups = bob.logs.filter((l) => l.message === 'nodeup' || l.message === 'nodedown').map((l) => l.message);
+  assert.deepEqual(ups, ['nodeup', 'nodedown', 'nodeup']);
+});
+
+test('a frozen peer is declared down within the failure timeout and comes back after SIGCONT', { skip: missing }, async () => {
+  const { bob, alice } = await pair();
+  const t0 = performance.now();
+  process.kill(alice.pid, 'SIGSTOP');
+  try {
+    const down = await bob.waitForLog((l) => l.message === 'nodedown', 6000, { since: t0 });
+    const after = down.at - t0;
+    assert.ok(after >= 2500 && after < 4500, `declared down after ${Math.round(after)} ms (default timeout 3000 ms)`);
+  } finally {
+    process.kill(alice.pid, 'SIGCONT');
+  }
+  const t1 = performance.now();
+  await bob.waitForExactMembers(['alice@local'], 8000, { since: t1 });
+  await alice.waitForExactMembers(['bob@local'], 8000, { since: t1 });
+});
+
+test('a 1 s stall of one node is not mistaken for a failure on either side', { skip: missing }, async () => {
+  const { bob, alice } = await pair();
+  const t0 = performance.now();
+  process.kill(alice.pid, 'SIGSTOP');
+  await new Promise((r) => setTimeout(r, 1000));
+  process.kill(alice.pid, 'SIGCONT');
+  await alice.waitForLine(() => true, 3000, { since: performance.now() });
+  await new Promise((r) => setTimeout(r, 1500));
+  const downs = [...bob.logs, ...alice.logs].filter((l) => l.at >= t0 && l.message === 'nodedown');
+  assert.deepEqual(downs.map((d) => d.fields), []);
+});
+
+test('hostile bytes on the port cost one closed connection, never the node', { skip: missing }, async () => {
+  const { bob, bobPort } = await pair();
+  const junk = [Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]), Buffer.from('GET / HTTP/1.1\r\n\r\n'), Buffer.concat([Buffer.from([0, 0, 0, 3]), Buffer.from([0xdc, 0xff, 0xff])])];
+  for (const bytes of junk) {
+    await new Promise<void>((resolve) => {
+      const s = net.connect(bobPort, '127.0.0.1', () => s.write(bytes));
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+      s.resume();
+    });
+  }
+  const t = performance.now();
+  await bob.waitForLine(() => true, 2000, { since: t });
+  assert.deepEqual(bob.lastMembers(), ['alice@local']);
+  assert.equal(bob.exit, undefined);
+  const failures = bob.logs.filter((l) => l.message === 'handshake failed');
+  assert.ok(failures.length >= 3, `expected a log line per hostile connection, got ${failures.length}`);
+  for (const f of failures) assert.ok(f.fields.code && f.fields.addr);
+});
