@@ -5,6 +5,8 @@
 import { ClusterError } from './errors.js';
 import { isValidNodeName } from './wire/messages.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './wire/frame.js';
+import { DEFAULT_ANTI_ENTROPY_INTERVAL_MS, DEFAULT_REGISTRY_FANOUT } from './registry/sync.js';
+import { DEFAULT_SETTLE_MS } from './singleton/supervisor.js';
 import type { Clock } from './util/clock.js';
 import { systemClock } from './util/clock.js';
 import type { Random } from './util/random.js';
@@ -56,6 +58,12 @@ export interface NodeOptions {
   authBackoffMaxMs?: number;
   mdnsQueryMaxIntervalMs?: number;
   maxFrameBytes?: number;
+  /** Settle window before a Singleton claims its name, in ms; default 2000. */
+  settleMs?: number;
+  /** Interval of registry anti-entropy, in ms; default 1000. */
+  antiEntropyIntervalMs?: number;
+  /** Members each registry change is pushed to; default 4. */
+  registryFanout?: number;
   clock?: Clock;
   random?: Random;
   logger?: Logger;
@@ -83,6 +91,9 @@ export interface NodeConfig {
   authBackoffMaxMs: number;
   mdnsQueryMaxIntervalMs: number;
   maxFrameBytes: number;
+  settleMs: number;
+  antiEntropyIntervalMs: number;
+  registryFanout: number;
   clock: Clock;
   random: Random;
   logger: Logger;
@@ -91,7 +102,10 @@ export interface NodeConfig {
 }
 
 /** Timings for real LANs (the defaults). */
-export function lanConfig(): Pick<NodeConfig, 'heartbeatIntervalMs' | 'failureTimeoutMs' | 'handshakeTimeoutMs' | 'dialTimeoutMs' | 'reconnectMinMs' | 'reconnectMaxMs' | 'authBackoffMaxMs' | 'mdnsQueryMaxIntervalMs'> {
+export function lanConfig(): Pick<
+  NodeConfig,
+  'heartbeatIntervalMs' | 'failureTimeoutMs' | 'handshakeTimeoutMs' | 'dialTimeoutMs' | 'reconnectMinMs' | 'reconnectMaxMs' | 'authBackoffMaxMs' | 'mdnsQueryMaxIntervalMs' | 'settleMs' | 'antiEntropyIntervalMs'
+> {
   return {
     heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
     failureTimeoutMs: DEFAULT_FAILURE_TIMEOUT_MS,
@@ -101,6 +115,8 @@ export function lanConfig(): Pick<NodeConfig, 'heartbeatIntervalMs' | 'failureTi
     reconnectMaxMs: DEFAULT_RECONNECT_MAX_MS,
     authBackoffMaxMs: DEFAULT_AUTH_BACKOFF_MAX_MS,
     mdnsQueryMaxIntervalMs: DEFAULT_MDNS_QUERY_MAX_INTERVAL_MS,
+    settleMs: DEFAULT_SETTLE_MS,
+    antiEntropyIntervalMs: DEFAULT_ANTI_ENTROPY_INTERVAL_MS,
   };
 }
 
@@ -115,6 +131,8 @@ export function testConfig(): ReturnType<typeof lanConfig> {
     reconnectMaxMs: 500,
     authBackoffMaxMs: 2000,
     mdnsQueryMaxIntervalMs: 4000,
+    settleMs: 500,
+    antiEntropyIntervalMs: 200,
   };
 }
 
@@ -164,6 +182,9 @@ export function resolveConfig(options: NodeOptions): NodeConfig {
     authBackoffMaxMs: positive('authBackoffMaxMs', options.authBackoffMaxMs ?? d.authBackoffMaxMs),
     mdnsQueryMaxIntervalMs: positive('mdnsQueryMaxIntervalMs', options.mdnsQueryMaxIntervalMs ?? d.mdnsQueryMaxIntervalMs),
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    settleMs: options.settleMs ?? d.settleMs,
+    antiEntropyIntervalMs: positive('antiEntropyIntervalMs', options.antiEntropyIntervalMs ?? d.antiEntropyIntervalMs),
+    registryFanout: options.registryFanout ?? DEFAULT_REGISTRY_FANOUT,
     clock: options.clock ?? systemClock,
     random: options.random ?? systemRandom,
     logger: options.logger ?? silentLogger,
@@ -176,6 +197,8 @@ export function resolveConfig(options: NodeOptions): NodeConfig {
   if (cfg.interface !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(cfg.interface)) {
     fail(`interface "${cfg.interface}" must be the IPv4 address of a local interface, for example 192.168.1.10`);
   }
+  if (!Number.isFinite(cfg.settleMs) || cfg.settleMs < 0) fail(`settleMs must be 0 or more milliseconds, got ${cfg.settleMs}`);
+  if (!Number.isInteger(cfg.registryFanout) || cfg.registryFanout < 1) fail(`registryFanout must be a positive integer, got ${cfg.registryFanout}`);
   if (!Number.isInteger(cfg.maxFrameBytes) || cfg.maxFrameBytes < 1024) fail('maxFrameBytes must be an integer of at least 1024');
   return cfg;
 }

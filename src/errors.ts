@@ -14,7 +14,11 @@ export type ErrorCode =
   | 'ERR_NAME_IN_USE'
   | 'ERR_CONNECTION_CLOSED'
   | 'ERR_LISTEN'
-  | 'ERR_NOT_STARTED';
+  | 'ERR_NOT_STARTED'
+  | 'ERR_NO_SUCH_NAME'
+  | 'ERR_CALL_TIMEOUT'
+  | 'ERR_CALL_FAILED'
+  | 'ERR_NOT_HOLDER';
 
 /** An error with a stable `code`; `cause` carries the underlying error, if any. */
 export class ClusterError extends Error {

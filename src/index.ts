@@ -1,7 +1,12 @@
 // The public API of cluster-node: createNode(), its options and events, error codes,
 // and the profiles and building blocks useful to library users and simulations.
-export { createNode, ClusterNode } from './node.js';
-export type { Member, NodeEvents, NodeState } from './node.js';
+export { createNode, ClusterNode, DEFAULT_CALL_TIMEOUT_MS } from './node.js';
+export type { Member, NodeEvents, NodeState, NameHandler, CallOptions } from './node.js';
+export type { Claim } from './registry/registry.js';
+export type { Stamp } from './registry/hlc.js';
+export { SingletonSupervisor, DEFAULT_SETTLE_MS } from './singleton/supervisor.js';
+export type { SingletonContext, SingletonStart, SingletonOptions, SingletonState, RegisterResult } from './singleton/supervisor.js';
+export { SINGLETON_NAME, ROAR, roaringSingleton } from './singleton/singleton.js';
 export { resolveConfig, lanConfig, testConfig } from './config.js';
 export type { NodeOptions, NodeConfig } from './config.js';
 export {

@@ -29,6 +29,8 @@ export interface MeshMember {
 export interface MeshEvents {
   nodeup(member: MeshMember): void;
   nodedown(member: MeshMember, reason: string): void;
+  /** The connection to a member was replaced by another one; the member stayed up. */
+  relinked(member: MeshMember): void;
   /** An application message from a connected member. */
   message(from: string, channel: string, body: unknown): void;
   /** This node cannot go on (another live node holds our name). */
@@ -125,6 +127,15 @@ export class Mesh {
   send(to: string, channel: string, body: unknown): boolean {
     const peer = this.peers.get(to);
     return peer ? peer.conn.send({ t: 'app', ch: channel, body }) : false;
+  }
+
+  /** Close the connection to a member (it misbehaved); it goes down and may reconnect. */
+  disconnect(name: string, code: string, reason: string): void {
+    const peer = this.peers.get(name);
+    if (!peer) return;
+    this.log.warn('closing connection', { peer: name, addr: `${peer.member.host}:${peer.member.port}`, code, reason });
+    this.down(peer, reason);
+    peer.conn.close({ code, reason });
   }
 
   // ---- discovery input -------------------------------------------------------
@@ -352,7 +363,6 @@ export class Mesh {
   private activate(conn: Connection, member: MeshMember, dialer: string, announce: boolean): void {
     const peer: Peer = { conn, member, dialer };
     this.peers.set(member.name, peer);
-    conn.onMessage((msg) => this.onMessage(peer, msg));
     conn.onClose((err) => {
       if (this.peers.get(member.name) !== peer) return;
       if (err?.code === 'ERR_NAME_IN_USE') {
@@ -365,7 +375,11 @@ export class Mesh {
     if (announce) {
       this.log.info('nodeup', { peer: member.name, addr: `${member.host}:${member.port}` });
       this.events.nodeup({ ...member });
+    } else {
+      this.events.relinked({ ...member });
     }
+    // Only now deliver what the peer already sent: listeners know it is up.
+    conn.onMessage((msg) => this.onMessage(peer, msg));
     // Tell the new peer whom we know, and everyone else about the new peer.
     const members = this.memberInfos();
     conn.send({ t: 'members', members });

@@ -1,6 +1,7 @@
 // Node: the composition root. It resolves the configuration, stretches the cookie
-// once, starts the mesh (TCP listener, dialer, heartbeats) and the discovery sources
-// (mDNS and seeds), and re-emits membership changes as typed events.
+// once, starts the mesh (TCP listener, dialer, heartbeats), the discovery sources
+// (mDNS and seeds) and the registry sync, plugs the registry into the mesh, and
+// offers the public API: membership, the global registry, messaging, Singletons.
 // Invariant: after stop() resolves, the node holds no socket and no timer.
 import { EventEmitter } from 'node:events';
 import { resolveConfig } from './config.js';
@@ -11,8 +12,27 @@ import type { MeshMember } from './mesh.js';
 import { clusterTag, deriveClusterKey } from './transport/session-crypto.js';
 import { tcpNetwork } from './transport/tcp.js';
 import type { Discovery } from './discovery/discovery.js';
+import type { Clock } from './util/clock.js';
+import { describeError } from './errors.js';
 import { mdnsDiscovery } from './discovery/mdns.js';
 import { staticDiscovery } from './discovery/static.js';
+import { RegistrySync } from './registry/sync.js';
+import { REGISTRY_CHANNEL, isValidRegisteredName } from './registry/messages.js';
+import type { Claim } from './registry/registry.js';
+import { SingletonSupervisor } from './singleton/supervisor.js';
+import type { RegisterResult, SingletonHost, SingletonOptions, SingletonStart } from './singleton/supervisor.js';
+
+/** Handles messages sent to a name this node holds; the return value answers a call(). */
+export type NameHandler = (message: unknown, ctx: { name: string; from: string }) => unknown;
+
+/** Options of call(). */
+export interface CallOptions {
+  /** Milliseconds to wait for the reply; default 5000. */
+  timeoutMs?: number;
+}
+
+/** Default call() timeout: 5 s. */
+export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
 /** A member of the cluster as reported in events. */
 export type Member = MeshMember;
@@ -25,6 +45,12 @@ export interface NodeEvents {
   nodedown: [member: Member, reason: string];
   /** The node cannot go on (for example another live node holds its name); it stops itself. */
   fatal: [error: ClusterError];
+  /** A registered name has a (new) holder. */
+  registered: [claim: Claim];
+  /** Our claim on a name lost to an earlier claimant. */
+  lost: [name: string, winner: Claim];
+  /** A name has no holder any more (unregistered, or its holder went down). */
+  freed: [name: string, previous: Claim];
 }
 
 /** Lifecycle of a node. */
@@ -37,7 +63,12 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   readonly incarnation: string;
   private state: NodeState = 'new';
   private mesh: Mesh | undefined;
+  private registry: RegistrySync | undefined;
   private discoveries: Discovery[] = [];
+  private readonly handlers = new Map<string, NameHandler>();
+  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: ClusterError) => void; to: string; timer: ReturnType<Clock['setTimeout']> }>();
+  private nextCallId = 1;
+  private readonly supervisors = new Set<SingletonSupervisor>();
 
   constructor(options: NodeOptions) {
     super();
@@ -71,10 +102,42 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     this.state = 'starting';
     const cfg = this.config;
     const key = deriveClusterKey(cfg.cookie);
+    const registry = new RegistrySync({
+      self: { name: cfg.name, inc: this.incarnation },
+      clock: cfg.clock,
+      random: cfg.random,
+      logger: cfg.logger,
+      fanout: cfg.registryFanout,
+      antiEntropyIntervalMs: cfg.antiEntropyIntervalMs,
+      port: { send: (to, msg) => mesh.send(to, REGISTRY_CHANNEL, msg) },
+      events: {
+        registered: (c) => this.emit('registered', c),
+        lost: (name, winner) => this.emit('lost', name, winner),
+        freed: (name, prev) => this.emit('freed', name, prev),
+        message: (name, body, from, reply) => this.deliver(name, body, from, reply),
+        reply: (id, ok, body) => this.settleCall(id, ok, body),
+      },
+    });
+    this.registry = registry;
     const mesh = new Mesh(cfg, cfg.network ?? tcpNetwork, key, this.incarnation, {
-      nodeup: (m) => this.emit('nodeup', m),
-      nodedown: (m, reason) => this.emit('nodedown', m, reason),
-      message: () => {},
+      nodeup: (m) => {
+        registry.nodeUp(m.name, m.incarnation);
+        this.emit('nodeup', m);
+      },
+      nodedown: (m, reason) => {
+        registry.nodeDown(m.name, m.incarnation);
+        for (const [id, call] of this.calls) if (call.to === m.name) this.settleCall(id, false, { code: 'ERR_CALL_FAILED', message: `${m.name} went down` });
+        this.emit('nodedown', m, reason);
+      },
+      relinked: (m) => registry.relinked(m.name),
+      message: (from, channel, body) => {
+        if (channel !== REGISTRY_CHANNEL) return;
+        try {
+          registry.receive(from, body);
+        } catch (err) {
+          mesh.disconnect(from, 'ERR_PROTOCOL', describeError(err));
+        }
+      },
       fatal: (err) => this.onFatal(err),
     });
     this.mesh = mesh;
@@ -108,6 +171,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
         peerLost: (id) => mesh.peerLost(id),
       });
     }
+    registry.start();
     this.state = 'running';
     cfg.logger.info('node ready', { node: cfg.name, address: mesh.address, port: mesh.port });
   }
@@ -119,9 +183,142 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       return;
     }
     this.state = 'stopping';
+    await Promise.allSettled([...this.supervisors].map((s) => s.stop()));
     await Promise.allSettled(this.discoveries.map((d) => d.stop()));
+    this.registry?.stop();
+    for (const id of [...this.calls.keys()]) this.settleCall(id, false, { code: 'ERR_CALL_FAILED', message: 'node stopped' });
     await this.mesh?.stop();
     this.state = 'stopped';
+  }
+
+  // ---- the global registry ------------------------------------------------------
+
+  private running(): RegistrySync {
+    if (this.state !== 'running' || !this.registry) throw new ClusterError('ERR_NOT_STARTED', `the node is ${this.state}; call start() first`);
+    return this.registry;
+  }
+
+  /**
+   * Register name for this node across the cluster. Waits (up to settleMs) until the
+   * registry has synced with every member up now, then claims the name unless a live
+   * node already holds it. Won: messages to the name reach handler. Lost: the holder.
+   */
+  async register(name: string, handler?: NameHandler): Promise<RegisterResult> {
+    if (!isValidRegisteredName(name)) throw new ClusterError('ERR_CONFIG', 'a registered name must be 1 to 255 characters');
+    await this.running().whenSynced(this.config.settleMs);
+    const registry = this.running();
+    const holder = registry.whereis(name);
+    if (holder && !(holder.owner === this.name && holder.incarnation === this.incarnation)) return { won: false, owner: holder.owner, claim: holder };
+    const claim = registry.ownClaim(name) ?? registry.claim(name);
+    const now = registry.whereis(name)!;
+    if (now.owner !== this.name || now.incarnation !== this.incarnation) {
+      registry.release(name);
+      return { won: false, owner: now.owner, claim: now };
+    }
+    if (handler) this.handlers.set(name, handler);
+    return { won: true, claim };
+  }
+
+  /** Release our claim on name (a tombstone spreads). Returns false if we held no claim. */
+  unregister(name: string): boolean {
+    this.handlers.delete(name);
+    return this.registry?.release(name) ?? false;
+  }
+
+  /** The node holding name, or undefined. A local read. */
+  whereis(name: string): string | undefined {
+    return this.registry?.whereis(name)?.owner;
+  }
+
+  /** Every held name with its holder's claim, sorted by name. */
+  registered(): Claim[] {
+    return this.registry?.registered() ?? [];
+  }
+
+  /** Send message to the holder of name (fire and forget). Returns false if nobody holds it. */
+  send(name: string, message: unknown): boolean {
+    const registry = this.running();
+    const holder = registry.whereis(name);
+    if (!holder) return false;
+    if (holder.owner === this.name) {
+      queueMicrotask(() => this.deliver(name, message, this.name, undefined));
+      return true;
+    }
+    return this.mesh!.send(holder.owner, REGISTRY_CHANNEL, { k: 'msg', name, body: message });
+  }
+
+  /** Send message to the holder of name and wait for its handler's answer. Rejects with ERR_NO_SUCH_NAME, ERR_CALL_TIMEOUT or ERR_CALL_FAILED. */
+  call(name: string, message: unknown, options: CallOptions = {}): Promise<unknown> {
+    const registry = this.running();
+    const holder = registry.whereis(name);
+    if (!holder) return Promise.reject(new ClusterError('ERR_NO_SUCH_NAME', `no node holds ${name}`));
+    const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    const id = this.nextCallId++;
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = this.config.clock.setTimeout(() => this.settleCall(id, false, { code: 'ERR_CALL_TIMEOUT', message: `no reply from ${holder.owner} for ${name} within ${timeoutMs} ms` }), timeoutMs);
+      this.calls.set(id, { resolve, reject, to: holder.owner, timer });
+      if (holder.owner === this.name) {
+        queueMicrotask(() => this.deliver(name, message, this.name, (ok, body) => this.settleCall(id, ok, body)));
+      } else if (!this.mesh!.send(holder.owner, REGISTRY_CHANNEL, { k: 'msg', name, body: message, id })) {
+        this.settleCall(id, false, { code: 'ERR_CALL_FAILED', message: `${holder.owner} is not connected` });
+      }
+    });
+  }
+
+  private deliver(name: string, body: unknown, from: string, reply: ((ok: boolean, body: unknown) => void) | undefined): void {
+    const handler = this.handlers.get(name);
+    if (!handler) {
+      reply?.(false, { code: 'ERR_NOT_HOLDER', message: `${name} has no handler on ${this.name}` });
+      return;
+    }
+    Promise.resolve()
+      .then(() => handler(body, { name, from }))
+      .then(
+        (result) => reply?.(true, result ?? null),
+        (err: unknown) => reply?.(false, { code: 'ERR_CALL_FAILED', message: describeError(err) }),
+      );
+  }
+
+  private settleCall(id: number, ok: boolean, body: unknown): void {
+    const call = this.calls.get(id);
+    if (!call) return;
+    this.calls.delete(id);
+    this.config.clock.clearTimeout(call.timer);
+    if (ok) call.resolve(body);
+    else {
+      const b = (typeof body === 'object' && body !== null ? body : {}) as { code?: unknown; message?: unknown };
+      const code = b.code === 'ERR_CALL_TIMEOUT' ? 'ERR_CALL_TIMEOUT' : b.code === 'ERR_NOT_HOLDER' ? 'ERR_NOT_HOLDER' : 'ERR_CALL_FAILED';
+      call.reject(new ClusterError(code, typeof b.message === 'string' ? b.message.slice(0, 500) : 'call failed'));
+    }
+  }
+
+  /**
+   * Run start() on exactly one node of the cluster under name (restart: temporary).
+   * After a settle window the node claims name; the first claimant's code runs, later
+   * claimants never start theirs, and code that loses the name to an earlier claimant
+   * is stopped and not restarted.
+   */
+  singleton(name: string, start: SingletonStart, options: SingletonOptions = {}): SingletonSupervisor {
+    this.running();
+    const host: SingletonHost = {
+      name: this.name,
+      clock: this.config.clock,
+      logger: this.config.logger,
+      register: (n) => this.register(n),
+      unregister: (n) => this.unregister(n),
+      whenSynced: (ms) => this.running().whenSynced(ms),
+      onLost: (n, cb) => {
+        const listener = (lostName: string, winner: Claim): void => {
+          if (lostName === n) cb(winner);
+        };
+        this.on('lost', listener);
+        return () => this.off('lost', listener);
+      },
+    };
+    const sup = new SingletonSupervisor(host, name, start, options.settleMs ?? this.config.settleMs);
+    this.supervisors.add(sup);
+    sup.run().catch((err: unknown) => this.config.logger.error(`${name} supervisor failed: ${describeError(err)}`, { name }));
+    return sup;
   }
 
   private onFatal(err: ClusterError): void {

@@ -12,6 +12,8 @@ import { createLogger, LOG_LEVELS } from '../util/log.js';
 import type { LogLevel } from '../util/log.js';
 import { DEFAULT_FAILURE_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS } from '../config.js';
 import { startPrinter } from './printer.js';
+import { roaringSingleton, SINGLETON_NAME } from '../singleton/singleton.js';
+import { DEFAULT_SETTLE_MS } from '../singleton/supervisor.js';
 
 /** Exit code after a clean stop. */
 export const EXIT_OK = 0;
@@ -40,6 +42,8 @@ interface CliArgs {
   logFormat: 'pretty' | 'json';
   heartbeatIntervalMs: number;
   failureTimeoutMs: number;
+  settleMs: number;
+  singleton: boolean;
 }
 
 function packageVersion(): string {
@@ -56,7 +60,7 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
   let exited = false;
   const parser = yargs(argv)
     .scriptName('cluster-node')
-    .usage('$0 --sname NAME --cookie SECRET [options]\n\nStart a cluster node. Nodes on the same LAN with the same cookie find each other (mDNS) and form one cluster.\nEvery second the node prints the other members on stdout; logs go to stderr.')
+    .usage('$0 --sname NAME --cookie SECRET [options]\n\nStart a cluster node. Nodes on the same LAN with the same cookie find each other (mDNS) and form one cluster.\nEvery second the node prints the other members on stdout; logs go to stderr. One node of the cluster, the first\nto claim it, runs the Singleton, which prints "I am singleton, hear me roar" every second.')
     .option('sname', { type: 'string', describe: 'short node name; the node is called NAME@<short hostname>' })
     .option('name', { type: 'string', describe: 'full node name NAME@HOST (instead of --sname)' })
     .option('cookie', { type: 'string', describe: 'shared secret of the cluster (or --cookie-file, or $CLUSTER_NODE_COOKIE)' })
@@ -70,6 +74,8 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
     .option('log-format', { choices: ['pretty', 'json'] as const, default: 'pretty' as const, describe: 'log line format' })
     .option('heartbeat-interval', { type: 'number', default: DEFAULT_HEARTBEAT_INTERVAL_MS, describe: 'milliseconds between heartbeats' })
     .option('failure-timeout', { type: 'number', default: DEFAULT_FAILURE_TIMEOUT_MS, describe: 'milliseconds of silence before a peer is declared down' })
+    .option('settle', { type: 'number', default: DEFAULT_SETTLE_MS, describe: 'milliseconds a starting node waits for discovery and registry sync before it tries to start the Singleton' })
+    .option('singleton', { type: 'boolean', default: true, describe: 'run the demo Singleton, which roars on stdout while this node holds the global name Singleton (--no-singleton: membership only)' })
     .example('$0 --sname alice --cookie foo', 'start alice@<host> in a cluster with cookie foo')
     .example('$0 --sname bob --cookie-file ~/.cluster-cookie', 'read the cookie from a file')
     .example('CLUSTER_NODE_COOKIE=foo $0 --sname carol --seed 10.0.0.5:4370 --port 4370', 'no multicast: name a peer to join through')
@@ -103,6 +109,7 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
   } else {
     throw new UsageError('a node name is required: --sname NAME or --name NAME@HOST');
   }
+  if (!Number.isFinite(a.settle) || a.settle < 0) throw new UsageError('--settle must be 0 or more milliseconds');
 
   const sources = [a.cookie !== undefined, a['cookie-file'] !== undefined].filter(Boolean).length;
   if (sources > 1) throw new UsageError('give either --cookie or --cookie-file, not both');
@@ -135,6 +142,8 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
     logFormat: a['log-format'],
     heartbeatIntervalMs: a['heartbeat-interval'],
     failureTimeoutMs: a['failure-timeout'],
+    settleMs: a.settle,
+    singleton: a.singleton,
   };
 }
 
@@ -164,6 +173,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       interface: args.interface,
       heartbeatIntervalMs: args.heartbeatIntervalMs,
       failureTimeoutMs: args.failureTimeoutMs,
+      settleMs: args.settleMs,
       logger,
     });
   } catch (err) {
@@ -199,6 +209,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       () => {
         if (finishing) return;
         stopPrinter = startPrinter(node, out);
+        if (args.singleton) node.singleton(SINGLETON_NAME, roaringSingleton(out));
       },
       (err: unknown) => {
         logger.error(describeError(err), { code: err instanceof ClusterError ? err.code : undefined });

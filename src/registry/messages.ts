@@ -1,0 +1,115 @@
+// Registry messages: what replicas exchange on the 'reg' channel, and their
+// validation. Everything here arrives from the network and is checked field by
+// field before the registry sees it.
+import { ClusterError } from '../errors.js';
+import { isValidNodeName } from '../wire/messages.js';
+import { isStamp } from './hlc.js';
+import type { Stamp } from './hlc.js';
+import type { Delta, Entry, OwnerDigest } from './registry.js';
+
+/** The channel registry messages travel on. */
+export const REGISTRY_CHANNEL = 'reg';
+
+/** Longest registered name, in characters. */
+export const MAX_REGISTERED_NAME = 255;
+
+/** Most entries in one delta message (keeps frames far below the 1 MiB limit). */
+export const MAX_DELTA_ENTRIES = 2000;
+
+export type RegistryMessage =
+  /** Entries of one owner. h: the sender's HLC. */
+  | { k: 'delta'; d: Delta; h: Stamp }
+  /** What the sender knows; reply=true means "answer with deltas only, no digest back". */
+  | { k: 'digest'; owners: OwnerDigest[]; reply: boolean; h: Stamp }
+  /** The sender has pushed all of its own entries to us. */
+  | { k: 'synced'; h: Stamp }
+  /** A message for the holder of name; id is set when a reply is wanted. */
+  | { k: 'msg'; name: string; body: unknown; id?: number }
+  /** The reply to a call. */
+  | { k: 'reply'; id: number; ok: boolean; body: unknown };
+
+function bad(what: string): never {
+  throw new ClusterError('ERR_PROTOCOL', `invalid registry message: ${what}`);
+}
+
+function obj(v: unknown, what: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) bad(`${what} is not a map`);
+  return v as Record<string, unknown>;
+}
+
+function nat(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(`${what} must be a non-negative integer`);
+  return v;
+}
+
+function stamp(v: unknown, what: string): Stamp {
+  if (!isStamp(v)) bad(`${what} must be a stamp [wall, logical]`);
+  return [v[0], v[1]];
+}
+
+/** True if s can be registered: 1..255 characters. */
+export function isValidRegisteredName(s: unknown): s is string {
+  return typeof s === 'string' && s.length > 0 && s.length <= MAX_REGISTERED_NAME;
+}
+
+function owner(v: unknown, what: string): string {
+  if (typeof v !== 'string' || !isValidNodeName(v)) bad(`${what} must be a node name`);
+  return v;
+}
+
+function inc(v: unknown, what: string): string {
+  if (typeof v !== 'string' || !/^[0-9a-f]{1,64}$/.test(v)) bad(`${what} must be hex`);
+  return v;
+}
+
+function entry(v: unknown): Entry {
+  const e = obj(v, 'entry');
+  if (!isValidRegisteredName(e.name)) bad('entry name must be 1..255 characters');
+  if (typeof e.released !== 'boolean') bad('entry released must be a boolean');
+  return { name: e.name, stamp: stamp(e.stamp, 'entry stamp'), version: nat(e.version, 'entry version'), released: e.released };
+}
+
+function digestEntry(v: unknown): OwnerDigest {
+  const d = obj(v, 'digest entry');
+  return { owner: owner(d.owner, 'digest owner'), inc: inc(d.inc, 'digest inc'), version: nat(d.version, 'digest version'), floor: nat(d.floor, 'digest floor') };
+}
+
+/** Validate a decoded registry message body. Throws ClusterError ERR_PROTOCOL. */
+export function parseRegistryMessage(v: unknown): RegistryMessage {
+  const m = obj(v, 'message');
+  switch (m.k) {
+    case 'delta': {
+      const d = obj(m.d, 'delta');
+      if (!Array.isArray(d.entries) || d.entries.length > MAX_DELTA_ENTRIES) bad(`delta entries must be an array of at most ${MAX_DELTA_ENTRIES}`);
+      const delta: Delta = {
+        owner: owner(d.owner, 'delta owner'),
+        inc: inc(d.inc, 'delta inc'),
+        base: nat(d.base, 'delta base'),
+        version: nat(d.version, 'delta version'),
+        floor: nat(d.floor, 'delta floor'),
+        entries: d.entries.map(entry),
+      };
+      if (delta.base > delta.version || delta.floor > delta.version) bad('delta versions out of order');
+      for (const e of delta.entries) if (e.version > delta.version || e.version <= delta.base) bad('entry version outside the delta');
+      return { k: 'delta', d: delta, h: stamp(m.h, 'hlc') };
+    }
+    case 'digest': {
+      if (!Array.isArray(m.owners) || m.owners.length > 4096) bad('digest owners must be an array of at most 4096');
+      if (typeof m.reply !== 'boolean') bad('digest reply must be a boolean');
+      return { k: 'digest', owners: m.owners.map(digestEntry), reply: m.reply, h: stamp(m.h, 'hlc') };
+    }
+    case 'synced':
+      return { k: 'synced', h: stamp(m.h, 'hlc') };
+    case 'msg': {
+      if (!isValidRegisteredName(m.name)) bad('msg name must be 1..255 characters');
+      const out: RegistryMessage = { k: 'msg', name: m.name, body: m.body };
+      if (m.id !== undefined) out.id = nat(m.id, 'msg id');
+      return out;
+    }
+    case 'reply':
+      if (typeof m.ok !== 'boolean') bad('reply ok must be a boolean');
+      return { k: 'reply', id: nat(m.id, 'reply id'), ok: m.ok, body: m.body };
+    default:
+      return bad(`unknown kind ${JSON.stringify(String(m.k)).slice(0, 40)}`);
+  }
+}

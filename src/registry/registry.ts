@@ -1,0 +1,246 @@
+// Registry state: the replicated map name -> claim, as a state-based CRDT.
+// Each owner (a node incarnation) is the only writer of its own entries; every change
+// it makes bumps its version, and an entry carries the version of its last change.
+// Replicas merge entry by entry, keeping the higher version (released beats active at
+// the same version never happens: a release always bumps the version). So merging is
+// commutative, associative and idempotent, in any order, with duplicates.
+// The holder of a name is the earliest active claim (HLC stamp, then node name, then
+// incarnation) among the owners this replica holds — a deterministic total order, so
+// every replica with the same entries names the same holder.
+// Invariants: entries of an owner are only ever replaced by higher versions; an owner's
+// version only grows; a tombstone (released entry) stays until its version is at or
+// below the owner's floor (every connected member has seen it).
+import type { Stamp } from './hlc.js';
+import { compareStamps } from './hlc.js';
+
+/** One owner's record for one name. */
+export interface Entry {
+  name: string;
+  /** When the claim was made (HLC). */
+  stamp: Stamp;
+  /** The owner's version at this entry's last change. */
+  version: number;
+  /** True once unregistered: a tombstone. */
+  released: boolean;
+}
+
+/** A claim as the API shows it. */
+export interface Claim {
+  name: string;
+  /** Owner node name. */
+  owner: string;
+  /** Owner incarnation. */
+  incarnation: string;
+  stamp: Stamp;
+  version: number;
+}
+
+/** What a replica knows of one owner: for digests and anti-entropy. */
+export interface OwnerDigest {
+  owner: string;
+  inc: string;
+  /** Every change up to this version has been applied. */
+  version: number;
+  /** Tombstones at or below this version have been collected. */
+  floor: number;
+}
+
+/** A batch of an owner's entries: every change in (base, version] that is still the latest for its name. */
+export interface Delta {
+  owner: string;
+  inc: string;
+  /** Version the receiver must already have for this delta to close the gap. */
+  base: number;
+  /** The owner's version after these entries. */
+  version: number;
+  floor: number;
+  entries: Entry[];
+}
+
+interface OwnerState {
+  owner: string;
+  inc: string;
+  /** Contiguous version applied. */
+  version: number;
+  floor: number;
+  entries: Map<string, Entry>;
+}
+
+/** Stable key of an owner incarnation. */
+export function ownerKey(owner: string, inc: string): string {
+  return `${owner}/${inc}`;
+}
+
+/** The deterministic total order on claims: earliest stamp, then owner name, then incarnation. */
+export function compareClaims(a: Claim, b: Claim): number {
+  const s = compareStamps(a.stamp, b.stamp);
+  if (s !== 0) return s;
+  if (a.owner !== b.owner) return a.owner < b.owner ? -1 : 1;
+  return a.incarnation < b.incarnation ? -1 : a.incarnation > b.incarnation ? 1 : 0;
+}
+
+/** The replicated registry state of one node. */
+export class RegistryState {
+  private readonly owners = new Map<string, OwnerState>();
+  /** name -> ownerKey -> active claim (an index over owners' active entries). */
+  private readonly active = new Map<string, Map<string, Claim>>();
+
+  /** The holder of name: the earliest active claim, if any. */
+  winner(name: string): Claim | undefined {
+    const claims = this.active.get(name);
+    if (!claims) return undefined;
+    let best: Claim | undefined;
+    for (const c of claims.values()) if (!best || compareClaims(c, best) < 0) best = c;
+    return best;
+  }
+
+  /** Every name that has a holder, with its holder. */
+  holders(): Map<string, Claim> {
+    const out = new Map<string, Claim>();
+    for (const name of this.active.keys()) out.set(name, this.winner(name)!);
+    return out;
+  }
+
+  /** Number of names with a holder. */
+  get size(): number {
+    return this.active.size;
+  }
+
+  /** The active claim an owner has on name, if any. */
+  claimOf(owner: string, inc: string, name: string): Claim | undefined {
+    return this.active.get(name)?.get(ownerKey(owner, inc));
+  }
+
+  /** What this replica knows, owner by owner. */
+  digest(): OwnerDigest[] {
+    return [...this.owners.values()].map((o) => ({ owner: o.owner, inc: o.inc, version: o.version, floor: o.floor }));
+  }
+
+  /** The digest of one owner, if known. */
+  ownerDigest(owner: string, inc: string): OwnerDigest | undefined {
+    const o = this.owners.get(ownerKey(owner, inc));
+    return o && { owner: o.owner, inc: o.inc, version: o.version, floor: o.floor };
+  }
+
+  private ownerState(owner: string, inc: string): OwnerState {
+    const key = ownerKey(owner, inc);
+    let o = this.owners.get(key);
+    if (!o) {
+      o = { owner, inc, version: 0, floor: 0, entries: new Map() };
+      this.owners.set(key, o);
+    }
+    return o;
+  }
+
+  /** Record a change by the local owner: bumps its version. Returns the new entry. */
+  write(owner: string, inc: string, name: string, stamp: Stamp, released: boolean): Entry {
+    const o = this.ownerState(owner, inc);
+    o.version++;
+    const entry: Entry = { name, stamp, version: o.version, released };
+    this.put(o, entry);
+    return entry;
+  }
+
+  /**
+   * Merge a delta. Entries with a higher version than ours replace ours; the contiguous
+   * version advances only when the delta starts at or below it. Returns the names whose
+   * entries changed (empty when the delta held nothing new).
+   */
+  merge(delta: Delta): string[] {
+    const o = this.ownerState(delta.owner, delta.inc);
+    const changed: string[] = [];
+    for (const e of delta.entries) {
+      const mine = o.entries.get(e.name);
+      if (mine && mine.version >= e.version) continue;
+      // Everything up to o.version is applied: a name we lack at or below it was released and collected.
+      if (!mine && e.version <= o.version) continue;
+      this.put(o, { name: e.name, stamp: e.stamp, version: e.version, released: e.released });
+      changed.push(e.name);
+    }
+    if (delta.base <= o.version && delta.version > o.version) o.version = delta.version;
+    if (delta.floor > o.floor) this.collect(o, Math.min(delta.floor, o.version));
+    return changed;
+  }
+
+  /** Entries of an owner changed after version `since` (for a peer that has `since`). */
+  deltaSince(owner: string, inc: string, since: number, maxEntries = Infinity): Delta[] {
+    const o = this.owners.get(ownerKey(owner, inc));
+    if (!o || o.version <= since) return [];
+    const entries = [...o.entries.values()].filter((e) => e.version > since).sort((a, b) => a.version - b.version);
+    const out: Delta[] = [];
+    // Chunks are cut in version order, so each chunk's base is the previous chunk's top.
+    let base = since;
+    for (let i = 0; i < entries.length || out.length === 0; i += maxEntries) {
+      const chunk = entries.slice(i, i + maxEntries);
+      const last = i + maxEntries >= entries.length;
+      const top = last ? o.version : chunk[chunk.length - 1]!.version;
+      out.push({ owner: o.owner, inc: o.inc, base, version: top, floor: o.floor, entries: chunk });
+      base = top;
+      if (last) break;
+    }
+    return out;
+  }
+
+  /** Forget an owner entirely (it is down, or replaced by a new incarnation). Returns the names it had active. */
+  dropOwner(owner: string, inc: string): string[] {
+    const key = ownerKey(owner, inc);
+    const o = this.owners.get(key);
+    if (!o) return [];
+    const names: string[] = [];
+    for (const e of o.entries.values()) {
+      if (!e.released) names.push(e.name);
+      this.unindex(key, e.name);
+    }
+    this.owners.delete(key);
+    return names;
+  }
+
+  /** Owners known, as [owner, inc] pairs. */
+  ownerIds(): { owner: string; inc: string }[] {
+    return [...this.owners.values()].map((o) => ({ owner: o.owner, inc: o.inc }));
+  }
+
+  /** Collect an owner's tombstones at or below floor (the owner, or its floor from a peer). */
+  collect(oOrOwner: OwnerState | { owner: string; inc: string }, floor: number): void {
+    const o = 'entries' in oOrOwner ? oOrOwner : this.owners.get(ownerKey(oOrOwner.owner, oOrOwner.inc));
+    if (!o || floor <= o.floor) return;
+    o.floor = floor;
+    for (const [name, e] of o.entries) if (e.released && e.version <= floor) o.entries.delete(name);
+  }
+
+  /** Number of tombstones held (for tests and metrics). */
+  tombstones(): number {
+    let n = 0;
+    for (const o of this.owners.values()) for (const e of o.entries.values()) if (e.released) n++;
+    return n;
+  }
+
+  /** A canonical snapshot of every owner's entries (for comparing replicas in tests). */
+  snapshot(): string {
+    const owners = [...this.owners.values()].sort((a, b) => (ownerKey(a.owner, a.inc) < ownerKey(b.owner, b.inc) ? -1 : 1));
+    return JSON.stringify(
+      owners.map((o) => [o.owner, o.inc, [...o.entries.values()].filter((e) => !e.released).map((e) => [e.name, e.stamp, e.version]).sort()]),
+    );
+  }
+
+  private put(o: OwnerState, e: Entry): void {
+    o.entries.set(e.name, e);
+    const key = ownerKey(o.owner, o.inc);
+    if (e.released) this.unindex(key, e.name);
+    else {
+      let claims = this.active.get(e.name);
+      if (!claims) {
+        claims = new Map();
+        this.active.set(e.name, claims);
+      }
+      claims.set(key, { name: e.name, owner: o.owner, incarnation: o.inc, stamp: e.stamp, version: e.version });
+    }
+  }
+
+  private unindex(key: string, name: string): void {
+    const claims = this.active.get(name);
+    if (!claims) return;
+    claims.delete(key);
+    if (claims.size === 0) this.active.delete(name);
+  }
+}

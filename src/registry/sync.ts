@@ -1,0 +1,351 @@
+// Registry sync: keeps this node's RegistryState converged with the cluster's.
+// - Dissemination: a local change is pushed to `fanout` random members; a receiver
+//   that learns something new forwards it to `fanout` others (never back to the
+//   sender or the owner), so news spreads in O(log n) hops.
+// - Anti-entropy: every interval, a digest goes to one random member, who answers
+//   with what the sender lacks (and asks, once, for what it lacks itself).
+// - Join: when a member comes up, each side pushes all of its own entries, then a
+//   'synced' marker; when a member goes down, its entries go, and entries of owners
+//   that are not up in our view are never accepted from third parties.
+// - Names are held by the earliest claim; changes of holder become events.
+// No I/O here: messages go out through the RegistryPort, time through the Clock.
+import { describeError } from '../errors.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+import type { Random } from '../util/random.js';
+import { HybridClock } from './hlc.js';
+import { MAX_DELTA_ENTRIES, parseRegistryMessage } from './messages.js';
+import type { RegistryMessage } from './messages.js';
+import { compareClaims, RegistryState } from './registry.js';
+import type { Claim, Delta, OwnerDigest } from './registry.js';
+
+/** How the registry reaches other members (the node plugs the mesh in). */
+export interface RegistryPort {
+  /** Send to a connected member; false if it is not connected. */
+  send(to: string, msg: RegistryMessage): boolean;
+}
+
+/** What the registry reports. */
+export interface RegistryEvents {
+  /** name now has this holder (new, or changed). */
+  registered(claim: Claim): void;
+  /** Our claim on name lost to an earlier claimant. */
+  lost(name: string, winner: Claim): void;
+  /** name has no holder any more. */
+  freed(name: string, previous: Claim): void;
+  /** A message for a name we hold; reply is set for calls. */
+  message(name: string, body: unknown, from: string, reply: ((ok: boolean, body: unknown) => void) | undefined): void;
+  /** The reply to one of our calls. */
+  reply(id: number, ok: boolean, body: unknown): void;
+}
+
+/** Settings of the registry sync. */
+export interface RegistrySyncOptions {
+  self: { name: string; inc: string };
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  port: RegistryPort;
+  events: RegistryEvents;
+  /** Members each change is pushed (and forwarded) to; default 4. */
+  fanout?: number;
+  /** Interval of anti-entropy digests; default 1000 ms. */
+  antiEntropyIntervalMs?: number;
+  /** Most entries per delta message; default MAX_DELTA_ENTRIES. */
+  maxDeltaEntries?: number;
+}
+
+
+/** Members each registry change is pushed and forwarded to: 4. */
+export const DEFAULT_REGISTRY_FANOUT = 4;
+/** Interval of registry anti-entropy rounds: 1 s. */
+export const DEFAULT_ANTI_ENTROPY_INTERVAL_MS = 1000;
+
+function claimKey(c: Claim | undefined): string {
+  return c ? `${c.owner}/${c.incarnation}/${c.stamp[0]}/${c.stamp[1]}` : '';
+}
+
+/** One node's replica of the registry and the protocol that keeps it converged. */
+export class RegistrySync {
+  readonly state = new RegistryState();
+  readonly hlc: HybridClock;
+  private readonly members = new Map<string, string>();
+  private readonly synced = new Set<string>();
+  private readonly acked = new Map<string, number>();
+  private readonly holders = new Map<string, Claim>();
+  private readonly syncWaiters = new Set<() => void>();
+  private timer: TimerHandle | undefined;
+  private readonly fanout: number;
+  private readonly interval: number;
+  private readonly maxEntries: number;
+  private stopped = false;
+
+  constructor(private readonly o: RegistrySyncOptions) {
+    this.hlc = new HybridClock(o.clock);
+    this.fanout = o.fanout ?? DEFAULT_REGISTRY_FANOUT;
+    this.interval = o.antiEntropyIntervalMs ?? DEFAULT_ANTI_ENTROPY_INTERVAL_MS;
+    this.maxEntries = o.maxDeltaEntries ?? MAX_DELTA_ENTRIES;
+  }
+
+  start(): void {
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.o.clock.clearTimeout(this.timer);
+    for (const w of this.syncWaiters) w();
+    this.syncWaiters.clear();
+  }
+
+  // ---- reads -----------------------------------------------------------------
+
+  /** The holder of name, if any. */
+  whereis(name: string): Claim | undefined {
+    return this.state.winner(name);
+  }
+
+  /** Every held name with its holder, sorted by name. */
+  registered(): Claim[] {
+    return [...this.state.holders().values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** True once every member currently up has pushed its entries to us. */
+  isSynced(): boolean {
+    for (const m of this.members.keys()) if (!this.synced.has(m)) return false;
+    return true;
+  }
+
+  /** Resolves when isSynced() holds, or after timeoutMs, whichever is first. */
+  whenSynced(timeoutMs: number): Promise<void> {
+    if (this.isSynced() || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.o.clock.clearTimeout(t);
+        this.syncWaiters.delete(check);
+        resolve();
+      };
+      const check = (): void => {
+        if (this.isSynced() || this.stopped) done();
+      };
+      const t = this.o.clock.setTimeout(done, timeoutMs);
+      this.syncWaiters.add(check);
+    });
+  }
+
+  // ---- local changes -----------------------------------------------------------
+
+  /** Claim name for this node now. Returns our claim (the holder may still be someone earlier). */
+  claim(name: string): Claim {
+    const { name: self, inc } = this.o.self;
+    const entry = this.state.write(self, inc, name, this.hlc.now(), false);
+    this.pushOwn({ owner: self, inc, base: entry.version - 1, version: entry.version, floor: this.ownFloor(), entries: [entry] });
+    this.recompute([name]);
+    return this.state.claimOf(self, inc, name)!;
+  }
+
+  /** Release our claim on name (leaves a tombstone). Returns false if we had none. */
+  release(name: string): boolean {
+    const { name: self, inc } = this.o.self;
+    const mine = this.state.claimOf(self, inc, name);
+    if (!mine) return false;
+    const entry = this.state.write(self, inc, name, mine.stamp, true);
+    this.pushOwn({ owner: self, inc, base: entry.version - 1, version: entry.version, floor: this.ownFloor(), entries: [entry] });
+    this.recompute([name]);
+    return true;
+  }
+
+  /** Our own active claim on name, if any. */
+  ownClaim(name: string): Claim | undefined {
+    return this.state.claimOf(this.o.self.name, this.o.self.inc, name);
+  }
+
+  // ---- membership --------------------------------------------------------------
+
+  /** A member came up (or reconnected): push it everything we own, then 'synced'. */
+  nodeUp(name: string, inc: string): void {
+    const previous = this.members.get(name);
+    if (previous !== undefined && previous !== inc) this.recompute(this.state.dropOwner(name, previous));
+    for (const o of this.state.ownerIds()) {
+      if (o.owner === name && o.inc !== inc) this.recompute(this.state.dropOwner(o.owner, o.inc));
+    }
+    this.members.set(name, inc);
+    this.synced.delete(name);
+    this.pushAllOwnTo(name);
+  }
+
+  /** The connection to a member was replaced without it going down: push again. */
+  relinked(name: string): void {
+    if (this.members.has(name)) this.pushAllOwnTo(name);
+  }
+
+  /** A member went down: its claims go. */
+  nodeDown(name: string, inc: string): void {
+    if (this.members.get(name) === inc) this.members.delete(name);
+    this.synced.delete(name);
+    this.acked.delete(name);
+    this.recompute(this.state.dropOwner(name, inc));
+    this.notifySync();
+  }
+
+  private pushAllOwnTo(member: string): void {
+    const { name: self, inc } = this.o.self;
+    const h = this.hlc.peek();
+    for (const d of this.state.deltaSince(self, inc, 0, this.maxEntries)) this.o.port.send(member, { k: 'delta', d, h });
+    this.o.port.send(member, { k: 'digest', owners: this.state.digest(), reply: false, h });
+    this.o.port.send(member, { k: 'synced', h });
+  }
+
+  // ---- incoming ----------------------------------------------------------------
+
+  /** Handle a registry message from a connected member. Throws ERR_PROTOCOL on a malformed one. */
+  receive(from: string, raw: unknown): void {
+    const msg = parseRegistryMessage(raw);
+    if ('h' in msg) this.hlc.observe(msg.h);
+    switch (msg.k) {
+      case 'delta':
+        this.onDelta(from, msg.d);
+        return;
+      case 'digest':
+        this.onDigest(from, msg.owners, msg.reply);
+        return;
+      case 'synced':
+        if (this.members.has(from)) this.synced.add(from);
+        this.notifySync();
+        return;
+      case 'msg': {
+        const holder = this.state.winner(msg.name);
+        const mine = holder && holder.owner === this.o.self.name && holder.incarnation === this.o.self.inc;
+        const id = msg.id;
+        const reply = id === undefined ? undefined : (ok: boolean, body: unknown): void => void this.o.port.send(from, { k: 'reply', id, ok, body });
+        if (!mine) {
+          reply?.(false, { code: 'ERR_NOT_HOLDER', message: `${this.o.self.name} does not hold ${msg.name}` });
+          return;
+        }
+        this.o.events.message(msg.name, msg.body, from, reply);
+        return;
+      }
+      case 'reply':
+        this.o.events.reply(msg.id, msg.ok, msg.body);
+        return;
+    }
+  }
+
+  private accepts(owner: string, inc: string): boolean {
+    return owner !== this.o.self.name && this.members.get(owner) === inc;
+  }
+
+  private onDelta(from: string, d: Delta): void {
+    if (!this.accepts(d.owner, d.inc)) return;
+    const changed = this.state.merge(d);
+    if (changed.length === 0) return;
+    this.recompute(changed);
+    const h = this.hlc.peek();
+    for (const to of this.pick(this.fanout, [from, d.owner])) this.o.port.send(to, { k: 'delta', d, h });
+  }
+
+  private onDigest(from: string, theirs: OwnerDigest[], isReply: boolean): void {
+    const known = new Map<string, OwnerDigest>();
+    for (const od of theirs) {
+      known.set(`${od.owner}/${od.inc}`, od);
+      if (od.owner === this.o.self.name && od.inc === this.o.self.inc) this.acked.set(from, od.version);
+    }
+    const h = this.hlc.peek();
+    let theyHaveMore = false;
+    for (const mine of this.state.digest()) {
+      const key = `${mine.owner}/${mine.inc}`;
+      const their = known.get(key);
+      known.delete(key);
+      const theirVersion = their?.version ?? 0;
+      if (mine.version > theirVersion) {
+        for (const d of this.state.deltaSince(mine.owner, mine.inc, theirVersion, this.maxEntries)) this.o.port.send(from, { k: 'delta', d, h });
+      } else if (their && theirVersion > mine.version && this.accepts(mine.owner, mine.inc)) {
+        theyHaveMore = true;
+      }
+    }
+    for (const od of known.values()) if (this.accepts(od.owner, od.inc) && od.version > 0) theyHaveMore = true;
+    if (theyHaveMore && !isReply) this.o.port.send(from, { k: 'digest', owners: this.state.digest(), reply: true, h });
+    this.collectOwn();
+  }
+
+  // ---- periodic ----------------------------------------------------------------
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = this.o.clock.setTimeout(() => this.tick(), this.interval / 2 + this.o.random.float() * this.interval);
+  }
+
+  private tick(): void {
+    try {
+      const [to] = this.pick(1, []);
+      if (to) this.o.port.send(to, { k: 'digest', owners: this.state.digest(), reply: false, h: this.hlc.peek() });
+      this.collectOwn();
+    } catch (err) {
+      this.o.logger.warn('registry anti-entropy failed', { error: describeError(err) });
+    }
+    this.schedule();
+  }
+
+  /** Our tombstones every connected member has seen can go. */
+  private collectOwn(): void {
+    const floor = this.ownFloor();
+    const { name, inc } = this.o.self;
+    const mine = this.state.ownerDigest(name, inc);
+    if (mine && floor > mine.floor) this.state.collect({ owner: name, inc }, floor);
+  }
+
+  private ownFloor(): number {
+    const mine = this.state.ownerDigest(this.o.self.name, this.o.self.inc);
+    if (!mine) return 0;
+    let floor = mine.version;
+    for (const m of this.members.keys()) floor = Math.min(floor, this.acked.get(m) ?? 0);
+    return Math.max(floor, mine.floor);
+  }
+
+  // ---- helpers -----------------------------------------------------------------
+
+  private pushOwn(d: Delta): void {
+    const h = this.hlc.peek();
+    for (const to of this.pick(this.fanout, [])) this.o.port.send(to, { k: 'delta', d, h });
+  }
+
+  /** Up to n random members, excluding some. */
+  private pick(n: number, exclude: string[]): string[] {
+    const pool = [...this.members.keys()].filter((m) => !exclude.includes(m));
+    for (let i = pool.length - 1; i > 0; i--) {
+      const j = Math.floor(this.o.random.float() * (i + 1));
+      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+    }
+    return pool.slice(0, n);
+  }
+
+  private notifySync(): void {
+    for (const w of [...this.syncWaiters]) w();
+  }
+
+  /** Compare holders of these names with what we reported; emit the differences. */
+  private recompute(names: Iterable<string>): void {
+    const { name: self, inc } = this.o.self;
+    for (const name of new Set(names)) {
+      const now = this.state.winner(name);
+      const before = this.holders.get(name);
+      if (claimKey(now) === claimKey(before)) continue;
+      if (now) this.holders.set(name, now);
+      else this.holders.delete(name);
+      try {
+        if (!now) {
+          this.o.events.freed(name, before!);
+          continue;
+        }
+        const wasMine = before !== undefined && before.owner === self && before.incarnation === inc;
+        if (wasMine && !(now.owner === self && now.incarnation === inc)) {
+          const ours = this.state.claimOf(self, inc, name);
+          if (ours && compareClaims(now, ours) < 0) this.o.events.lost(name, now);
+        }
+        this.o.events.registered(now);
+      } catch (err) {
+        this.o.logger.error('registry event handler failed', { name, error: describeError(err) });
+      }
+    }
+  }
+}
