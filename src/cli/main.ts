@@ -60,7 +60,16 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
   let exited = false;
   const parser = yargs(argv)
     .scriptName('cluster-node')
-    .usage('$0 --sname NAME --cookie SECRET [options]\n\nStart a cluster node. Nodes on the same LAN with the same cookie find each other (mDNS) and form one cluster.\nEvery second the node prints the other members on stdout; logs go to stderr. One node of the cluster, the first\nto claim it, runs the Singleton, which prints "I am singleton, hear me roar" every second.')
+    .usage(
+      [
+        '$0 --sname NAME --cookie SECRET [options]',
+        '',
+        'Start a cluster node. Nodes on one LAN with the same cookie find each other (mDNS)',
+        'and form one cluster. Every second each node prints the other members on stdout.',
+        'The first node to claim it runs the Singleton, which prints',
+        '"I am singleton, hear me roar" every second. Logs go to stderr.',
+      ].join('\n'),
+    )
     .option('sname', { type: 'string', describe: 'short node name; the node is called NAME@<short hostname>' })
     .option('name', { type: 'string', describe: 'full node name NAME@HOST (instead of --sname)' })
     .option('cookie', { type: 'string', describe: 'shared secret of the cluster (or --cookie-file, or $CLUSTER_NODE_COOKIE)' })
@@ -77,14 +86,15 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
     .option('settle', { type: 'number', default: DEFAULT_SETTLE_MS, describe: 'milliseconds a starting node waits for discovery and registry sync before it tries to start the Singleton' })
     .option('singleton', { type: 'boolean', default: true, describe: 'run the demo Singleton, which roars on stdout while this node holds the global name Singleton (--no-singleton: membership only)' })
     .example('$0 --sname alice --cookie foo', 'start alice@<host> in a cluster with cookie foo')
-    .example('$0 --sname bob --cookie-file ~/.cluster-cookie', 'read the cookie from a file')
-    .example('CLUSTER_NODE_COOKIE=foo $0 --sname carol --seed 10.0.0.5:4370 --port 4370', 'no multicast: name a peer to join through')
+    .example('$0 --sname bob --cookie-file ~/.cookie', 'read the cookie from a file')
+    .example('$0 --sname carol --cookie foo --port 4370', 'listen on a fixed port')
+    .example('$0 --sname dave --cookie foo --seed 10.0.0.5:4370', 'no multicast: join through a known peer')
     .epilogue('Exit codes: 0 after SIGINT/SIGTERM and a clean stop, 1 on a fatal runtime error, 2 on a usage error.')
     .strict()
     .version(packageVersion())
     .help()
     .alias('h', 'help')
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    .wrap(null)
     .exitProcess(false)
     .fail((msg, err) => {
       throw new UsageError(msg || (err ? err.message : 'invalid arguments'));

@@ -24,8 +24,11 @@ export interface SingletonContext {
   signal: AbortSignal;
 }
 
-/** Starts the Singleton's code; may return a function that stops it. */
-export type SingletonStart = (ctx: SingletonContext) => void | (() => void | Promise<void>) | Promise<void | (() => void | Promise<void>)>;
+/** Stops the Singleton's code; may return a promise. */
+export type SingletonStop = () => unknown;
+
+/** Starts the Singleton's code; may return (or resolve to) a function that stops it. */
+export type SingletonStart = (ctx: SingletonContext) => void | SingletonStop | Promise<void | SingletonStop>;
 
 /** Options of a Singleton. */
 export interface SingletonOptions {
@@ -70,7 +73,7 @@ function iso(stamp: readonly [number, number]): string {
 /** Supervises one Singleton on one node. */
 export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   state: SingletonState = 'settling';
-  private stopChild: (() => void | Promise<void>) | undefined;
+  private stopChild: SingletonStop | undefined;
   private abort: AbortController | undefined;
   private unsubscribe: (() => void) | undefined;
 
