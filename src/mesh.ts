@@ -10,7 +10,7 @@ import { Connection } from './transport/connection.js';
 import type { Listener, Network, Stream } from './transport/transport.js';
 import type { Role } from './transport/session-crypto.js';
 import type { DiscoveredPeer } from './discovery/discovery.js';
-import { backoffDelay, isOverdue, mayJudge, tickLag } from './membership/failure-detector.js';
+import { backoffDelay, isOverdue, mayJudge, stretchedTimeout, tickLag } from './membership/failure-detector.js';
 import { nameHolder, preferConnection } from './membership/membership.js';
 import { PROTOCOL_VERSION } from './wire/messages.js';
 import type { Hello, MemberInfo, SessionMessage } from './wire/messages.js';
@@ -41,6 +41,12 @@ interface Peer {
   conn: Connection;
   member: MeshMember;
   dialer: string;
+  /** When we started asking others about this silent peer. */
+  suspectSince?: number | undefined;
+  pendingProbes?: Set<string>;
+  confirmTimer?: TimerHandle | undefined;
+  /** Another member heard this peer recently: do not suspect it before this time. */
+  refutedUntil?: number | undefined;
 }
 
 interface Candidate {
@@ -427,6 +433,14 @@ export class Mesh {
         }
         return;
       case 'app':
+        if (msg.ch === FD_CHANNEL) {
+          try {
+            this.onFailureDetectorMessage(peer, msg.body);
+          } catch (err) {
+            this.disconnect(peer.member.name, 'ERR_PROTOCOL', describeError(err));
+          }
+          return;
+        }
         this.events.message(peer.member.name, msg.ch, msg.body);
         return;
       case 'bye':
@@ -437,23 +451,121 @@ export class Mesh {
   // ---- heartbeats and failure detection --------------------------------------
 
   private seq = 0;
+  private lagHistory: number[] = [];
+  /** Clock time of the last tick that ran on time (our own liveness, for leases). */
+  lastHealthyTickAt = 0;
+
+  /** Our recent worst event-loop lag (ms), used to stretch our own timeouts. */
+  get recentLagMs(): number {
+    return Math.max(0, ...this.lagHistory);
+  }
 
   private tick(): void {
     if (this.stopped) return;
     const now = this.config.clock.now();
     const lag = tickLag(this.nextTickAt, now);
+    this.lagHistory.push(lag);
+    if (this.lagHistory.length > LAG_WINDOW_TICKS) this.lagHistory.shift();
     const judge = mayJudge(lag, this.config.heartbeatIntervalMs);
-    if (!judge) this.log.debug('event loop stalled; deferring failure checks', { lagMs: Math.round(lag) });
+    if (judge) this.lastHealthyTickAt = now;
+    else this.log.debug('event loop stalled; deferring failure checks', { lagMs: Math.round(lag) });
     this.seq++;
+    const timeout = stretchedTimeout(this.config.failureTimeoutMs, this.recentLagMs, this.config.heartbeatIntervalMs);
     for (const peer of [...this.peers.values()]) {
-      if (judge && isOverdue(peer.conn.lastReceivedAt, now, this.config.failureTimeoutMs)) {
-        this.down(peer, `no heartbeat for ${this.config.failureTimeoutMs} ms`);
-        peer.conn.close();
-        continue;
-      }
-      peer.conn.send({ t: 'ping', seq: this.seq });
+      if (judge && isOverdue(peer.conn.lastReceivedAt, now, timeout)) this.suspect(peer, now);
+      else peer.suspectSince = undefined;
+      if (this.peers.get(peer.member.name) === peer) peer.conn.send({ t: 'ping', seq: this.seq });
     }
     this.nextTickAt = now + this.config.heartbeatIntervalMs;
     this.tickTimer = this.config.clock.setTimeout(() => this.tick(), this.config.heartbeatIntervalMs);
   }
+
+  /**
+   * A peer is overdue. Before declaring it down, ask up to FD_PROBES other members
+   * whether they still hear it (an indirect check, as in SWIM): one slow link or a
+   * stall on our side must not take a live peer out. With nobody to ask, or when every
+   * answer says silent, or past twice the timeout, it is down.
+   */
+  private suspect(peer: Peer, now: number): void {
+    const silentFor = now - peer.conn.lastReceivedAt;
+    const others = [...this.peers.values()].filter((p) => p !== peer);
+    if (others.length === 0 || silentFor > 2 * this.config.failureTimeoutMs) return this.declareDown(peer, silentFor);
+    if (peer.refutedUntil !== undefined && now < peer.refutedUntil) return;
+    if (peer.suspectSince !== undefined) {
+      // Asked already: still no one has refuted within the confirmation window.
+      if (now - peer.suspectSince >= this.confirmWindowMs()) this.declareDown(peer, silentFor);
+      return;
+    }
+    peer.suspectSince = now;
+    peer.pendingProbes = new Set();
+    for (const o of this.pickRandom(others, FD_PROBES)) {
+      peer.pendingProbes.add(o.member.name);
+      o.conn.send({ t: 'app', ch: FD_CHANNEL, body: { k: 'probe', peer: peer.member.name } });
+    }
+    this.log.debug('peer silent; asking others', { peer: peer.member.name, silentMs: Math.round(silentFor), asked: [...peer.pendingProbes] });
+    const timer = this.config.clock.setTimeout(() => {
+      if (this.peers.get(peer.member.name) === peer && peer.suspectSince !== undefined) this.declareDown(peer, this.config.clock.now() - peer.conn.lastReceivedAt);
+    }, this.confirmWindowMs());
+    peer.confirmTimer = timer;
+  }
+
+  private confirmWindowMs(): number {
+    return Math.max(50, this.config.heartbeatIntervalMs / 2);
+  }
+
+  private declareDown(peer: Peer, silentFor: number): void {
+    if (this.peers.get(peer.member.name) !== peer) return;
+    this.config.clock.clearTimeout(peer.confirmTimer);
+    this.down(peer, `no heartbeat for ${Math.round(silentFor)} ms`);
+    peer.conn.close();
+  }
+
+  private onFailureDetectorMessage(from: Peer, body: unknown): void {
+    const m = parseFdMessage(body);
+    const now = this.config.clock.now();
+    if (m.k === 'probe') {
+      const target = this.peers.get(m.peer);
+      const agoMs = target ? Math.round(now - target.conn.lastReceivedAt) : -1;
+      from.conn.send({ t: 'app', ch: FD_CHANNEL, body: { k: 'seen', peer: m.peer, agoMs } });
+      return;
+    }
+    const target = this.peers.get(m.peer);
+    if (!target || target.suspectSince === undefined || !target.pendingProbes?.has(from.member.name)) return;
+    target.pendingProbes.delete(from.member.name);
+    if (m.agoMs >= 0 && m.agoMs < this.config.failureTimeoutMs / 2) {
+      // Someone hears it: our link or our loop is the problem, not the peer. Hold off.
+      this.log.info('peer silent to us but heard by others; not declaring it down yet', { peer: m.peer, heardBy: from.member.name, agoMs: m.agoMs });
+      this.config.clock.clearTimeout(target.confirmTimer);
+      target.suspectSince = undefined;
+      target.refutedUntil = now + this.config.failureTimeoutMs;
+      return;
+    }
+    if (target.pendingProbes.size === 0) this.declareDown(target, now - target.conn.lastReceivedAt);
+  }
+
+  private pickRandom<T>(items: T[], n: number): T[] {
+    const pool = [...items];
+    for (let i = pool.length - 1; i > 0; i--) {
+      const j = Math.floor(this.config.random.float() * (i + 1));
+      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+    }
+    return pool.slice(0, n);
+  }
+}
+
+/** Ticks of lag history kept for stretching timeouts. */
+const LAG_WINDOW_TICKS = 20;
+/** Members asked to confirm a silent peer. */
+const FD_PROBES = 3;
+/** The mesh-internal channel of the failure detector's indirect checks. */
+const FD_CHANNEL = 'fd';
+
+type FdMessage = { k: 'probe'; peer: string } | { k: 'seen'; peer: string; agoMs: number };
+
+function parseFdMessage(v: unknown): FdMessage {
+  const m = (typeof v === 'object' && v !== null ? v : {}) as Record<string, unknown>;
+  if (typeof m.peer !== 'string' || m.peer.length > 255) throw new ClusterError('ERR_PROTOCOL', 'invalid failure-detector message: peer');
+  if (m.k === 'probe') return { k: 'probe', peer: m.peer };
+  if (m.k === 'seen' && typeof m.agoMs === 'number' && Number.isInteger(m.agoMs) && m.agoMs >= -1) return { k: 'seen', peer: m.peer, agoMs: m.agoMs };
+  throw new ClusterError('ERR_PROTOCOL', 'invalid failure-detector message');
 }

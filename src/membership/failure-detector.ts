@@ -27,3 +27,19 @@ export function backoffDelay(attempt: number, minMs: number, maxMs: number, rand
   const d = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
   return d / 2 + random01 * (d / 2);
 }
+
+/**
+ * Local health awareness: the failure timeout stretched by our own recent event-loop
+ * lag beyond one heartbeat interval (a slow process measures silence it caused itself).
+ */
+export function stretchedTimeout(failureTimeoutMs: number, recentLagMs: number, heartbeatIntervalMs: number): number {
+  return failureTimeoutMs + Math.max(0, recentLagMs - heartbeatIntervalMs);
+}
+
+/**
+ * How long after its last on-time heartbeat a holder may still act: others declare it
+ * down no sooner than failureTimeoutMs after its last heartbeat, so it must stop first.
+ */
+export function leaseMs(failureTimeoutMs: number, heartbeatIntervalMs: number): number {
+  return failureTimeoutMs - heartbeatIntervalMs / 2;
+}
