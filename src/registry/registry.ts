@@ -149,6 +149,18 @@ export class RegistryState {
   merge(delta: Delta): string[] {
     const o = this.ownerState(delta.owner, delta.inc);
     const changed: string[] = [];
+    // The delta lists every entry still current in (base, version]: one of ours in that
+    // range that it does not list was superseded or released and collected.
+    // When the delta lists one entry per version in its range (a single change, the
+    // common case), nothing in the range can be missing: skip the scan.
+    const listed = new Set(delta.entries.map((e) => e.name));
+    if (delta.version - delta.base > delta.entries.length) for (const [name, mine] of o.entries) {
+      if (mine.version > delta.base && mine.version <= delta.version && !listed.has(name)) {
+        o.entries.delete(name);
+        this.unindex(ownerKey(o.owner, o.inc), name);
+        changed.push(name);
+      }
+    }
     for (const e of delta.entries) {
       const mine = o.entries.get(e.name);
       if (mine && mine.version >= e.version) continue;
@@ -166,7 +178,9 @@ export class RegistryState {
   deltaSince(owner: string, inc: string, since: number, maxEntries = Infinity): Delta[] {
     const o = this.owners.get(ownerKey(owner, inc));
     if (!o || o.version <= since) return [];
-    const entries = [...o.entries.values()].filter((e) => e.version > since).sort((a, b) => a.version - b.version);
+    // Only what we hold contiguously: entries above o.version arrived out of order, and a
+    // delta claiming (since, o.version] must not carry them.
+    const entries = [...o.entries.values()].filter((e) => e.version > since && e.version <= o.version).sort((a, b) => a.version - b.version);
     const out: Delta[] = [];
     // Chunks are cut in version order, so each chunk's base is the previous chunk's top.
     let base = since;
@@ -174,7 +188,8 @@ export class RegistryState {
       const chunk = entries.slice(i, i + maxEntries);
       const last = i + maxEntries >= entries.length;
       const top = last ? o.version : chunk[chunk.length - 1]!.version;
-      out.push({ owner: o.owner, inc: o.inc, base, version: top, floor: o.floor, entries: chunk });
+      // A chunk's floor cannot exceed its version (the receiver would reject it).
+      out.push({ owner: o.owner, inc: o.inc, base, version: top, floor: Math.min(o.floor, top), entries: chunk });
       base = top;
       if (last) break;
     }

@@ -5,7 +5,7 @@
 // - Anti-entropy: every interval, a digest goes to one random member, who answers
 //   with what the sender lacks (and asks, once, for what it lacks itself).
 // - Join: when a member comes up, each side pushes all of its own entries, then a
-//   'synced' marker; when a member goes down, its entries go, and entries of owners
+//   'synced' marker (which relies on the link keeping order, as TCP does); when a member goes down, its entries go, and entries of owners
 //   that are not up in our view are never accepted from third parties.
 // - Names are held by the earliest claim; changes of holder become events.
 // No I/O here: messages go out through the RegistryPort, time through the Clock.
