@@ -47,7 +47,12 @@ interface Peer {
   confirmTimer?: TimerHandle | undefined;
   /** Another member heard this peer recently: do not suspect it before this time. */
   refutedUntil?: number | undefined;
+  /** Set while the peer's connection was closed as a duplicate and its replacement is awaited. */
+  orphanTimer?: TimerHandle | undefined;
 }
+
+/** Goodbye code for a connection closed because another one between the same nodes wins. */
+const DUPLICATE = 'DUPLICATE';
 
 interface Candidate {
   key: string;
@@ -102,6 +107,14 @@ export class Mesh {
   /** Names of the connected members, sorted. */
   members(): string[] {
     return [...this.peers.keys()].sort();
+  }
+
+  /** How many connected members we heard from within the last withinMs. */
+  freshMembers(withinMs: number): number {
+    const now = this.config.clock.now();
+    let n = 0;
+    for (const p of this.peers.values()) if (now - p.conn.lastReceivedAt <= withinMs) n++;
+    return n;
   }
 
   /** Details of the connected members, sorted by name. */
@@ -341,14 +354,18 @@ export class Mesh {
 
     const existing = this.peers.get(peer.name);
     if (existing && existing.member.incarnation === peer.inc) {
-      const keep = preferConnection({ dialer: existing.dialer }, { dialer }, this.config.name, peer.name);
-      if (keep === 'existing') {
-        conn.close({ code: 'DUPLICATE', reason: 'a connection between these nodes already exists' });
-        return false;
+      if (existing.conn.state !== 'closed') {
+        const keep = preferConnection({ dialer: existing.dialer }, { dialer }, this.config.name, peer.name);
+        if (keep === 'existing') {
+          conn.close({ code: DUPLICATE, reason: 'a connection between these nodes already exists' });
+          return false;
+        }
       }
-      // Replace silently: the peer stays up.
-      existing.conn.close({ code: 'DUPLICATE', reason: 'replaced by another connection between these nodes' });
+      // Replace silently: the peer stays up. The new connection becomes current first,
+      // so closing the old one is not mistaken for the peer going down.
+      this.config.clock.clearTimeout(existing.orphanTimer);
       this.activate(conn, member, dialer, false);
+      existing.conn.close({ code: DUPLICATE, reason: 'replaced by another connection between these nodes' });
       return true;
     }
     if (existing) {
@@ -376,6 +393,12 @@ export class Mesh {
         this.events.fatal(new ClusterError('ERR_NAME_IN_USE', `the name ${this.config.name} is already in use by a live node (told by ${member.name})`));
         return;
       }
+      if (conn.byeCode === DUPLICATE) {
+        // The peer keeps another connection to us that we have not admitted yet (both
+        // dialed at once): stay up and wait for it instead of flapping down and up.
+        peer.orphanTimer = this.config.clock.setTimeout(() => this.down(peer, 'duplicate connection closed and no replacement arrived'), this.config.handshakeTimeoutMs);
+        return;
+      }
       this.down(peer, err ? err.message : 'connection closed');
     });
     if (announce) {
@@ -396,6 +419,7 @@ export class Mesh {
 
   private down(peer: Peer, reason: string): void {
     if (this.peers.get(peer.member.name) !== peer) return;
+    this.config.clock.clearTimeout(peer.orphanTimer);
     this.peers.delete(peer.member.name);
     this.log.info('nodedown', { peer: peer.member.name, reason });
     this.events.nodedown({ ...peer.member }, reason);
@@ -422,7 +446,7 @@ export class Mesh {
   private onMessage(peer: Peer, msg: SessionMessage): void {
     switch (msg.t) {
       case 'ping':
-        peer.conn.send({ t: 'pong', seq: msg.seq });
+        // Both sides ping every interval, so each hears the other without pongs.
         return;
       case 'pong':
         return;

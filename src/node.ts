@@ -31,6 +31,11 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** Names the library keeps for itself (candidacy markers) start with this character. */
+function isInternalName(name: string): boolean {
+  return name.startsWith('\u0001');
+}
+
 /** Default call() timeout: 5 s. */
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
@@ -69,6 +74,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: ClusterError) => void; to: string; timer: ReturnType<Clock['setTimeout']> }>();
   private nextCallId = 1;
   private readonly supervisors = new Set<SingletonSupervisor>();
+  private readonly changeListeners = new Set<(event: 'lost' | 'freed' | 'registered' | 'nodedown' | 'nodeup', name: string, claim?: Claim) => void>();
 
   constructor(options: NodeOptions) {
     super();
@@ -111,9 +117,18 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       antiEntropyIntervalMs: cfg.antiEntropyIntervalMs,
       port: { send: (to, msg) => mesh.send(to, REGISTRY_CHANNEL, msg) },
       events: {
-        registered: (c) => this.emit('registered', c),
-        lost: (name, winner) => this.emit('lost', name, winner),
-        freed: (name, prev) => this.emit('freed', name, prev),
+        registered: (c) => {
+          if (!isInternalName(c.name)) this.emit('registered', c);
+          this.changed('registered', c.name, c);
+        },
+        lost: (name, winner) => {
+          if (!isInternalName(name)) this.emit('lost', name, winner);
+          this.changed('lost', name, winner);
+        },
+        freed: (name, prev) => {
+          if (!isInternalName(name)) this.emit('freed', name, prev);
+          this.changed('freed', name, prev);
+        },
         message: (name, body, from, reply) => this.deliver(name, body, from, reply),
         reply: (id, ok, body) => this.settleCall(id, ok, body),
       },
@@ -123,11 +138,13 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       nodeup: (m) => {
         registry.nodeUp(m.name, m.incarnation);
         this.emit('nodeup', m);
+        this.changed('nodeup', m.name);
       },
       nodedown: (m, reason) => {
         registry.nodeDown(m.name, m.incarnation);
         for (const [id, call] of this.calls) if (call.to === m.name) this.settleCall(id, false, { code: 'ERR_CALL_FAILED', message: `${m.name} went down` });
         this.emit('nodedown', m, reason);
+        this.changed('nodedown', m.name);
       },
       relinked: (m) => registry.relinked(m.name),
       message: (from, channel, body) => {
@@ -204,12 +221,16 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
    * node already holds it. Won: messages to the name reach handler. Lost: the holder.
    */
   async register(name: string, handler?: NameHandler): Promise<RegisterResult> {
-    if (!isValidRegisteredName(name)) throw new ClusterError('ERR_CONFIG', 'a registered name must be 1 to 255 characters');
+    if (!isValidRegisteredName(name) || isInternalName(name)) throw new ClusterError('ERR_CONFIG', 'a registered name must be 1 to 255 characters and not start with \\u0001');
     await this.running().whenSynced(this.config.settleMs);
+    return this.claimName(name, 0, handler);
+  }
+
+  private claimName(name: string, epoch: number, handler?: NameHandler): RegisterResult {
     const registry = this.running();
     const holder = registry.whereis(name);
     if (holder && !(holder.owner === this.name && holder.incarnation === this.incarnation)) return { won: false, owner: holder.owner, claim: holder };
-    const claim = registry.ownClaim(name) ?? registry.claim(name);
+    const claim = registry.ownClaim(name) ?? registry.claim(name, epoch);
     const now = registry.whereis(name)!;
     if (now.owner !== this.name || now.incarnation !== this.incarnation) {
       registry.release(name);
@@ -232,7 +253,17 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
 
   /** Every held name with its holder's claim, sorted by name. */
   registered(): Claim[] {
-    return this.registry?.registered() ?? [];
+    return (this.registry?.registered() ?? []).filter((c) => !isInternalName(c.name));
+  }
+
+  private changed(event: 'lost' | 'freed' | 'registered' | 'nodedown' | 'nodeup', name: string, claim?: Claim): void {
+    for (const l of [...this.changeListeners]) {
+      try {
+        l(event, name, claim);
+      } catch (err) {
+        this.config.logger.error(`change listener failed: ${describeError(err)}`);
+      }
+    }
   }
 
   /** Send message to the holder of name (fire and forget). Returns false if nobody holds it. */
@@ -300,22 +331,34 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
    */
   singleton(name: string, start: SingletonStart, options: SingletonOptions = {}): SingletonSupervisor {
     this.running();
+    if (options.quorum !== undefined && (!Number.isInteger(options.quorum) || options.quorum < 1)) {
+      throw new ClusterError('ERR_CONFIG', `quorum must be a positive integer, got ${String(options.quorum)}`);
+    }
     const host: SingletonHost = {
       name: this.name,
       clock: this.config.clock,
       logger: this.config.logger,
-      register: (n) => this.register(n),
+      failureTimeoutMs: this.config.failureTimeoutMs,
+      heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+      register: async (n, epoch = 0) => {
+        await this.running().whenSynced(this.config.settleMs);
+        return this.claimName(n, epoch);
+      },
       unregister: (n) => this.unregister(n),
+      holder: (n) => this.registry?.whereis(n),
+      claimsWithPrefix: (prefix) => (this.registry?.registered() ?? []).filter((c) => c.name.startsWith(prefix)),
+      epochOf: (n) => this.registry?.epochOf(n) ?? 0,
+      requestQuorum: (n, epoch, ms) => this.running().requestQuorum(n, epoch, ms),
+      releaseQuorum: (n, epoch, granted) => this.registry?.releaseQuorum(n, epoch, granted),
       whenSynced: (ms) => this.running().whenSynced(ms),
-      onLost: (n, cb) => {
-        const listener = (lostName: string, winner: Claim): void => {
-          if (lostName === n) cb(winner);
-        };
-        this.on('lost', listener);
-        return () => this.off('lost', listener);
+      freshMembers: (ms) => this.mesh?.freshMembers(ms) ?? 0,
+      lastHealthyTickAt: () => this.mesh?.lastHealthyTickAt ?? 0,
+      onChange: (cb) => {
+        this.changeListeners.add(cb);
+        return () => this.changeListeners.delete(cb);
       },
     };
-    const sup = new SingletonSupervisor(host, name, start, options.settleMs ?? this.config.settleMs);
+    const sup = new SingletonSupervisor(host, name, start, options.settleMs ?? this.config.settleMs, options);
     this.supervisors.add(sup);
     sup.run().catch((err: unknown) => this.config.logger.error(`${name} supervisor failed: ${describeError(err)}`, { name }));
     return sup;

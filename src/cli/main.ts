@@ -44,6 +44,8 @@ interface CliArgs {
   failureTimeoutMs: number;
   settleMs: number;
   singleton: boolean;
+  failover: boolean;
+  quorum: number | undefined;
 }
 
 function packageVersion(): string {
@@ -85,7 +87,10 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
     .option('failure-timeout', { type: 'number', default: DEFAULT_FAILURE_TIMEOUT_MS, describe: 'milliseconds of silence before a peer is declared down' })
     .option('settle', { type: 'number', default: DEFAULT_SETTLE_MS, describe: 'milliseconds a starting node waits for discovery and registry sync before it tries to start the Singleton' })
     .option('singleton', { type: 'boolean', default: true, describe: 'run the demo Singleton, which roars on stdout while this node holds the global name Singleton (--no-singleton: membership only)' })
+    .option('failover', { type: 'boolean', default: false, describe: 'when the Singleton\'s node dies or leaves, another node takes over (unique and fault tolerant)' })
+    .option('quorum', { type: 'number', describe: 'split-brain protection (implies --failover): run the Singleton only while at least N members, this one included, are in sight' })
     .example('$0 --sname alice --cookie foo', 'start alice@<host> in a cluster with cookie foo')
+    .example('$0 --sname alice --cookie foo --failover --quorum 2', 'fault-tolerant Singleton in a 3-node cluster')
     .example('$0 --sname bob --cookie-file ~/.cookie', 'read the cookie from a file')
     .example('$0 --sname carol --cookie foo --port 4370', 'listen on a fixed port')
     .example('$0 --sname dave --cookie foo --seed 10.0.0.5:4370', 'no multicast: join through a known peer')
@@ -120,6 +125,7 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
     throw new UsageError('a node name is required: --sname NAME or --name NAME@HOST');
   }
   if (!Number.isFinite(a.settle) || a.settle < 0) throw new UsageError('--settle must be 0 or more milliseconds');
+  if (a.quorum !== undefined && (!Number.isInteger(a.quorum) || a.quorum < 1)) throw new UsageError('--quorum must be a positive whole number of members');
 
   const sources = [a.cookie !== undefined, a['cookie-file'] !== undefined].filter(Boolean).length;
   if (sources > 1) throw new UsageError('give either --cookie or --cookie-file, not both');
@@ -154,6 +160,8 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
     failureTimeoutMs: a['failure-timeout'],
     settleMs: a.settle,
     singleton: a.singleton,
+    failover: a.failover || a.quorum !== undefined,
+    quorum: a.quorum,
   };
 }
 
@@ -219,7 +227,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       () => {
         if (finishing) return;
         stopPrinter = startPrinter(node, out);
-        if (args.singleton) node.singleton(SINGLETON_NAME, roaringSingleton(out));
+        if (args.singleton) {
+          const options = args.quorum !== undefined ? { failover: true, quorum: args.quorum } : { failover: args.failover };
+          node.singleton(SINGLETON_NAME, roaringSingleton(out, 1000, args.failover), options);
+        }
       },
       (err: unknown) => {
         logger.error(describeError(err), { code: err instanceof ClusterError ? err.code : undefined });

@@ -26,7 +26,15 @@ export type RegistryMessage =
   /** A message for the holder of name; id is set when a reply is wanted. */
   | { k: 'msg'; name: string; body: unknown; id?: number }
   /** The reply to a call. */
-  | { k: 'reply'; id: number; ok: boolean; body: unknown };
+  | { k: 'reply'; id: number; ok: boolean; body: unknown }
+  /** Highest fencing epochs the sender has seen, per name. */
+  | { k: 'epochs'; e: [string, number][] }
+  /** Quorum mode: may the sender take name with this epoch? */
+  | { k: 'qreq'; id: number; name: string; epoch: number }
+  /** The answer to a qreq; epoch is the highest the answerer has seen. */
+  | { k: 'qres'; id: number; ok: boolean; epoch: number }
+  /** The sender no longer needs the grant it asked for. */
+  | { k: 'qrel'; name: string; epoch: number };
 
 function bad(what: string): never {
   throw new ClusterError('ERR_PROTOCOL', `invalid registry message: ${what}`);
@@ -66,7 +74,12 @@ function entry(v: unknown): Entry {
   const e = obj(v, 'entry');
   if (!isValidRegisteredName(e.name)) bad('entry name must be 1..255 characters');
   if (typeof e.released !== 'boolean') bad('entry released must be a boolean');
-  return { name: e.name, stamp: stamp(e.stamp, 'entry stamp'), version: nat(e.version, 'entry version'), released: e.released };
+  const out: Entry = { name: e.name, stamp: stamp(e.stamp, 'entry stamp'), version: nat(e.version, 'entry version'), released: e.released };
+  if (e.epoch !== undefined) {
+    const epoch = nat(e.epoch, 'entry epoch');
+    if (epoch > 0) out.epoch = epoch;
+  }
+  return out;
 }
 
 function digestEntry(v: unknown): OwnerDigest {
@@ -109,6 +122,25 @@ export function parseRegistryMessage(v: unknown): RegistryMessage {
     case 'reply':
       if (typeof m.ok !== 'boolean') bad('reply ok must be a boolean');
       return { k: 'reply', id: nat(m.id, 'reply id'), ok: m.ok, body: m.body };
+    case 'epochs': {
+      if (!Array.isArray(m.e) || m.e.length > 65536) bad('epochs must be an array of at most 65536');
+      return {
+        k: 'epochs',
+        e: m.e.map((pair): [string, number] => {
+          if (!Array.isArray(pair) || pair.length !== 2 || !isValidRegisteredName(pair[0])) bad('epochs entry must be [name, epoch]');
+          return [pair[0] as string, nat(pair[1], 'epoch')];
+        }),
+      };
+    }
+    case 'qreq':
+      if (!isValidRegisteredName(m.name)) bad('qreq name must be 1..255 characters');
+      return { k: 'qreq', id: nat(m.id, 'qreq id'), name: m.name, epoch: nat(m.epoch, 'qreq epoch') };
+    case 'qres':
+      if (typeof m.ok !== 'boolean') bad('qres ok must be a boolean');
+      return { k: 'qres', id: nat(m.id, 'qres id'), ok: m.ok, epoch: nat(m.epoch, 'qres epoch') };
+    case 'qrel':
+      if (!isValidRegisteredName(m.name)) bad('qrel name must be 1..255 characters');
+      return { k: 'qrel', name: m.name, epoch: nat(m.epoch, 'qrel epoch') };
     default:
       return bad(`unknown kind ${JSON.stringify(String(m.k)).slice(0, 40)}`);
   }

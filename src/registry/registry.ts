@@ -4,9 +4,10 @@
 // Replicas merge entry by entry, keeping the higher version (released beats active at
 // the same version never happens: a release always bumps the version). So merging is
 // commutative, associative and idempotent, in any order, with duplicates.
-// The holder of a name is the earliest active claim (HLC stamp, then node name, then
-// incarnation) among the owners this replica holds — a deterministic total order, so
-// every replica with the same entries names the same holder.
+// The holder of a name is the first claim in one total order — highest fencing epoch
+// (failover tenures; plain claims have epoch 0), then earliest HLC stamp, then node
+// name, then incarnation — among the owners this replica holds, so every replica with
+// the same entries names the same holder.
 // Invariants: entries of an owner are only ever replaced by higher versions; an owner's
 // version only grows; a tombstone (released entry) stays until its version is at or
 // below the owner's floor (every connected member has seen it).
@@ -22,6 +23,8 @@ export interface Entry {
   version: number;
   /** True once unregistered: a tombstone. */
   released: boolean;
+  /** Fencing epoch of a failover tenure; absent (0) for plain claims. */
+  epoch?: number;
 }
 
 /** A claim as the API shows it. */
@@ -33,6 +36,8 @@ export interface Claim {
   incarnation: string;
   stamp: Stamp;
   version: number;
+  /** Fencing epoch of a failover tenure; absent or 0 for plain claims. */
+  epoch?: number;
 }
 
 /** What a replica knows of one owner: for digests and anti-entropy. */
@@ -71,8 +76,9 @@ export function ownerKey(owner: string, inc: string): string {
   return `${owner}/${inc}`;
 }
 
-/** The deterministic total order on claims: earliest stamp, then owner name, then incarnation. */
+/** The deterministic total order on claims: highest epoch, then earliest stamp, then owner name, then incarnation. */
 export function compareClaims(a: Claim, b: Claim): number {
+  if ((a.epoch ?? 0) !== (b.epoch ?? 0)) return (b.epoch ?? 0) - (a.epoch ?? 0);
   const s = compareStamps(a.stamp, b.stamp);
   if (s !== 0) return s;
   if (a.owner !== b.owner) return a.owner < b.owner ? -1 : 1;
@@ -133,10 +139,11 @@ export class RegistryState {
   }
 
   /** Record a change by the local owner: bumps its version. Returns the new entry. */
-  write(owner: string, inc: string, name: string, stamp: Stamp, released: boolean): Entry {
+  write(owner: string, inc: string, name: string, stamp: Stamp, released: boolean, epoch = 0): Entry {
     const o = this.ownerState(owner, inc);
     o.version++;
     const entry: Entry = { name, stamp, version: o.version, released };
+    if (epoch > 0) entry.epoch = epoch;
     this.put(o, entry);
     return entry;
   }
@@ -166,7 +173,9 @@ export class RegistryState {
       if (mine && mine.version >= e.version) continue;
       // Everything up to o.version is applied: a name we lack at or below it was released and collected.
       if (!mine && e.version <= o.version) continue;
-      this.put(o, { name: e.name, stamp: e.stamp, version: e.version, released: e.released });
+      const copy: Entry = { name: e.name, stamp: e.stamp, version: e.version, released: e.released };
+      if (e.epoch) copy.epoch = e.epoch;
+      this.put(o, copy);
       changed.push(e.name);
     }
     if (delta.base <= o.version && delta.version > o.version) o.version = delta.version;
@@ -234,7 +243,7 @@ export class RegistryState {
   snapshot(): string {
     const owners = [...this.owners.values()].sort((a, b) => (ownerKey(a.owner, a.inc) < ownerKey(b.owner, b.inc) ? -1 : 1));
     return JSON.stringify(
-      owners.map((o) => [o.owner, o.inc, [...o.entries.values()].filter((e) => !e.released).map((e) => [e.name, e.stamp, e.version]).sort()]),
+      owners.map((o) => [o.owner, o.inc, [...o.entries.values()].filter((e) => !e.released).map((e) => [e.name, e.stamp, e.version, e.epoch ?? 0]).sort()]),
     );
   }
 
@@ -248,7 +257,7 @@ export class RegistryState {
         claims = new Map();
         this.active.set(e.name, claims);
       }
-      claims.set(key, { name: e.name, owner: o.owner, incarnation: o.inc, stamp: e.stamp, version: e.version });
+      claims.set(key, { name: e.name, owner: o.owner, incarnation: o.inc, stamp: e.stamp, version: e.version, epoch: e.epoch ?? 0 });
     }
   }
 

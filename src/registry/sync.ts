@@ -7,7 +7,13 @@
 // - Join: when a member comes up, each side pushes all of its own entries, then a
 //   'synced' marker (which relies on the link keeping order, as TCP does); when a member goes down, its entries go, and entries of owners
 //   that are not up in our view are never accepted from third parties.
-// - Names are held by the earliest claim; changes of holder become events.
+// - Names are held by the first claim in the registry's order (highest fencing epoch,
+//   then earliest stamp); changes of holder become events.
+// - Fencing epochs: the highest epoch seen per name outlives its holder's claim and is
+//   shared on join and with every digest, so the next tenure's epoch is always higher.
+// - Quorum mode: before a tenure, the claimant collects grants from a quorum. A member
+//   grants (name, epoch) only above every epoch it has seen, while no live member holds
+//   the name and no other live member holds an unexpired grant for it.
 // No I/O here: messages go out through the RegistryPort, time through the Clock.
 import { describeError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
@@ -38,6 +44,17 @@ export interface RegistryEvents {
   /** The reply to one of our calls. */
   reply(id: number, ok: boolean, body: unknown): void;
 }
+
+/** The outcome of asking for a quorum. */
+export interface QuorumResult {
+  /** Members that granted, this node included. */
+  granted: string[];
+  /** The highest epoch any answer reported (to retry above it). */
+  highestEpoch: number;
+}
+
+/** How long a grant keeps others out when its claimant neither claims nor releases: 5 s. */
+export const GRANT_TTL_MS = 5000;
 
 /** Settings of the registry sync. */
 export interface RegistrySyncOptions {
@@ -74,6 +91,10 @@ export class RegistrySync {
   private readonly acked = new Map<string, number>();
   private readonly holders = new Map<string, Claim>();
   private readonly syncWaiters = new Set<() => void>();
+  private readonly epochs = new Map<string, number>();
+  private readonly grants = new Map<string, { to: string; epoch: number; at: number }>();
+  private readonly quorumRequests = new Map<number, (from: string, ok: boolean, epoch: number) => void>();
+  private nextRequestId = 1;
   private timer: TimerHandle | undefined;
   private readonly fanout: number;
   private readonly interval: number;
@@ -135,10 +156,11 @@ export class RegistrySync {
 
   // ---- local changes -----------------------------------------------------------
 
-  /** Claim name for this node now. Returns our claim (the holder may still be someone earlier). */
-  claim(name: string): Claim {
+  /** Claim name for this node now (with a fencing epoch for failover tenures). Returns our claim (the holder may still be someone else). */
+  claim(name: string, epoch = 0): Claim {
     const { name: self, inc } = this.o.self;
-    const entry = this.state.write(self, inc, name, this.hlc.now(), false);
+    if (epoch > 0) this.observeEpoch(name, epoch);
+    const entry = this.state.write(self, inc, name, this.hlc.now(), false, epoch);
     this.pushOwn({ owner: self, inc, base: entry.version - 1, version: entry.version, floor: this.ownFloor(), entries: [entry] });
     this.recompute([name]);
     return this.state.claimOf(self, inc, name)!;
@@ -149,10 +171,86 @@ export class RegistrySync {
     const { name: self, inc } = this.o.self;
     const mine = this.state.claimOf(self, inc, name);
     if (!mine) return false;
-    const entry = this.state.write(self, inc, name, mine.stamp, true);
+    const entry = this.state.write(self, inc, name, mine.stamp, true, mine.epoch ?? 0);
     this.pushOwn({ owner: self, inc, base: entry.version - 1, version: entry.version, floor: this.ownFloor(), entries: [entry] });
     this.recompute([name]);
     return true;
+  }
+
+  /** The highest fencing epoch seen for name (0 if none). */
+  epochOf(name: string): number {
+    return this.epochs.get(name) ?? 0;
+  }
+
+  private observeEpoch(name: string, epoch: number): void {
+    if (epoch > (this.epochs.get(name) ?? 0)) this.epochs.set(name, epoch);
+  }
+
+  private epochsMessage(): RegistryMessage | undefined {
+    return this.epochs.size ? { k: 'epochs', e: [...this.epochs] } : undefined;
+  }
+
+  /**
+   * Ask every connected member for a grant of (name, epoch); resolves once all have
+   * answered or after timeoutMs. Our own grant is decided by the same rule.
+   */
+  requestQuorum(name: string, epoch: number, timeoutMs: number): Promise<QuorumResult> {
+    const self = this.o.self.name;
+    const granted: string[] = [];
+    let highest = this.epochOf(name);
+    if (this.mayGrant(self, name, epoch)) {
+      this.grant(self, name, epoch);
+      granted.push(self);
+    }
+    const asked = [...this.members.keys()];
+    if (asked.length === 0) return Promise.resolve({ granted, highestEpoch: highest });
+    const id = this.nextRequestId++;
+    return new Promise<QuorumResult>((resolve) => {
+      const waiting = new Set(asked);
+      const finish = (): void => {
+        this.quorumRequests.delete(id);
+        this.o.clock.clearTimeout(timer);
+        resolve({ granted, highestEpoch: highest });
+      };
+      const timer = this.o.clock.setTimeout(finish, timeoutMs);
+      this.quorumRequests.set(id, (from, ok, theirEpoch) => {
+        if (!waiting.delete(from)) return;
+        highest = Math.max(highest, theirEpoch);
+        this.observeEpoch(name, theirEpoch);
+        if (ok) granted.push(from);
+        if (waiting.size === 0) finish();
+      });
+      for (const m of asked) if (!this.o.port.send(m, { k: 'qreq', id, name, epoch })) waiting.delete(m);
+      if (waiting.size === 0) finish();
+    });
+  }
+
+  /** Give back grants we asked for and will not use. */
+  releaseQuorum(name: string, epoch: number, from: string[]): void {
+    for (const m of from) {
+      if (m === this.o.self.name) this.dropGrant(m, name, epoch);
+      else this.o.port.send(m, { k: 'qrel', name, epoch });
+    }
+  }
+
+  private mayGrant(requester: string, name: string, epoch: number): boolean {
+    const holder = this.state.winner(name);
+    if (holder && holder.owner !== requester) return false;
+    const g = this.grants.get(name);
+    const live = (n: string): boolean => n === this.o.self.name || this.members.has(n);
+    if (g && g.to !== requester && live(g.to) && this.o.clock.now() - g.at < GRANT_TTL_MS) return false;
+    if (g && g.to === requester && g.epoch === epoch) return true;
+    return epoch > this.epochOf(name);
+  }
+
+  private grant(requester: string, name: string, epoch: number): void {
+    this.grants.set(name, { to: requester, epoch, at: this.o.clock.now() });
+    this.observeEpoch(name, epoch);
+  }
+
+  private dropGrant(requester: string, name: string, epoch: number): void {
+    const g = this.grants.get(name);
+    if (g && g.to === requester && g.epoch === epoch) this.grants.delete(name);
   }
 
   /** Our own active claim on name, if any. */
@@ -184,6 +282,7 @@ export class RegistrySync {
     if (this.members.get(name) === inc) this.members.delete(name);
     this.synced.delete(name);
     this.acked.delete(name);
+    for (const [n, g] of this.grants) if (g.to === name) this.grants.delete(n);
     this.recompute(this.state.dropOwner(name, inc));
     this.notifySync();
   }
@@ -193,6 +292,8 @@ export class RegistrySync {
     const h = this.hlc.peek();
     for (const d of this.state.deltaSince(self, inc, 0, this.maxEntries)) this.o.port.send(member, { k: 'delta', d, h });
     this.o.port.send(member, { k: 'digest', owners: this.state.digest(), reply: false, h });
+    const epochs = this.epochsMessage();
+    if (epochs) this.o.port.send(member, epochs);
     this.o.port.send(member, { k: 'synced', h });
   }
 
@@ -228,6 +329,22 @@ export class RegistrySync {
       case 'reply':
         this.o.events.reply(msg.id, msg.ok, msg.body);
         return;
+      case 'epochs':
+        for (const [name, epoch] of msg.e) this.observeEpoch(name, epoch);
+        return;
+      case 'qreq': {
+        if (!this.members.has(from)) return;
+        const ok = this.mayGrant(from, msg.name, msg.epoch);
+        if (ok) this.grant(from, msg.name, msg.epoch);
+        this.o.port.send(from, { k: 'qres', id: msg.id, ok, epoch: this.epochOf(msg.name) });
+        return;
+      }
+      case 'qres':
+        this.quorumRequests.get(msg.id)?.(from, msg.ok, msg.epoch);
+        return;
+      case 'qrel':
+        this.dropGrant(from, msg.name, msg.epoch);
+        return;
     }
   }
 
@@ -237,6 +354,7 @@ export class RegistrySync {
 
   private onDelta(from: string, d: Delta): void {
     if (!this.accepts(d.owner, d.inc)) return;
+    for (const e of d.entries) if (e.epoch) this.observeEpoch(e.name, e.epoch);
     const changed = this.state.merge(d);
     if (changed.length === 0) return;
     this.recompute(changed);
@@ -278,7 +396,11 @@ export class RegistrySync {
   private tick(): void {
     try {
       const [to] = this.pick(1, []);
-      if (to) this.o.port.send(to, { k: 'digest', owners: this.state.digest(), reply: false, h: this.hlc.peek() });
+      if (to) {
+        this.o.port.send(to, { k: 'digest', owners: this.state.digest(), reply: false, h: this.hlc.peek() });
+        const epochs = this.epochsMessage();
+        if (epochs) this.o.port.send(to, epochs);
+      }
       this.collectOwn();
     } catch (err) {
       this.o.logger.warn('registry anti-entropy failed', { error: describeError(err) });

@@ -1,18 +1,31 @@
-// Singleton supervisor: runs one piece of user code under a cluster-wide unique
-// name, with Erlang's `temporary` restart strategy, as in the seed's
-// SingletonSupervisor. After a settle window (so discovery and registry sync see the
-// cluster first), it registers the name; if it wins, it starts the code; if the name
-// is already held, it logs who holds it and never starts. If the code later loses the
-// name to an earlier claimant (two holders met after a partition), it is stopped and
-// never restarted. Invariant: the code runs only while this node holds the name.
+// Singleton supervisor: runs one piece of user code under a cluster-wide unique name.
+//
+// Default mode — the seed's SingletonSupervisor, restart `temporary`: after a settle
+// window (so discovery and registry sync see the cluster first) it registers the name;
+// if it wins, it starts the code; if the name is held, it logs who holds it and never
+// starts. Code that loses the name to an earlier claimant is stopped, never restarted.
+//
+// Failover mode — unique and fault tolerant: every node running the supervisor is a
+// candidate (it registers a candidacy marker at start, so candidates are ordered by
+// how long they have been around). Whenever the name has no holder, exactly one
+// candidate — the longest-lived one alive in its view — takes it, with a fencing epoch
+// one above the highest ever seen. With a quorum, the tenure is granted by a quorum of
+// members first, and held only while a quorum is in sight. A holder whose own event
+// loop stalled past its lease (it may have been replaced meanwhile) stops at once.
+//
+// Invariant: the code runs only while this node holds the name and its lease is valid.
 import { EventEmitter } from 'node:events';
 import { describeError } from '../errors.js';
 import type { Logger } from '../util/log.js';
-import type { Clock } from '../util/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Claim } from '../registry/registry.js';
+import { compareClaims } from '../registry/registry.js';
 
 /** Settle window before a Singleton claims its name: 2 s. */
 export const DEFAULT_SETTLE_MS = 2000;
+
+/** Registry names of candidacy markers start with this (never shown by registered()). */
+export const CANDIDATE_PREFIX = '\u0001candidate/';
 
 /** What the Singleton's code receives. */
 export interface SingletonContext {
@@ -20,8 +33,12 @@ export interface SingletonContext {
   name: string;
   /** This node's name. */
   node: string;
+  /** Fencing epoch of this tenure: strictly higher than every earlier tenure's (failover mode; 0 otherwise). */
+  epoch: number;
   /** Aborted when the Singleton must stop. */
   signal: AbortSignal;
+  /** True while this tenure is still valid; check before every side effect. */
+  isValid(): boolean;
 }
 
 /** Stops the Singleton's code; may return a promise. */
@@ -34,8 +51,12 @@ export type SingletonStart = (ctx: SingletonContext) => void | SingletonStop | P
 export interface SingletonOptions {
   /** Settle window in ms before claiming the name; default: the node's settleMs (2000). */
   settleMs?: number;
-  /** Restart strategy; only 'temporary' (never restart) exists today. */
+  /** Restart strategy of the default mode; only 'temporary' (never restart) exists. */
   restart?: 'temporary';
+  /** Take over when the holder goes away (unique and fault tolerant); default false. */
+  failover?: boolean;
+  /** Failover with split-brain protection: hold only while at least this many members (this node included) are in sight. */
+  quorum?: number;
 }
 
 /** The outcome of registering a name. */
@@ -46,20 +67,36 @@ export interface SingletonHost {
   readonly name: string;
   readonly clock: Clock;
   readonly logger: Logger;
-  register(name: string): Promise<RegisterResult>;
+  readonly failureTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  register(name: string, epoch?: number): Promise<RegisterResult>;
   unregister(name: string): boolean;
+  /** The holder's claim, if any. */
+  holder(name: string): Claim | undefined;
+  /** Active claims whose names start with prefix, among owners alive in our view. */
+  claimsWithPrefix(prefix: string): Claim[];
+  /** The highest fencing epoch seen for name. */
+  epochOf(name: string): number;
+  /** Ask the members for a grant; resolves with who granted. */
+  requestQuorum(name: string, epoch: number, timeoutMs: number): Promise<{ granted: string[]; highestEpoch: number }>;
+  releaseQuorum(name: string, epoch: number, granted: string[]): void;
   /** Resolves once every member currently up has synced its registry with us, or after timeoutMs. */
   whenSynced(timeoutMs: number): Promise<void>;
-  /** Subscribe to losing name; returns an unsubscribe function. */
-  onLost(name: string, cb: (winner: Claim) => void): () => void;
+  /** Members (not us) heard from within the last withinMs. */
+  freshMembers(withinMs: number): number;
+  /** Clock time of our last on-time heartbeat tick. */
+  lastHealthyTickAt(): number;
+  /** Subscribe to registry and membership changes; returns an unsubscribe function. */
+  onChange(cb: (event: 'lost' | 'freed' | 'registered' | 'nodedown' | 'nodeup', name: string, claim?: Claim) => void): () => void;
 }
 
 /** Where a Singleton is in its life. */
-export type SingletonState = 'settling' | 'running' | 'not-started' | 'lost' | 'failed' | 'stopped';
+export type SingletonState = 'settling' | 'running' | 'standby' | 'not-started' | 'lost' | 'failed' | 'stopped';
 
 /** Events of a supervisor. */
 export interface SingletonEvents {
-  started: [];
+  /** A tenure started on this node. */
+  started: [epoch: number];
   /** The Singleton's code stopped; reason says why. */
   stopped: [reason: string];
   /** The supervisor will not start the code because another node holds the name. */
@@ -73,24 +110,46 @@ function iso(stamp: readonly [number, number]): string {
 /** Supervises one Singleton on one node. */
 export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   state: SingletonState = 'settling';
+  /** Epoch of the current (or last) tenure on this node. */
+  epoch = 0;
   private stopChild: SingletonStop | undefined;
   private abort: AbortController | undefined;
   private unsubscribe: (() => void) | undefined;
+  private timer: TimerHandle | undefined;
+  private acquiring = false;
+  private tenureStartedAt = 0;
+  /** After a stale tenure, do not take the name again before this time (reconnect and resync first). */
+  private quietUntil = 0;
+  private readonly failover: boolean;
+  private readonly quorum: number;
 
   constructor(
     private readonly host: SingletonHost,
     readonly name: string,
     private readonly start: SingletonStart,
     private readonly settleMs: number,
+    options: SingletonOptions = {},
   ) {
     super();
+    this.quorum = options.quorum ?? 0;
+    this.failover = options.failover === true || this.quorum > 0;
   }
 
-  /** Settle, claim, and start the code if the claim wins. */
+  private get candidacy(): string {
+    return `${CANDIDATE_PREFIX}${this.name}/${this.host.name}`;
+  }
+
+  /** Lease: how long after our last on-time tick we may still act. */
+  private leaseMs(): number {
+    return this.host.failureTimeoutMs - this.host.heartbeatIntervalMs / 2;
+  }
+
+  /** Settle, then claim (default mode) or stand as a candidate (failover). */
   async run(): Promise<void> {
     await new Promise<void>((resolve) => this.host.clock.setTimeout(resolve, this.settleMs));
     await this.host.whenSynced(this.settleMs);
     if (this.state !== 'settling') return;
+    if (this.failover) return this.runFailover();
     const result = await this.host.register(this.name);
     if (this.state !== 'settling') {
       if (result.won) this.host.unregister(this.name);
@@ -102,21 +161,121 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
       this.emit('held', result.owner);
       return;
     }
-    this.unsubscribe = this.host.onLost(this.name, (winner) => {
-      const ours = result.claim;
+    this.unsubscribe = this.host.onChange((event, name, winner) => {
+      if (event !== 'lost' || name !== this.name || !winner) return;
       this.host.logger.warn(
-        `${this.name} lost to ${winner.owner}, the earlier claimant (its claim ${iso(winner.stamp)}, ours ${iso(ours.stamp)}); stopping, not restarting (restart: temporary)`,
+        `${this.name} lost to ${winner.owner}, the earlier claimant (its claim ${iso(winner.stamp)}, ours ${iso(result.claim.stamp)}); stopping, not restarting (restart: temporary)`,
         { name: this.name, winner: winner.owner },
       );
       void this.halt('lost', `lost to ${winner.owner}`);
     });
+    await this.begin(0);
+  }
+
+  // ---- failover ----------------------------------------------------------------
+
+  private async runFailover(): Promise<void> {
+    await this.host.register(this.candidacy);
+    this.state = 'standby';
+    this.unsubscribe = this.host.onChange((event, name, claim) => {
+      if (event === 'lost' && name === this.name && this.state === 'running' && claim) {
+        this.host.logger.warn(`${this.name} (epoch ${this.epoch}) superseded by ${claim.owner} (epoch ${claim.epoch ?? 0}); stopping`, { name: this.name, winner: claim.owner });
+        void this.halt('standby', `superseded by ${claim.owner}`);
+        return;
+      }
+      if (event === 'nodedown' || event === 'nodeup' || name === this.name || name.startsWith(`${CANDIDATE_PREFIX}${this.name}/`)) this.check();
+    });
+    this.schedule();
+    this.check();
+  }
+
+  private schedule(): void {
+    this.timer = this.host.clock.setTimeout(() => {
+      this.check();
+      if (this.state === 'standby' || this.state === 'running') this.schedule();
+    }, this.host.heartbeatIntervalMs / 2);
+  }
+
+  /** Whether this tenure may still act. */
+  private valid(): boolean {
+    if (this.state !== 'running') return false;
+    if (!this.failover) return true;
+    const now = this.host.clock.now();
+    if (now - this.host.lastHealthyTickAt() > this.leaseMs() && now - this.tenureStartedAt > this.leaseMs()) return false;
+    if (this.quorum > 0 && this.host.freshMembers(this.host.failureTimeoutMs - this.host.heartbeatIntervalMs) + 1 < this.quorum) return false;
+    return true;
+  }
+
+  /** The failover loop body: drop a stale tenure, or take the name when it is ours to take. */
+  private check(): void {
+    if (this.state === 'running') {
+      if (this.valid()) return;
+      const now = this.host.clock.now();
+      const silent = now - this.host.lastHealthyTickAt();
+      const why =
+        silent > this.leaseMs()
+          ? `this node was unresponsive for ${(silent / 1000).toFixed(1)} s and may have been replaced`
+          : `fewer than ${this.quorum} members in sight (quorum lost)`;
+      this.host.logger.warn(`stale tenure of ${this.name} (epoch ${this.epoch}): ${why}; stopping`, { name: this.name, epoch: this.epoch });
+      this.quietUntil = now + this.host.failureTimeoutMs + this.settleMs;
+      void this.halt('standby', 'stale tenure').then(() => {
+        this.host.unregister(this.name);
+      });
+      return;
+    }
+    if (this.state !== 'standby' || this.acquiring) return;
+    if (this.host.clock.now() < this.quietUntil) return;
+    if (this.host.holder(this.name)) return;
+    const successor = this.successor();
+    if (successor !== this.host.name) return;
+    if (this.quorum > 0 && this.host.freshMembers(this.host.failureTimeoutMs - this.host.heartbeatIntervalMs) + 1 < this.quorum) return;
+    void this.acquire();
+  }
+
+  /** The longest-lived candidate alive in our view (earliest candidacy). */
+  private successor(): string | undefined {
+    const prefix = `${CANDIDATE_PREFIX}${this.name}/`;
+    const candidates = this.host.claimsWithPrefix(prefix).sort(compareClaims);
+    return candidates[0]?.owner;
+  }
+
+  private async acquire(): Promise<void> {
+    this.acquiring = true;
+    try {
+      const epoch = this.host.epochOf(this.name) + 1;
+      if (this.quorum > 0) {
+        const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.host.failureTimeoutMs);
+        if (this.state !== 'standby') return this.host.releaseQuorum(this.name, epoch, granted);
+        if (granted.length < this.quorum) {
+          this.host.releaseQuorum(this.name, epoch, granted);
+          this.host.logger.debug(`${this.name}: ${granted.length} of ${this.quorum} grants for epoch ${epoch} (highest seen ${highestEpoch}); will retry`, { name: this.name });
+          return;
+        }
+      }
+      if (this.state !== 'standby' || this.host.holder(this.name)) return;
+      const result = await this.host.register(this.name, epoch);
+      if (!result.won || this.state !== 'standby') {
+        if (result.won) this.host.unregister(this.name);
+        return;
+      }
+      await this.begin(epoch);
+    } finally {
+      this.acquiring = false;
+    }
+  }
+
+  // ---- both modes ----------------------------------------------------------------
+
+  private async begin(epoch: number): Promise<void> {
     this.state = 'running';
+    this.epoch = epoch;
+    this.tenureStartedAt = this.host.clock.now();
     this.abort = new AbortController();
     try {
-      const stop = await this.start({ name: this.name, node: this.host.name, signal: this.abort.signal });
+      const stop = await this.start({ name: this.name, node: this.host.name, epoch, signal: this.abort.signal, isValid: () => this.valid() });
       if (typeof stop === 'function') this.stopChild = stop;
     } catch (err) {
-      this.host.logger.error(`${this.name} failed to start: ${describeError(err)}; not restarting (restart: temporary)`, { name: this.name });
+      this.host.logger.error(`${this.name} failed to start: ${describeError(err)}; not restarting`, { name: this.name });
       await this.halt('failed', 'start failed');
       this.host.unregister(this.name);
       return;
@@ -125,22 +284,29 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
       await this.stopChild?.();
       return;
     }
-    this.host.logger.info(`${this.name} started on ${this.host.name}`, { name: this.name });
-    this.emit('started');
+    this.host.logger.info(this.failover ? `${this.name} started on ${this.host.name}, epoch ${epoch}` : `${this.name} started on ${this.host.name}`, { name: this.name, epoch });
+    this.emit('started', epoch);
   }
 
-  /** Stop the Singleton (if running) and release the name. Never restarts it. */
+  /** Stop the Singleton (if running), release the name and, in failover mode, hand over. */
   async stop(): Promise<void> {
     const wasRunning = this.state === 'running';
+    this.host.clock.clearTimeout(this.timer);
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    if (this.failover) this.host.unregister(this.candidacy);
     await this.halt('stopped', 'node stopping');
+    this.state = 'stopped';
     if (wasRunning) this.host.unregister(this.name);
   }
 
   private async halt(state: SingletonState, reason: string): Promise<void> {
     const wasRunning = this.state === 'running';
-    if (this.state === 'running' || this.state === 'settling') this.state = state;
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
+    if (this.state === 'running' || this.state === 'settling' || this.state === 'standby') this.state = state;
+    if (!this.failover || state === 'stopped') {
+      this.unsubscribe?.();
+      this.unsubscribe = undefined;
+    }
     if (!wasRunning) return;
     this.abort?.abort();
     const stop = this.stopChild;

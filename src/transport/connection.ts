@@ -37,6 +37,8 @@ export class Connection {
   lastReceivedAt: number;
   /** Why the connection closed, once closed (undefined for a clean close). */
   closeError: ClusterError | undefined;
+  /** The code of the peer's goodbye, if it said one. */
+  byeCode: string | undefined;
 
   private readonly decoder: FrameDecoder;
   private readonly handshaker: Handshake;
@@ -169,6 +171,7 @@ export class Connection {
   private onSessionFrame(frame: Buffer): void {
     const msg = parseSession(decode(this.opener!.open(frame)));
     if (msg.t === 'bye') {
+      this.byeCode = msg.code;
       this.finish(new ClusterError(msg.code === 'ERR_NAME_IN_USE' ? 'ERR_NAME_IN_USE' : 'ERR_CONNECTION_CLOSED', `peer said goodbye: ${msg.reason}`));
       return;
     }
