@@ -14,6 +14,7 @@ export interface Benchmark {
 export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
   formation: { summary: FORMATION_SUMMARY, run: runFormation },
   registry: { summary: REGISTRY_SUMMARY, run: runRegistry },
+  failover: { summary: 'Singleton takeover time and overlap after SIGKILL/SIGSTOP/SIGTERM of the holder', run: async (argv) => (await import('./failover.js')).runFailover(argv) },
 };
 
 function usage(): string {

@@ -74,6 +74,8 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: ClusterError) => void; to: string; timer: ReturnType<Clock['setTimeout']> }>();
   private nextCallId = 1;
   private readonly supervisors = new Set<SingletonSupervisor>();
+  /** Per member, how many times it came up: tells a continuous connection from a reconnect. */
+  private readonly linkSerial = new Map<string, number>();
   private readonly changeListeners = new Set<(event: 'lost' | 'freed' | 'registered' | 'nodedown' | 'nodeup', name: string, claim?: Claim) => void>();
 
   constructor(options: NodeOptions) {
@@ -122,6 +124,10 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
           this.changed('registered', c.name, c);
         },
         lost: (name, winner) => {
+          // A claim that lost stays lost: release it, so it cannot come back as the
+          // holder when the winner goes away later.
+          this.handlers.delete(name);
+          registry.release(name);
           if (!isInternalName(name)) this.emit('lost', name, winner);
           this.changed('lost', name, winner);
         },
@@ -137,6 +143,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     const mesh = new Mesh(cfg, cfg.network ?? tcpNetwork, key, this.incarnation, {
       nodeup: (m) => {
         registry.nodeUp(m.name, m.incarnation);
+        this.linkSerial.set(m.name, (this.linkSerial.get(m.name) ?? 0) + 1);
         this.emit('nodeup', m);
         this.changed('nodeup', m.name);
       },
@@ -352,6 +359,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       releaseQuorum: (n, epoch, granted) => this.registry?.releaseQuorum(n, epoch, granted),
       whenSynced: (ms) => this.running().whenSynced(ms),
       freshMembers: (ms) => this.mesh?.freshMembers(ms) ?? 0,
+      members: () => this.members().map((m) => `${m}#${this.linkSerial.get(m) ?? 0}`),
       lastHealthyTickAt: () => this.mesh?.lastHealthyTickAt ?? 0,
       onChange: (cb) => {
         this.changeListeners.add(cb);

@@ -69,6 +69,8 @@ interface OwnerState {
   version: number;
   floor: number;
   entries: Map<string, Entry>;
+  /** version -> name of the entry last changed at that version (an index for deltaSince). */
+  byVersion: Map<number, string>;
 }
 
 /** Stable key of an owner incarnation. */
@@ -132,7 +134,7 @@ export class RegistryState {
     const key = ownerKey(owner, inc);
     let o = this.owners.get(key);
     if (!o) {
-      o = { owner, inc, version: 0, floor: 0, entries: new Map() };
+      o = { owner, inc, version: 0, floor: 0, entries: new Map(), byVersion: new Map() };
       this.owners.set(key, o);
     }
     return o;
@@ -161,11 +163,13 @@ export class RegistryState {
     // When the delta lists one entry per version in its range (a single change, the
     // common case), nothing in the range can be missing: skip the scan.
     const listed = new Set(delta.entries.map((e) => e.name));
-    if (delta.version - delta.base > delta.entries.length) for (const [name, mine] of o.entries) {
-      if (mine.version > delta.base && mine.version <= delta.version && !listed.has(name)) {
-        o.entries.delete(name);
-        this.unindex(ownerKey(o.owner, o.inc), name);
-        changed.push(name);
+    if (delta.version - delta.base > delta.entries.length) {
+      for (const [name, mine] of o.entries) {
+        if (mine.version > delta.base && mine.version <= delta.version && !listed.has(name)) {
+          this.removeEntry(o, name);
+          this.unindex(ownerKey(o.owner, o.inc), name);
+          changed.push(name);
+        }
       }
     }
     for (const e of delta.entries) {
@@ -189,7 +193,18 @@ export class RegistryState {
     if (!o || o.version <= since) return [];
     // Only what we hold contiguously: entries above o.version arrived out of order, and a
     // delta claiming (since, o.version] must not carry them.
-    const entries = [...o.entries.values()].filter((e) => e.version > since && e.version <= o.version).sort((a, b) => a.version - b.version);
+    let entries: Entry[];
+    if (o.version - since < o.entries.size) {
+      // A small gap: walk the versions in it through the index.
+      entries = [];
+      for (let v = since + 1; v <= o.version; v++) {
+        const name = o.byVersion.get(v);
+        const e = name === undefined ? undefined : o.entries.get(name);
+        if (e && e.version === v) entries.push(e);
+      }
+    } else {
+      entries = [...o.entries.values()].filter((e) => e.version > since && e.version <= o.version).sort((a, b) => a.version - b.version);
+    }
     const out: Delta[] = [];
     // Chunks are cut in version order, so each chunk's base is the previous chunk's top.
     let base = since;
@@ -229,7 +244,7 @@ export class RegistryState {
     const o = 'entries' in oOrOwner ? oOrOwner : this.owners.get(ownerKey(oOrOwner.owner, oOrOwner.inc));
     if (!o || floor <= o.floor) return;
     o.floor = floor;
-    for (const [name, e] of o.entries) if (e.released && e.version <= floor) o.entries.delete(name);
+    for (const [name, e] of o.entries) if (e.released && e.version <= floor) this.removeEntry(o, name);
   }
 
   /** Number of tombstones held (for tests and metrics). */
@@ -247,8 +262,18 @@ export class RegistryState {
     );
   }
 
+  private removeEntry(o: OwnerState, name: string): void {
+    const e = o.entries.get(name);
+    if (!e) return;
+    o.entries.delete(name);
+    if (o.byVersion.get(e.version) === name) o.byVersion.delete(e.version);
+  }
+
   private put(o: OwnerState, e: Entry): void {
+    const old = o.entries.get(e.name);
+    if (old && o.byVersion.get(old.version) === e.name) o.byVersion.delete(old.version);
     o.entries.set(e.name, e);
+    o.byVersion.set(e.version, e.name);
     const key = ownerKey(o.owner, o.inc);
     if (e.released) this.unindex(key, e.name);
     else {

@@ -1,7 +1,7 @@
 // Registry sync: keeps this node's RegistryState converged with the cluster's.
-// - Dissemination: a local change is pushed to `fanout` random members; a receiver
-//   that learns something new forwards it to `fanout` others (never back to the
-//   sender or the owner), so news spreads in O(log n) hops.
+// - Dissemination: the owner pushes its change to every member (one hop in the full
+//   mesh); a member that learns news second-hand forwards it to `fanout` random others
+//   (never back to the sender or the owner).
 // - Anti-entropy: every interval, a digest goes to one random member, who answers
 //   with what the sender lacks (and asks, once, for what it lacks itself).
 // - Join: when a member comes up, each side pushes all of its own entries, then a
@@ -290,8 +290,10 @@ export class RegistrySync {
   private pushAllOwnTo(member: string): void {
     const { name: self, inc } = this.o.self;
     const h = this.hlc.peek();
+    // No digest here: the member's own join push and the next anti-entropy round cover
+    // the rest, and a digest from a member that has applied nothing yet would only make
+    // us send everything twice.
     for (const d of this.state.deltaSince(self, inc, 0, this.maxEntries)) this.o.port.send(member, { k: 'delta', d, h });
-    this.o.port.send(member, { k: 'digest', owners: this.state.digest(), reply: false, h });
     const epochs = this.epochsMessage();
     if (epochs) this.o.port.send(member, epochs);
     this.o.port.send(member, { k: 'synced', h });
@@ -358,6 +360,9 @@ export class RegistrySync {
     const changed = this.state.merge(d);
     if (changed.length === 0) return;
     this.recompute(changed);
+    // News straight from its owner reached every member the same way; news we learned
+    // second-hand (an owner's push that was lost on the way) is forwarded onwards.
+    if (from === d.owner) return;
     const h = this.hlc.peek();
     for (const to of this.pick(this.fanout, [from, d.owner])) this.o.port.send(to, { k: 'delta', d, h });
   }
@@ -426,19 +431,24 @@ export class RegistrySync {
 
   // ---- helpers -----------------------------------------------------------------
 
+  /**
+   * Our own change goes to every member directly: in a full mesh that is one hop and
+   * N-1 messages, and members only accept an owner's entries while connected to it.
+   */
   private pushOwn(d: Delta): void {
     const h = this.hlc.peek();
-    for (const to of this.pick(this.fanout, [])) this.o.port.send(to, { k: 'delta', d, h });
+    for (const to of this.members.keys()) this.o.port.send(to, { k: 'delta', d, h });
   }
 
-  /** Up to n random members, excluding some. */
+  /** Up to n random members, excluding some (a partial Fisher-Yates shuffle). */
   private pick(n: number, exclude: string[]): string[] {
     const pool = [...this.members.keys()].filter((m) => !exclude.includes(m));
-    for (let i = pool.length - 1; i > 0; i--) {
-      const j = Math.floor(this.o.random.float() * (i + 1));
+    const k = Math.min(n, pool.length);
+    for (let i = 0; i < k; i++) {
+      const j = i + Math.floor(this.o.random.float() * (pool.length - i));
       [pool[i], pool[j]] = [pool[j]!, pool[i]!];
     }
-    return pool.slice(0, n);
+    return pool.slice(0, k);
   }
 
   private notifySync(): void {

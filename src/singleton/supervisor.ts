@@ -84,6 +84,8 @@ export interface SingletonHost {
   whenSynced(timeoutMs: number): Promise<void>;
   /** Members (not us) heard from within the last withinMs. */
   freshMembers(withinMs: number): number;
+  /** The connected members, each as a link identity that changes when it reconnects. */
+  members(): string[];
   /** Clock time of our last on-time heartbeat tick. */
   lastHealthyTickAt(): number;
   /** Subscribe to registry and membership changes; returns an unsubscribe function. */
@@ -120,6 +122,10 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   private tenureStartedAt = 0;
   /** After a stale tenure, do not take the name again before this time (reconnect and resync first). */
   private quietUntil = 0;
+  /** Members connected at the last check that found the tenure valid. */
+  private lastGoodMembers: string[] = [];
+  /** Set when our lease ran out (our loop stalled): the tenure is suspended until we know whether anyone lost sight of us. */
+  private stall: { since: number; members: string[] } | undefined;
   private readonly failover: boolean;
   private readonly quorum: number;
 
@@ -196,31 +202,50 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
     }, this.host.heartbeatIntervalMs / 2);
   }
 
+  private leaseExpired(now: number): boolean {
+    return now - this.host.lastHealthyTickAt() > this.leaseMs() && now - this.tenureStartedAt > this.leaseMs();
+  }
+
+  private quorumInSight(): boolean {
+    return this.quorum === 0 || this.host.freshMembers(this.host.failureTimeoutMs - this.host.heartbeatIntervalMs) + 1 >= this.quorum;
+  }
+
   /** Whether this tenure may still act. */
   private valid(): boolean {
     if (this.state !== 'running') return false;
     if (!this.failover) return true;
-    const now = this.host.clock.now();
-    if (now - this.host.lastHealthyTickAt() > this.leaseMs() && now - this.tenureStartedAt > this.leaseMs()) return false;
-    if (this.quorum > 0 && this.host.freshMembers(this.host.failureTimeoutMs - this.host.heartbeatIntervalMs) + 1 < this.quorum) return false;
-    return true;
+    if (this.stall || this.leaseExpired(this.host.clock.now())) return false;
+    return this.quorumInSight();
   }
 
-  /** The failover loop body: drop a stale tenure, or take the name when it is ours to take. */
+  /**
+   * The failover loop body. A running tenure whose lease ran out (our own loop stalled)
+   * is suspended — the code's isValid() is false — until we have read what arrived
+   * meanwhile: if every member we saw before still holds its connection to us, nobody
+   * declared us down, so nobody took over, and the tenure resumes; otherwise it is
+   * stale and stops. A tenure that loses sight of its quorum stops. A standby takes
+   * the name when it is free and this node is the longest-lived candidate.
+   */
   private check(): void {
     if (this.state === 'running') {
-      if (this.valid()) return;
       const now = this.host.clock.now();
-      const silent = now - this.host.lastHealthyTickAt();
-      const why =
-        silent > this.leaseMs()
-          ? `this node was unresponsive for ${(silent / 1000).toFixed(1)} s and may have been replaced`
-          : `fewer than ${this.quorum} members in sight (quorum lost)`;
-      this.host.logger.warn(`stale tenure of ${this.name} (epoch ${this.epoch}): ${why}; stopping`, { name: this.name, epoch: this.epoch });
-      this.quietUntil = now + this.host.failureTimeoutMs + this.settleMs;
-      void this.halt('standby', 'stale tenure').then(() => {
-        this.host.unregister(this.name);
-      });
+      if (!this.stall && this.leaseExpired(now)) this.stall = { since: now, members: this.lastGoodMembers };
+      if (this.stall) {
+        const stall = this.stall;
+        const readSince = this.host.lastHealthyTickAt() > stall.since;
+        if (!readSince && now - stall.since < this.host.failureTimeoutMs) return;
+        const present = new Set(this.host.members());
+        const lost = stall.members.filter((m) => !present.has(m));
+        if (readSince && lost.length === 0) {
+          this.stall = undefined;
+          this.host.logger.info(`${this.name} (epoch ${this.epoch}) resumes after a stall of ${((now - stall.since) / 1000 + this.leaseMs() / 1000).toFixed(1)} s: no member lost sight of this node`, { name: this.name, epoch: this.epoch });
+        } else {
+          const names = lost.map((m) => m.replace(/#\d+$/, ''));
+          return this.stale(`this node was unresponsive and ${names.length ? `${names.join(', ')} lost sight of it` : 'could not catch up'}; it may have been replaced`);
+        }
+      }
+      if (!this.quorumInSight()) return this.stale(`fewer than ${this.quorum} members in sight (quorum lost)`);
+      this.lastGoodMembers = this.host.members();
       return;
     }
     if (this.state !== 'standby' || this.acquiring) return;
@@ -228,8 +253,17 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
     if (this.host.holder(this.name)) return;
     const successor = this.successor();
     if (successor !== this.host.name) return;
-    if (this.quorum > 0 && this.host.freshMembers(this.host.failureTimeoutMs - this.host.heartbeatIntervalMs) + 1 < this.quorum) return;
+    if (!this.quorumInSight()) return;
     void this.acquire();
+  }
+
+  private stale(why: string): void {
+    this.stall = undefined;
+    this.host.logger.warn(`stale tenure of ${this.name} (epoch ${this.epoch}): ${why}; stopping`, { name: this.name, epoch: this.epoch });
+    this.quietUntil = this.host.clock.now() + this.host.failureTimeoutMs + this.settleMs;
+    void this.halt('standby', 'stale tenure').then(() => {
+      this.host.unregister(this.name);
+    });
   }
 
   /** The longest-lived candidate alive in our view (earliest candidacy). */
@@ -270,6 +304,8 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
     this.state = 'running';
     this.epoch = epoch;
     this.tenureStartedAt = this.host.clock.now();
+    this.lastGoodMembers = this.host.members();
+    this.stall = undefined;
     this.abort = new AbortController();
     try {
       const stop = await this.start({ name: this.name, node: this.host.name, epoch, signal: this.abort.signal, isValid: () => this.valid() });

@@ -1,6 +1,6 @@
 // Random: the injectable source of randomness. Security-relevant bytes (nonces,
-// incarnation ids) come from randomBytes, which is node:crypto in production;
-// jitter and peer selection use float(), which a seeded generator can replay.
+// incarnation ids) come from bytes(), which is node:crypto in production; jitter and
+// peer selection use float(), which a seeded generator can replay.
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 
 /** Randomness, injected so simulations can be replayed from a seed. */
@@ -11,9 +11,9 @@ export interface Random {
   bytes(n: number): Buffer;
 }
 
-/** Cryptographically strong randomness from node:crypto. */
+/** Production randomness: node:crypto for bytes; Math.random() for jitter and peer choice, which need no secrecy. */
 export const systemRandom: Random = {
-  float: () => cryptoRandomBytes(4).readUInt32BE(0) / 0x1_0000_0000,
+  float: () => Math.random(),
   bytes: (n) => cryptoRandomBytes(n),
 };
 

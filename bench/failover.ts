@@ -1,0 +1,388 @@
+// Failover benchmark: how fast a Singleton moves when its holder fails, and whether
+// two ever run at once. N nodes (default 5), one per host of a virtual LAN, run
+// `cluster-node --failover` (default with a majority `--quorum`). Each trial waits for
+// a steady cluster (all up and meshed, exactly one node roaring), then hits the holder
+// with one of:
+//   SIGKILL  — the process dies; the others see the connections close;
+//   SIGSTOP  — the process freezes with its sockets open; the others must time it out.
+//              After the takeover it gets SIGCONT and must stop without roaring again;
+//   SIGTERM  — a clean stop: the holder hands the Singleton over as it leaves.
+// and measures, from the signal, the time to the new holder's tenure line and first
+// roar, and the time two nodes were roaring at once (timeline.ts; a frozen process
+// cannot roar). Killed and stopped nodes are restarted so the cluster stays at N.
+// Invariant: every process runs inside the virtual LAN (vlan.ts); nothing is left running.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { canCreateNamespaces } from '../test/helpers/vlan.js';
+import { CLI_BIN, cliMissingReason } from '../test/helpers/cli-process.js';
+import { ChaosCluster, pollUntil } from '../test/chaos/cluster.js';
+import { buildTimeline, coveredMs, isRoar } from '../test/chaos/timeline.js';
+import type { ActionRecord, Timeline } from '../test/chaos/timeline.js';
+
+/** The fault a trial applies to the holder. */
+export type FailoverAction = 'SIGKILL' | 'SIGSTOP' | 'SIGTERM';
+const ACTIONS: readonly FailoverAction[] = ['SIGKILL', 'SIGSTOP', 'SIGTERM'];
+
+/** Targets printed beside the results: takeover time (p99) per action, and overlap with a quorum. */
+export const FAILOVER_TARGETS: Readonly<{ takeoverMs: Readonly<Record<FailoverAction, number>>; overlapMs: number }> = {
+  takeoverMs: { SIGKILL: 1000, SIGSTOP: 5000, SIGTERM: 500 },
+  overlapMs: 0,
+};
+
+const USAGE = `usage: npm run bench -- failover [--nodes N] [--trials T] [--quorum majority|none|Q] [--actions LIST] [--rest-ms MS] [--out DIR]
+  --nodes N        node processes, one per virtual host (default 5)
+  --trials T       trials per action (default 20; --trials 5 for a quick run)
+  --quorum Q       majority (default: 3 of 5), none (plain --failover) or a number of members
+  --actions LIST   comma-separated subset of SIGKILL,SIGSTOP,SIGTERM (default all; trials interleave them)
+  --rest-ms MS     wait this long in a steady cluster before each trial (default 1000)
+  --out DIR        where results are written (default bench/results)`;
+
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+/** A new holder must appear within this long of the fault, or the trial fails. */
+const TAKEOVER_TIMEOUT_MS = 20_000;
+/** A cluster must be steady again within this long of the fault being undone. */
+const STEADY_TIMEOUT_MS = 60_000;
+/** After SIGCONT, watch the thawed node at least this long for a roar it must not make. */
+const THAW_WATCH_MS = 2000;
+
+interface FailoverOptions {
+  nodes: number;
+  trials: number;
+  quorum: number;
+  actions: FailoverAction[];
+  restMs: number;
+  out: string;
+}
+
+/** What one trial measured. Times are ms from the signal. */
+interface TrialResult {
+  trial: number;
+  action: FailoverAction;
+  ok: boolean;
+  error?: string;
+  oldHolder?: string;
+  newHolder?: string;
+  oldEpoch?: number;
+  newEpoch?: number;
+  /** Signal to the new holder's `Singleton tenure started` line. */
+  takeoverMs?: number;
+  /** Signal to the new holder's first roar. */
+  firstRoarMs?: number;
+  /** Time two or more nodes were roaring at once, from the signal to the end of the trial. */
+  overlapMs?: number;
+  /** SIGSTOP: roars of the thawed process after SIGCONT (must be 0). */
+  roarsAfterThaw?: number;
+  /** SIGSTOP: how the thawed node's tenure ended (its log line), if it logged one. */
+  thawedStop?: string;
+  /** SIGTERM: exit code of the stopped holder (0 is a clean stop). */
+  exitCode?: number | null;
+  /** Signal to steady again (all N up, meshed, one roaring). */
+  steadyMs?: number;
+  /** Internal: absolute times for the overlap pass. */
+  at?: number;
+  endAt?: number;
+  thawAt?: number;
+  thawedProcess?: number;
+}
+
+function parseOptions(argv: string[]): FailoverOptions | string {
+  let v;
+  try {
+    v = parseArgs({
+      args: argv,
+      options: {
+        nodes: { type: 'string' },
+        trials: { type: 'string' },
+        quorum: { type: 'string' },
+        actions: { type: 'string' },
+        'rest-ms': { type: 'string' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    return `${(err as Error).message}\n${USAGE}`;
+  }
+  if (v.help) return USAGE;
+  const int = (name: string, raw: string | undefined, dflt: number, min: number, max: number): number | string => {
+    if (raw === undefined) return dflt;
+    const n = Number(raw);
+    return Number.isInteger(n) && n >= min && n <= max ? n : `--${name} must be an integer ${min}-${max}, got "${raw}"`;
+  };
+  const nodes = int('nodes', v.nodes, 5, 3, 9);
+  const trials = int('trials', v.trials, 20, 1, 1000);
+  const restMs = int('rest-ms', v['rest-ms'], 1000, 0, 60_000);
+  for (const x of [nodes, trials, restMs]) if (typeof x === 'string') return `${x}\n${USAGE}`;
+  const n = nodes as number;
+  const q = v.quorum ?? 'majority';
+  const quorum = q === 'majority' ? Math.floor(n / 2) + 1 : q === 'none' ? 0 : Number(q);
+  if (!Number.isInteger(quorum) || quorum < 0 || quorum > n) return `--quorum must be majority, none or 1-${n}, got "${q}"\n${USAGE}`;
+  const actions = (v.actions ?? ACTIONS.join(',')).split(',').map((s) => s.trim().toUpperCase());
+  const unknown = actions.filter((a) => !ACTIONS.includes(a as FailoverAction));
+  if (unknown.length || actions.length === 0) return `--actions takes a subset of ${ACTIONS.join(',')}, got "${v.actions}"\n${USAGE}`;
+  return { nodes: n, trials: trials as number, quorum, actions: [...new Set(actions)] as FailoverAction[], restMs: restMs as number, out: v.out ?? RESULTS_DIR };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+/** Nearest-rank percentile (p in 0-100) of values; NaN for none. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** Run one trial against the steady cluster's holder. */
+async function oneTrial(cluster: ChaosCluster, trial: number, action: FailoverAction, holderHost: number): Promise<TrialResult> {
+  const r: TrialResult = { trial, action, ok: false };
+  const holder = cluster.live(holderHost)!;
+  r.oldHolder = holder.name;
+  const procIndex = cluster.processes.indexOf(holder);
+  let fault: ActionRecord;
+  let exited: Promise<unknown> = Promise.resolve();
+  if (action === 'SIGKILL') {
+    const p = cluster.sigkill(holderHost);
+    fault = cluster.actions.at(-1)!;
+    exited = p;
+  } else if (action === 'SIGTERM') {
+    const p = cluster.sigterm(holderHost);
+    fault = cluster.actions.at(-1)!;
+    exited = p;
+  } else {
+    fault = cluster.sigstop(holderHost);
+  }
+  r.at = fault.at;
+  try {
+    const next = await pollUntil(() => cluster.firstTenureSince(fault.at, holderHost), TAKEOVER_TIMEOUT_MS, `a new holder after ${action} of ${holder.name}`);
+    r.newHolder = next.node.name;
+    r.newEpoch = next.epoch;
+    r.takeoverMs = next.at - fault.at;
+    const roar = await pollUntil(() => next.node.stdoutLines.find((l) => l.at >= next.at && isRoar(l.text)), 5000, `the first roar of ${next.node.name}`).catch(() => undefined);
+    if (roar) r.firstRoarMs = roar.at - fault.at;
+    let restoreAt: number;
+    if (action === 'SIGSTOP') {
+      restoreAt = cluster.sigcont(holderHost).at;
+      r.thawAt = restoreAt;
+      r.thawedProcess = procIndex;
+      await sleep(THAW_WATCH_MS);
+    } else {
+      await exited;
+      r.exitCode = holder.exit?.code ?? null;
+      restoreAt = cluster.restart(holderHost).at;
+    }
+    await cluster.waitSteady(restoreAt, STEADY_TIMEOUT_MS);
+    r.endAt = performance.now();
+    r.steadyMs = r.endAt - fault.at;
+    if (action === 'SIGSTOP') {
+      r.roarsAfterThaw = holder.stdoutLines.filter((l) => l.at >= restoreAt && isRoar(l.text)).length;
+      const stop = holder.logs.find((l) => l.at >= restoreAt && (l.message.startsWith('stale tenure of Singleton') || /^Singleton \(epoch \d+\) superseded/.test(l.message)));
+      if (stop) r.thawedStop = stop.message;
+    }
+    r.ok = true;
+  } catch (err) {
+    r.error = (err as Error).message;
+    r.endAt = performance.now();
+    // Put the host back so later trials can run.
+    if (cluster.isFrozen(holderHost)) cluster.sigcont(holderHost);
+    if (action !== 'SIGSTOP') {
+      await exited;
+      if (!cluster.live(holderHost)) cluster.restart(holderHost);
+    }
+  }
+  return r;
+}
+
+/** Fill in overlap figures from the whole-run timeline. */
+function measureOverlaps(results: TrialResult[], timeline: Timeline, cluster: ChaosCluster): void {
+  for (const r of results) {
+    if (r.at === undefined || r.endAt === undefined) continue;
+    r.overlapMs = coveredMs(timeline.overlaps, r.at, r.endAt);
+    const old = timeline.tenures.filter((t) => t.node === r.oldHolder && t.startAt < r.at!).at(-1);
+    if (old) r.oldEpoch = old.epoch;
+    if (r.thawedProcess !== undefined && r.thawAt !== undefined) {
+      r.roarsAfterThaw = cluster.processes[r.thawedProcess]!.stdoutLines.filter((l) => l.at >= r.thawAt! && l.at <= r.endAt! && isRoar(l.text)).length;
+    }
+  }
+}
+
+function gitCommit(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+const fmtMs = (ms: number | undefined): string => (ms === undefined || Number.isNaN(ms) ? '-' : `${Math.round(ms)} ms`);
+
+interface ActionSummary {
+  trials: number;
+  ok: number;
+  takeoverP50: number;
+  takeoverP99: number;
+  takeoverMax: number;
+  firstRoarP50: number;
+  firstRoarP99: number;
+  overlapP50: number;
+  overlapP99: number;
+  overlapMax: number;
+  trialsWithOverlap: number;
+  roarsAfterThaw: number;
+  cleanExits: number;
+}
+
+function summarizeAction(rs: readonly TrialResult[]): ActionSummary {
+  const ok = rs.filter((r) => r.ok);
+  const take = ok.map((r) => r.takeoverMs!);
+  const roar = ok.flatMap((r) => (r.firstRoarMs === undefined ? [] : [r.firstRoarMs]));
+  const ov = ok.map((r) => r.overlapMs ?? 0);
+  return {
+    trials: rs.length,
+    ok: ok.length,
+    takeoverP50: percentile(take, 50),
+    takeoverP99: percentile(take, 99),
+    takeoverMax: take.length ? Math.max(...take) : NaN,
+    firstRoarP50: percentile(roar, 50),
+    firstRoarP99: percentile(roar, 99),
+    overlapP50: percentile(ov, 50),
+    overlapP99: percentile(ov, 99),
+    overlapMax: ov.length ? Math.max(...ov) : NaN,
+    trialsWithOverlap: ov.filter((x) => x > 0).length,
+    roarsAfterThaw: ok.reduce((s, r) => s + (r.roarsAfterThaw ?? 0), 0),
+    cleanExits: ok.filter((r) => r.exitCode === 0).length,
+  };
+}
+
+/** Run the failover benchmark with command-line arguments (after "failover"); resolves with the exit code. */
+export async function runFailover(argv: string[]): Promise<number> {
+  const o = parseOptions(argv);
+  if (typeof o === 'string') {
+    const isHelp = o === USAGE;
+    (isHelp ? process.stdout : process.stderr).write(`${o}\n`);
+    return isHelp ? 0 : 2;
+  }
+  const missing = cliMissingReason();
+  if (missing) {
+    process.stderr.write(`failover: ${missing}\n`);
+    return 1;
+  }
+  const ns = await canCreateNamespaces();
+  if (!ns.ok) {
+    process.stderr.write(`failover: cannot build the virtual LAN: ${ns.reason}\n`);
+    return 1;
+  }
+  const loadBefore = loadavg()[0]!;
+  if (loadBefore > cpus().length / 2) {
+    console.log(`note: load average is ${loadBefore.toFixed(2)} on ${cpus().length} cores; other work will inflate the figures`);
+  }
+  const mode = o.quorum > 0 ? `--failover --quorum ${o.quorum}` : '--failover';
+  console.log(`failover: ${o.nodes} nodes (${mode}), ${o.trials} trials x ${o.actions.join(', ')}, CLI ${CLI_BIN}`);
+
+  const cluster = await ChaosCluster.create({ hosts: o.nodes, quorum: o.quorum, cookie: `bench-failover-${process.pid}` });
+  const results: TrialResult[] = [];
+  let timeline: Timeline;
+  let aborted: string | undefined;
+  const startedAt = performance.now();
+  try {
+    await cluster.startAll();
+    let since = 0;
+    outer: for (let trial = 1; trial <= o.trials; trial++) {
+      for (const action of o.actions) {
+        let holderHost: number;
+        try {
+          await cluster.waitSteady(since, STEADY_TIMEOUT_MS);
+          await sleep(o.restMs);
+          holderHost = await cluster.waitSteady(since, STEADY_TIMEOUT_MS);
+        } catch (err) {
+          aborted = `cluster not steady before trial ${trial} (${action}): ${(err as Error).message.split('\n')[0]}`;
+          console.log(aborted);
+          break outer;
+        }
+        const r = await oneTrial(cluster, trial, action, holderHost);
+        results.push(r);
+        since = r.endAt ?? performance.now();
+        console.log(
+          r.ok
+            ? `trial ${trial}/${o.trials} ${action.padEnd(7)} ${r.oldHolder} -> ${r.newHolder} (epoch ${r.newEpoch}): takeover ${fmtMs(r.takeoverMs)}, first roar ${fmtMs(r.firstRoarMs)}, steady after ${fmtMs(r.steadyMs)}` +
+                (r.action === 'SIGSTOP' ? `, thawed: ${r.roarsAfterThaw} roars, ${r.thawedStop ? `"${r.thawedStop.slice(0, 60)}"` : 'no stop log'}` : '') +
+                (r.action === 'SIGTERM' ? `, exit ${r.exitCode}` : '')
+            : `trial ${trial}/${o.trials} ${action} FAILED: ${r.error?.split('\n')[0]}`,
+        );
+      }
+    }
+    timeline = buildTimeline(cluster.processes, cluster.actions, { to: performance.now(), hosts: o.nodes });
+    measureOverlaps(results, timeline, cluster);
+  } finally {
+    await cluster.destroy();
+  }
+  const wallMs = performance.now() - startedAt;
+
+  const byAction = Object.fromEntries(o.actions.map((a) => [a, summarizeAction(results.filter((r) => r.action === a))])) as Partial<Record<FailoverAction, ActionSummary>>;
+  const t = FAILOVER_TARGETS;
+  const verdict = (ok: boolean): string => (ok ? 'PASS' : 'FAIL');
+  const lines = [
+    `## Failover benchmark: ${o.nodes} nodes, ${mode}, ${results.filter((r) => r.ok).length}/${results.length} trials completed`,
+    '',
+    '| action on the holder | trials | takeover p50 | takeover p99 (max) | first roar p50 / p99 | target (p99) | overlap p50 / p99 (max) | trials with overlap | target |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const a of o.actions) {
+    const s = byAction[a]!;
+    const overlapTarget = o.quorum > 0 ? `0 ms: ${verdict(s.overlapMax === 0)}` : '- (no quorum)';
+    lines.push(
+      `| ${a} | ${s.ok}/${s.trials} | ${fmtMs(s.takeoverP50)} | ${fmtMs(s.takeoverP99)} (${fmtMs(s.takeoverMax)}) | ${fmtMs(s.firstRoarP50)} / ${fmtMs(s.firstRoarP99)} | ` +
+        `<= ${t.takeoverMs[a]} ms: ${verdict(s.takeoverP99 <= t.takeoverMs[a])} | ${fmtMs(s.overlapP50)} / ${fmtMs(s.overlapP99)} (${fmtMs(s.overlapMax)}) | ${s.trialsWithOverlap} | ${overlapTarget} |`,
+    );
+  }
+  lines.push('');
+  const stop = byAction.SIGSTOP;
+  if (stop) {
+    const thawLogs = results.filter((r) => r.action === 'SIGSTOP' && r.ok && r.thawedStop).length;
+    lines.push(`SIGSTOP: roars by the thawed holder after SIGCONT: ${stop.roarsAfterThaw} (must be 0: ${verdict(stop.roarsAfterThaw === 0)}); it logged its tenure's end after SIGCONT in ${thawLogs}/${stop.ok} trials.`);
+  }
+  const term = byAction.SIGTERM;
+  if (term) lines.push(`SIGTERM: the holder exited 0 in ${term.cleanExits}/${term.ok} trials.`);
+  lines.push(
+    `Whole run: ${timeline.tenures.length} tenures, epochs ${timeline.epochViolations.length === 0 ? 'strictly increasing' : `NOT increasing (${timeline.epochViolations.length} violations)`}, ` +
+      `${timeline.anomalies.length} anomalies (roars from stopped or superseded tenures), overlap ${fmtMs(timeline.overlapStats.totalMs)} in total.`,
+    'Takeover is measured from the signal to the new holder\'s `Singleton tenure started` line (first roar right after); overlap is time two nodes were roaring (each roar counts for 1.25 s, cut at a kill, a freeze or a stop log).',
+  );
+  if (aborted) lines.push('', `Aborted: ${aborted}`);
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length) lines.push('', '### Failed trials', '', ...failed.map((r) => `- trial ${r.trial} ${r.action}: ${r.error?.split('\n')[0]}`));
+  for (const a of timeline.anomalies.slice(0, 20)) lines.push(`- anomaly ${a.kind} ${a.node}: ${a.detail}`);
+  const env = {
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    node: process.version,
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    cli: CLI_BIN,
+    loadAverageBefore: Number(loadBefore.toFixed(2)),
+    loadAverageAfter: Number(loadavg()[0]!.toFixed(2)),
+    wallSeconds: Math.round(wallMs / 1000),
+  };
+  lines.push(
+    '',
+    `Environment: ${env.date}, commit ${env.commit ?? '?'}, Node ${env.node}, ${env.cores} x ${env.cpu ?? '?'}, ` +
+      `load average ${env.loadAverageBefore} before / ${env.loadAverageAfter} after, ${env.wallSeconds} s wall time.`,
+  );
+  const markdown = lines.join('\n') + '\n';
+  console.log(`\n${markdown}`);
+
+  mkdirSync(o.out, { recursive: true });
+  const stamp = env.date.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const base = `${o.out.replace(/\/$/, '')}/failover-n${o.nodes}-q${o.quorum}-${stamp}`;
+  const trials = results.map(({ at: _at, endAt: _endAt, thawAt: _thawAt, thawedProcess: _p, ...rest }) => rest);
+  const json = { benchmark: 'failover', env, options: o, targets: t, summary: byAction, timeline: { overlaps: timeline.overlaps.length, overlapMs: timeline.overlapStats.totalMs, epochViolations: timeline.epochViolations, anomalies: timeline.anomalies }, trials };
+  writeFileSync(`${base}.json`, JSON.stringify(json, null, 2) + '\n');
+  writeFileSync(`${base}.md`, markdown);
+  console.log(`results written to ${base}.json and ${base}.md`);
+  return failed.length === 0 && !aborted ? 0 : 1;
+}
