@@ -578,7 +578,7 @@ export class Mesh {
 }
 
 /** Ticks of lag history kept for stretching timeouts. */
-const LAG_WINDOW_TICKS = 20;
+const LAG_WINDOW_TICKS = 6;
 /** Members asked to confirm a silent peer. */
 const FD_PROBES = 3;
 /** The mesh-internal channel of the failure detector's indirect checks. */

@@ -358,6 +358,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       requestQuorum: (n, epoch, ms) => this.running().requestQuorum(n, epoch, ms),
       releaseQuorum: (n, epoch, granted) => this.registry?.releaseQuorum(n, epoch, granted),
       whenSynced: (ms) => this.running().whenSynced(ms),
+      isSynced: () => this.registry?.isSynced() ?? false,
       freshMembers: (ms) => this.mesh?.freshMembers(ms) ?? 0,
       members: () => this.members().map((m) => `${m}#${this.linkSerial.get(m) ?? 0}`),
       lastHealthyTickAt: () => this.mesh?.lastHealthyTickAt ?? 0,

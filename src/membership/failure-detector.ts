@@ -33,7 +33,9 @@ export function backoffDelay(attempt: number, minMs: number, maxMs: number, rand
  * lag beyond one heartbeat interval (a slow process measures silence it caused itself).
  */
 export function stretchedTimeout(failureTimeoutMs: number, recentLagMs: number, heartbeatIntervalMs: number): number {
-  return failureTimeoutMs + Math.max(0, recentLagMs - heartbeatIntervalMs);
+  // Capped: a node that is merely slow gets slack; one long freeze (handled by
+  // mayJudge on the tick after it) must not blunt detection for long afterwards.
+  return failureTimeoutMs + Math.min(Math.max(0, recentLagMs - heartbeatIntervalMs), 2 * heartbeatIntervalMs);
 }
 
 /**

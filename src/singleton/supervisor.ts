@@ -82,6 +82,8 @@ export interface SingletonHost {
   releaseQuorum(name: string, epoch: number, granted: string[]): void;
   /** Resolves once every member currently up has synced its registry with us, or after timeoutMs. */
   whenSynced(timeoutMs: number): Promise<void>;
+  /** True when every member currently up has synced its registry with us. */
+  isSynced(): boolean;
   /** Members (not us) heard from within the last withinMs. */
   freshMembers(withinMs: number): number;
   /** The connected members, each as a link identity that changes when it reconnects. */
@@ -120,7 +122,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   private timer: TimerHandle | undefined;
   private acquiring = false;
   private tenureStartedAt = 0;
-  /** After a stale tenure, do not take the name again before this time (reconnect and resync first). */
+  /** After a stale tenure, do not take the name again before this time (let reconnections begin). */
   private quietUntil = 0;
   /** Members connected at the last check that found the tenure valid. */
   private lastGoodMembers: string[] = [];
@@ -250,6 +252,8 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
     }
     if (this.state !== 'standby' || this.acquiring) return;
     if (this.host.clock.now() < this.quietUntil) return;
+    // A member we have not synced with yet may hold the name: learn that first.
+    if (!this.host.isSynced()) return;
     if (this.host.holder(this.name)) return;
     const successor = this.successor();
     if (successor !== this.host.name) return;
@@ -260,7 +264,8 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   private stale(why: string): void {
     this.stall = undefined;
     this.host.logger.warn(`stale tenure of ${this.name} (epoch ${this.epoch}): ${why}; stopping`, { name: this.name, epoch: this.epoch });
-    this.quietUntil = this.host.clock.now() + this.host.failureTimeoutMs + this.settleMs;
+    // Give reconnections a moment to start (their sync then holds us back as well).
+    this.quietUntil = this.host.clock.now() + 2 * this.host.heartbeatIntervalMs;
     void this.halt('standby', 'stale tenure').then(() => {
       this.host.unregister(this.name);
     });

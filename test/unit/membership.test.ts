@@ -24,7 +24,9 @@ test('tickLag and mayJudge: a tick later than one interval defers judgement', ()
 test('stretchedTimeout grows only with lag beyond one heartbeat interval', () => {
   assert.equal(stretchedTimeout(3000, 0, 500), 3000);
   assert.equal(stretchedTimeout(3000, 500, 500), 3000);
-  assert.equal(stretchedTimeout(3000, 1500, 500), 4000);
+  assert.equal(stretchedTimeout(3000, 1000, 500), 3500);
+  // Capped at two intervals: one long freeze does not blunt detection afterwards.
+  assert.equal(stretchedTimeout(3000, 6000, 500), 4000);
 });
 
 test('leaseMs ends before others can declare the holder down', () => {
