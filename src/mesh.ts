@@ -163,7 +163,8 @@ export class Mesh {
   peerFound(peer: DiscoveredPeer): void {
     if (this.stopped) return;
     const key = `${peer.source}:${peer.id}`;
-    if (peer.name === this.config.name) return;
+    // A candidate with our own name but another identity (discovery drops our own
+    // records) is dialed too: the handshake settles which of two live nodes keeps it.
     this.upsertCandidate(key, peer.name, peer.addresses, peer.port, false);
   }
 

@@ -325,7 +325,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
       await this.stopChild?.();
       return;
     }
-    this.host.logger.info(this.failover ? `${this.name} started on ${this.host.name}, epoch ${epoch}` : `${this.name} started on ${this.host.name}`, { name: this.name, epoch });
+    this.host.logger.info(this.failover ? `${this.name} started on ${this.host.name}, epoch ${epoch}` : `${this.name} started on ${this.host.name}`, this.failover ? { name: this.name, epoch } : { name: this.name });
     this.emit('started', epoch);
   }
 
