@@ -47,6 +47,8 @@ export const MDNS_MIN_RESPONSE_INTERVAL_MS = 1000;
 export const MDNS_BIND_TIMEOUT_MS = 2000;
 /** How long stop() waits for goodbyes to be sent, and then for sockets to close: 1 s each. */
 export const MDNS_STOP_STEP_TIMEOUT_MS = 1000;
+/** How often the interfaces are listed again, to follow a cable plugged in (or an address given) after start: 3 s. */
+export const MDNS_RESCAN_INTERVAL_MS = 3000;
 /** TTL of records in answers to legacy (non-5353) unicast queries, in seconds (RFC 6762 §6.7). */
 const LEGACY_TTL_S = 10;
 /** Most questions in one refresh or resolve query. */
@@ -125,7 +127,7 @@ export function selectMdnsInterfaces(
   }
   const all = [...byName.values()];
   const strip = (c: Candidate): MdnsInterface => ({ name: c.name, address: c.address, addresses: c.addresses });
-  const seedHint = 'mDNS discovery is off; --seed still works';
+  const seedHint = 'mDNS waits until one comes up; --seed still works';
   if (wanted !== undefined) {
     const c = all.find((x) => x.addresses.some((a) => a.address === wanted));
     if (!c) {
@@ -280,13 +282,16 @@ class MdnsDiscovery implements Discovery {
     return this.state === 'running';
   }
 
-  private async doStart(): Promise<void> {
-    let selection: MdnsInterfaceSelection;
+  private select(): MdnsInterfaceSelection {
     try {
-      selection = selectMdnsInterfaces(networkInterfaces(), sysfsInterfaceFlags(), this.opts.interface);
+      return selectMdnsInterfaces(networkInterfaces(), sysfsInterfaceFlags(), this.opts.interface);
     } catch (err) {
-      selection = { chosen: [], warnings: [`cannot list network interfaces (${describeError(err)}); mDNS discovery is off; --seed still works`] };
+      return { chosen: [], warnings: [`cannot list network interfaces (${describeError(err)}); mDNS discovery is off; --seed still works`] };
     }
+  }
+
+  private async doStart(): Promise<void> {
+    const selection = this.select();
     for (const w of selection.warnings) this.log.warn(`mDNS: ${w}`);
     for (const iface of selection.chosen) this.open(iface);
     await this.within(
@@ -295,7 +300,12 @@ class MdnsDiscovery implements Discovery {
     );
     if (this.state !== 'starting') return; // stop() came first
     this.state = 'running';
-    if (selection.chosen.length === 0) return;
+    this.scheduleRescan();
+    this.scheduleQuery();
+    if (selection.chosen.length === 0) {
+      this.log.debug('mDNS: no interface yet; checking again every few seconds');
+      return;
+    }
     const live = this.endpoints.filter((ep) => !ep.dead);
     if (live.length === 0) {
       this.log.warn('mDNS: unavailable on every interface; discovery by --seed still works');
@@ -306,7 +316,36 @@ class MdnsDiscovery implements Discovery {
       interfaces: live.map((ep) => `${ep.iface.name} (${ep.iface.address})`).join(', '),
     });
     for (const ep of live) if (ep.ready && ep.joined) this.announce(ep);
-    this.scheduleQuery();
+  }
+
+  /**
+   * Follow the machine's interfaces: one that appears (a cable plugged in after start;
+   * Node lists no interface without carrier) gets an endpoint, which announces and
+   * queries at once; one that disappears loses its endpoint.
+   */
+  private scheduleRescan(): void {
+    this.later(() => {
+      if (!this.active()) return;
+      const chosen = this.select().chosen;
+      const wanted = new Set(chosen.map((i) => i.address));
+      for (const ep of [...this.endpoints]) {
+        if (wanted.has(ep.iface.address)) continue;
+        this.endpoints.splice(this.endpoints.indexOf(ep), 1);
+        if (!ep.dead) {
+          this.log.info(`mDNS: interface ${this.where(ep)} is gone`);
+          void this.destroy(ep);
+        }
+      }
+      const have = new Set(this.endpoints.map((ep) => ep.iface.address));
+      for (const iface of chosen) {
+        if (have.has(iface.address)) continue;
+        this.log.info(`mDNS: interface ${iface.name} (${iface.address}) is up; announcing and querying there`, { instance: this.id.instance });
+        this.open(iface);
+        this.queryAttempt = 0;
+        this.later(() => this.sendQuery(browseQuery(this.id, this.table.knownAnswers(this.opts.clock.now()))), 200);
+      }
+      this.scheduleRescan();
+    }, MDNS_RESCAN_INTERVAL_MS);
   }
 
   private async doStop(): Promise<void> {

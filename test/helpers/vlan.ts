@@ -137,7 +137,11 @@ function collect(child: ChildProcess, opts: ExecOptions | undefined): Promise<Ex
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
-    if (child.stdin) child.stdin.end(opts?.input ?? '');
+    if (child.stdin) {
+      // The command may exit before reading its input: an EPIPE here is not a failure.
+      child.stdin.on('error', () => {});
+      child.stdin.end(opts?.input ?? '');
+    }
   });
 }
 
