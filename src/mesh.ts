@@ -124,8 +124,21 @@ export class Mesh {
 
   async start(): Promise<void> {
     this.listener = await this.network.listen(this.config.host, this.config.port, (stream) => this.accept(stream));
-    this.nextTickAt = this.config.clock.now() + this.config.heartbeatIntervalMs;
-    this.tickTimer = this.config.clock.setTimeout(() => this.tick(), this.config.heartbeatIntervalMs);
+    this.scheduleTick();
+  }
+
+  /**
+   * Heartbeat ticks fall on wall-clock multiples of the interval, so every node of a
+   * LAN (clocks within milliseconds) sends its heartbeats at about the same instant and
+   * each receiver reads them in one wakeup instead of one per peer: the idle cost.
+   */
+  private scheduleTick(): void {
+    const interval = this.config.heartbeatIntervalMs;
+    const wall = this.config.clock.wallNow();
+    let delay = interval - (wall % interval);
+    if (delay < interval / 4) delay += interval;
+    this.nextTickAt = this.config.clock.now() + delay;
+    this.tickTimer = this.config.clock.setTimeout(() => this.tick(), delay);
   }
 
   async stop(): Promise<void> {
@@ -501,8 +514,7 @@ export class Mesh {
       else peer.suspectSince = undefined;
       if (this.peers.get(peer.member.name) === peer) peer.conn.send({ t: 'ping', seq: this.seq });
     }
-    this.nextTickAt = now + this.config.heartbeatIntervalMs;
-    this.tickTimer = this.config.clock.setTimeout(() => this.tick(), this.config.heartbeatIntervalMs);
+    this.scheduleTick();
   }
 
   /**
