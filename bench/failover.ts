@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { canCreateNamespaces } from '../test/helpers/vlan.js';
 import { CLI_BIN, cliMissingReason } from '../test/helpers/cli-process.js';
 import { ChaosCluster, pollUntil } from '../test/chaos/cluster.js';
-import { buildTimeline, coveredMs, isRoar } from '../test/chaos/timeline.js';
+import { buildTimeline, coveredMs, isRoar, parseTenureLine } from '../test/chaos/timeline.js';
 import type { ActionRecord, Timeline } from '../test/chaos/timeline.js';
 
 /** The fault a trial applies to the holder. */
@@ -76,6 +76,10 @@ interface TrialResult {
   overlapMs?: number;
   /** SIGSTOP: roars of the thawed process after SIGCONT (must be 0). */
   roarsAfterThaw?: number;
+  /** Nodes in the overlaps during the trial. */
+  overlapNodes?: string[];
+  /** SIGSTOP, when it roared or overlapped: what the thawed process printed after SIGCONT. */
+  thawedOutput?: string[];
   /** SIGSTOP: how the thawed node's tenure ended (its log line), if it logged one. */
   thawedStop?: string;
   /** SIGTERM: exit code of the stopped holder (0 is a clean stop). */
@@ -180,7 +184,6 @@ async function oneTrial(cluster: ChaosCluster, trial: number, action: FailoverAc
     r.endAt = performance.now();
     r.steadyMs = r.endAt - fault.at;
     if (action === 'SIGSTOP') {
-      r.roarsAfterThaw = holder.stdoutLines.filter((l) => l.at >= restoreAt && isRoar(l.text)).length;
       const stop = holder.logs.find((l) => l.at >= restoreAt && (l.message.startsWith('stale tenure of Singleton') || /^Singleton \(epoch \d+\) superseded/.test(l.message)));
       if (stop) r.thawedStop = stop.message;
     }
@@ -198,6 +201,21 @@ async function oneTrial(cluster: ChaosCluster, trial: number, action: FailoverAc
   return r;
 }
 
+/** What the thawed process printed and logged after SIGCONT (member lists left out), times in ms from the SIGSTOP. */
+function thawedOutput(n: ChaosCluster['processes'][number], faultAt: number, thawAt: number, endAt: number): string[] {
+  const rel = (at: number): string => `+${Math.round(at - faultAt)} ms`;
+  return [
+    `${rel(thawAt)} SIGCONT`,
+    ...[
+      ...n.stdoutLines.filter((l) => !l.text.startsWith('[')).map((l) => ({ at: l.at, text: l.text })),
+      ...n.logs.map((l) => ({ at: l.at, text: `${l.level}: ${l.message}` })),
+    ]
+      .filter((l) => l.at >= thawAt && l.at <= endAt)
+      .sort((a, b) => a.at - b.at)
+      .map((l) => `${rel(l.at)} ${l.text}`),
+  ];
+}
+
 /** Fill in overlap figures from the whole-run timeline. */
 function measureOverlaps(results: TrialResult[], timeline: Timeline, cluster: ChaosCluster): void {
   for (const r of results) {
@@ -205,8 +223,13 @@ function measureOverlaps(results: TrialResult[], timeline: Timeline, cluster: Ch
     r.overlapMs = coveredMs(timeline.overlaps, r.at, r.endAt);
     const old = timeline.tenures.filter((t) => t.node === r.oldHolder && t.startAt < r.at!).at(-1);
     if (old) r.oldEpoch = old.epoch;
+    r.overlapNodes = [...new Set(timeline.overlaps.filter((x) => x.to > r.at! && x.from < r.endAt!).flatMap((x) => x.nodes))].sort();
     if (r.thawedProcess !== undefined && r.thawAt !== undefined) {
-      r.roarsAfterThaw = cluster.processes[r.thawedProcess]!.stdoutLines.filter((l) => l.at >= r.thawAt! && l.at <= r.endAt! && isRoar(l.text)).length;
+      // Roars of the frozen tenure after SIGCONT: up to the thawed node's next tenure line, if it started one.
+      const lines = cluster.processes[r.thawedProcess]!.stdoutLines.filter((l) => l.at >= r.thawAt! && l.at <= r.endAt!);
+      const nextTenure = lines.findIndex((l) => parseTenureLine(l.text) !== undefined);
+      r.roarsAfterThaw = (nextTenure < 0 ? lines : lines.slice(0, nextTenure)).filter((l) => isRoar(l.text)).length;
+      if (r.roarsAfterThaw > 0 || (r.overlapMs ?? 0) > 0) r.thawedOutput = thawedOutput(cluster.processes[r.thawedProcess]!, r.at!, r.thawAt, r.endAt!);
     }
   }
 }
@@ -356,7 +379,18 @@ export async function runFailover(argv: string[]): Promise<number> {
   if (aborted) lines.push('', `Aborted: ${aborted}`);
   const failed = results.filter((r) => !r.ok);
   if (failed.length) lines.push('', '### Failed trials', '', ...failed.map((r) => `- trial ${r.trial} ${r.action}: ${r.error?.split('\n')[0]}`));
-  for (const a of timeline.anomalies.slice(0, 20)) lines.push(`- anomaly ${a.kind} ${a.node}: ${a.detail}`);
+  if (timeline.anomalies.length) {
+    lines.push('', `### Anomalies (${timeline.anomalies.length})`, '');
+    for (const a of timeline.anomalies.slice(0, 20)) lines.push(`- ${((a.at - startedAt) / 1000).toFixed(3)} s ${a.kind} ${a.node}: ${a.detail}`);
+  }
+  const acted = results.filter((r) => r.thawedOutput);
+  if (acted.length) {
+    lines.push('', '### SIGSTOP trials where the thawed holder roared or overlapped', '');
+    for (const r of acted) {
+      lines.push(`- trial ${r.trial}: ${r.oldHolder} (epoch ${r.oldEpoch}) frozen, ${r.newHolder} took over (epoch ${r.newEpoch}) after ${fmtMs(r.takeoverMs)}; overlap ${fmtMs(r.overlapMs)} (${r.overlapNodes?.join(' + ')}); thawed output:`);
+      for (const l of r.thawedOutput!.slice(0, 15)) lines.push(`  - ${l}`);
+    }
+  }
   const env = {
     date: new Date().toISOString(),
     commit: gitCommit(),
@@ -380,7 +414,12 @@ export async function runFailover(argv: string[]): Promise<number> {
   const stamp = env.date.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const base = `${o.out.replace(/\/$/, '')}/failover-n${o.nodes}-q${o.quorum}-${stamp}`;
   const trials = results.map(({ at: _at, endAt: _endAt, thawAt: _thawAt, thawedProcess: _p, ...rest }) => rest);
-  const json = { benchmark: 'failover', env, options: o, targets: t, summary: byAction, timeline: { overlaps: timeline.overlaps.length, overlapMs: timeline.overlapStats.totalMs, epochViolations: timeline.epochViolations, anomalies: timeline.anomalies }, trials };
+  const json = { benchmark: 'failover', env, options: o, targets: t, summary: byAction, timeline: {
+      overlapMs: timeline.overlapStats.totalMs,
+      overlaps: timeline.overlaps.map((x) => ({ fromS: Number(((x.from - startedAt) / 1000).toFixed(3)), durationMs: Math.round(x.to - x.from), nodes: x.nodes, cause: x.cause })),
+      epochViolations: timeline.epochViolations,
+      anomalies: timeline.anomalies.map((a) => ({ ...a, at: Number(((a.at - startedAt) / 1000).toFixed(3)) })),
+    }, trials };
   writeFileSync(`${base}.json`, JSON.stringify(json, null, 2) + '\n');
   writeFileSync(`${base}.md`, markdown);
   console.log(`results written to ${base}.json and ${base}.md`);

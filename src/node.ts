@@ -355,7 +355,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       holder: (n) => this.registry?.whereis(n),
       claimsWithPrefix: (prefix) => (this.registry?.registered() ?? []).filter((c) => c.name.startsWith(prefix)),
       epochOf: (n) => this.registry?.epochOf(n) ?? 0,
-      requestQuorum: (n, epoch, ms) => this.running().requestQuorum(n, epoch, ms),
+      requestQuorum: (n, epoch, needed, ms) => this.running().requestQuorum(n, epoch, needed, ms),
       releaseQuorum: (n, epoch, granted) => this.registry?.releaseQuorum(n, epoch, granted),
       whenSynced: (ms) => this.running().whenSynced(ms),
       isSynced: () => this.registry?.isSynced() ?? false,

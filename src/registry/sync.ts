@@ -93,7 +93,7 @@ export class RegistrySync {
   private readonly syncWaiters = new Set<() => void>();
   private readonly epochs = new Map<string, number>();
   private readonly grants = new Map<string, { to: string; epoch: number; at: number }>();
-  private readonly quorumRequests = new Map<number, (from: string, ok: boolean, epoch: number) => void>();
+  private readonly quorumRequests = new Map<number, { answer: (from: string, ok: boolean, epoch: number) => void; gone: (member: string) => void }>();
   private nextRequestId = 1;
   private timer: TimerHandle | undefined;
   private readonly fanout: number;
@@ -159,7 +159,10 @@ export class RegistrySync {
   /** Claim name for this node now (with a fencing epoch for failover tenures). Returns our claim (the holder may still be someone else). */
   claim(name: string, epoch = 0): Claim {
     const { name: self, inc } = this.o.self;
-    if (epoch > 0) this.observeEpoch(name, epoch);
+    if (epoch > 0) {
+      this.observeEpoch(name, epoch);
+      this.consumeGrant(name, epoch);
+    }
     const entry = this.state.write(self, inc, name, this.hlc.now(), false, epoch);
     this.pushOwn({ owner: self, inc, base: entry.version - 1, version: entry.version, floor: this.ownFloor(), entries: [entry] });
     this.recompute([name]);
@@ -191,10 +194,11 @@ export class RegistrySync {
   }
 
   /**
-   * Ask every connected member for a grant of (name, epoch); resolves once all have
-   * answered or after timeoutMs. Our own grant is decided by the same rule.
+   * Ask every connected member for a grant of (name, epoch). Resolves as soon as
+   * `needed` grants are in (this node's own included, decided by the same rule), as
+   * soon as they can no longer come (refusals, members going down), or after timeoutMs.
    */
-  requestQuorum(name: string, epoch: number, timeoutMs: number): Promise<QuorumResult> {
+  requestQuorum(name: string, epoch: number, needed: number, timeoutMs: number): Promise<QuorumResult> {
     const self = this.o.self.name;
     const granted: string[] = [];
     let highest = this.epochOf(name);
@@ -202,26 +206,35 @@ export class RegistrySync {
       this.grant(self, name, epoch);
       granted.push(self);
     }
-    const asked = [...this.members.keys()];
-    if (asked.length === 0) return Promise.resolve({ granted, highestEpoch: highest });
+    const waiting = new Set(this.members.keys());
     const id = this.nextRequestId++;
     return new Promise<QuorumResult>((resolve) => {
-      const waiting = new Set(asked);
+      let done = false;
       const finish = (): void => {
+        if (done) return;
+        done = true;
         this.quorumRequests.delete(id);
         this.o.clock.clearTimeout(timer);
         resolve({ granted, highestEpoch: highest });
       };
+      const settleIfDecided = (): void => {
+        if (granted.length >= needed || granted.length + waiting.size < needed || waiting.size === 0) finish();
+      };
       const timer = this.o.clock.setTimeout(finish, timeoutMs);
-      this.quorumRequests.set(id, (from, ok, theirEpoch) => {
-        if (!waiting.delete(from)) return;
-        highest = Math.max(highest, theirEpoch);
-        this.observeEpoch(name, theirEpoch);
-        if (ok) granted.push(from);
-        if (waiting.size === 0) finish();
+      this.quorumRequests.set(id, {
+        answer: (from, ok, theirEpoch) => {
+          if (!waiting.delete(from)) return;
+          highest = Math.max(highest, theirEpoch);
+          this.observeEpoch(name, theirEpoch);
+          if (ok) granted.push(from);
+          settleIfDecided();
+        },
+        gone: (member) => {
+          if (waiting.delete(member)) settleIfDecided();
+        },
       });
-      for (const m of asked) if (!this.o.port.send(m, { k: 'qreq', id, name, epoch })) waiting.delete(m);
-      if (waiting.size === 0) finish();
+      for (const m of [...waiting]) if (!this.o.port.send(m, { k: 'qreq', id, name, epoch })) waiting.delete(m);
+      settleIfDecided();
     });
   }
 
@@ -246,6 +259,12 @@ export class RegistrySync {
   private grant(requester: string, name: string, epoch: number): void {
     this.grants.set(name, { to: requester, epoch, at: this.o.clock.now() });
     this.observeEpoch(name, epoch);
+  }
+
+  /** A tenure with this epoch (or a later one) was claimed: the grant for it has done its work. */
+  private consumeGrant(name: string, epoch: number): void {
+    const g = this.grants.get(name);
+    if (g && g.epoch <= epoch) this.grants.delete(name);
   }
 
   private dropGrant(requester: string, name: string, epoch: number): void {
@@ -283,6 +302,7 @@ export class RegistrySync {
     this.synced.delete(name);
     this.acked.delete(name);
     for (const [n, g] of this.grants) if (g.to === name) this.grants.delete(n);
+    for (const r of [...this.quorumRequests.values()]) r.gone(name);
     this.recompute(this.state.dropOwner(name, inc));
     this.notifySync();
   }
@@ -342,7 +362,7 @@ export class RegistrySync {
         return;
       }
       case 'qres':
-        this.quorumRequests.get(msg.id)?.(from, msg.ok, msg.epoch);
+        this.quorumRequests.get(msg.id)?.answer(from, msg.ok, msg.epoch);
         return;
       case 'qrel':
         this.dropGrant(from, msg.name, msg.epoch);
@@ -357,6 +377,7 @@ export class RegistrySync {
   private onDelta(from: string, d: Delta): void {
     if (!this.accepts(d.owner, d.inc)) return;
     for (const e of d.entries) if (e.epoch) this.observeEpoch(e.name, e.epoch);
+    for (const e of d.entries) if (e.epoch) this.consumeGrant(e.name, e.epoch);
     const changed = this.state.merge(d);
     if (changed.length === 0) return;
     this.recompute(changed);

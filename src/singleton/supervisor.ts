@@ -78,7 +78,7 @@ export interface SingletonHost {
   /** The highest fencing epoch seen for name. */
   epochOf(name: string): number;
   /** Ask the members for a grant; resolves with who granted. */
-  requestQuorum(name: string, epoch: number, timeoutMs: number): Promise<{ granted: string[]; highestEpoch: number }>;
+  requestQuorum(name: string, epoch: number, needed: number, timeoutMs: number): Promise<{ granted: string[]; highestEpoch: number }>;
   releaseQuorum(name: string, epoch: number, granted: string[]): void;
   /** Resolves once every member currently up has synced its registry with us, or after timeoutMs. */
   whenSynced(timeoutMs: number): Promise<void>;
@@ -283,7 +283,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
     try {
       const epoch = this.host.epochOf(this.name) + 1;
       if (this.quorum > 0) {
-        const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.host.failureTimeoutMs);
+        const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.quorum, this.host.failureTimeoutMs);
         if (this.state !== 'standby') return this.host.releaseQuorum(this.name, epoch, granted);
         if (granted.length < this.quorum) {
           this.host.releaseQuorum(this.name, epoch, granted);

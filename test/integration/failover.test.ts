@@ -78,6 +78,16 @@ test('SIGTERM on the holder hands over: the successor roars promptly, never two 
   assert.deepEqual(epochs(b!), [2]);
 });
 
+test('quorum: SIGTERM on the holder hands over promptly through the grants', { skip: missing }, async () => {
+  const [a, b] = await trio(['--quorum', '2']);
+  const t0 = performance.now();
+  a!.kill('SIGTERM');
+  const took = await b!.waitForLine((l) => l === ROAR, 3000, { since: t0 });
+  assert.ok(took.at - t0 < 1000, `handed over after ${Math.round(took.at - t0)} ms`);
+  assert.ok(took.at > Math.max(...roarsSince(a!, 0)), 'never two at once');
+  assert.deepEqual(epochs(b!), [2]);
+});
+
 test('SIGSTOP on the holder: replaced within the failure timeout; after SIGCONT it never roars again', { skip: missing }, async () => {
   const [a, b] = await trio(['--failover']);
   const t0 = performance.now();
