@@ -17,10 +17,10 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { canCreateNamespaces } from '../test/helpers/vlan.js';
-import { CLI_BIN, cliMissingReason } from '../test/helpers/cli-process.js';
+import { CLI_BIN } from '../test/helpers/cli-process.js';
 import { ChaosCluster, pollUntil } from '../test/chaos/cluster.js';
 import { buildTimeline, coveredMs, isRoar, parseTenureLine } from '../test/chaos/timeline.js';
+import { intOption, preflight } from './common.js';
 import type { ActionRecord, Timeline } from '../test/chaos/timeline.js';
 
 /** The fault a trial applies to the holder. */
@@ -114,11 +114,7 @@ function parseOptions(argv: string[]): FailoverOptions | string {
     return `${(err as Error).message}\n${USAGE}`;
   }
   if (v.help) return USAGE;
-  const int = (name: string, raw: string | undefined, dflt: number, min: number, max: number): number | string => {
-    if (raw === undefined) return dflt;
-    const n = Number(raw);
-    return Number.isInteger(n) && n >= min && n <= max ? n : `--${name} must be an integer ${min}-${max}, got "${raw}"`;
-  };
+  const int = intOption;
   const nodes = int('nodes', v.nodes, 5, 3, 9);
   const trials = int('trials', v.trials, 20, 1, 1000);
   const restMs = int('rest-ms', v['rest-ms'], 1000, 0, 60_000);
@@ -285,25 +281,9 @@ function summarizeAction(rs: readonly TrialResult[]): ActionSummary {
 /** Run the failover benchmark with command-line arguments (after "failover"); resolves with the exit code. */
 export async function runFailover(argv: string[]): Promise<number> {
   const o = parseOptions(argv);
-  if (typeof o === 'string') {
-    const isHelp = o === USAGE;
-    (isHelp ? process.stdout : process.stderr).write(`${o}\n`);
-    return isHelp ? 0 : 2;
-  }
-  const missing = cliMissingReason();
-  if (missing) {
-    process.stderr.write(`failover: ${missing}\n`);
-    return 1;
-  }
-  const ns = await canCreateNamespaces();
-  if (!ns.ok) {
-    process.stderr.write(`failover: cannot build the virtual LAN: ${ns.reason}\n`);
-    return 1;
-  }
+  const early = await preflight('failover', o, USAGE, true);
+  if (early !== undefined || typeof o === 'string') return early ?? 2;
   const loadBefore = loadavg()[0]!;
-  if (loadBefore > cpus().length / 2) {
-    console.log(`note: load average is ${loadBefore.toFixed(2)} on ${cpus().length} cores; other work will inflate the figures`);
-  }
   const mode = o.quorum > 0 ? `--failover --quorum ${o.quorum}` : '--failover';
   console.log(`failover: ${o.nodes} nodes (${mode}), ${o.trials} trials x ${o.actions.join(', ')}, CLI ${CLI_BIN}`);
 

@@ -11,10 +11,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { canCreateNamespaces, createVirtualLan } from '../test/helpers/vlan.js';
-import { CLI_BIN, cliMissingReason, startCliNode } from '../test/helpers/cli-process.js';
+import { createVirtualLan } from '../test/helpers/vlan.js';
+import { CLI_BIN, startCliNode } from '../test/helpers/cli-process.js';
 import type { CliNode, LogLine } from '../test/helpers/cli-process.js';
 import { cpuPercent, readRssBytes, sampleCpu } from './proc-stats.js';
+import { intOption, preflight } from './common.js';
 import type { CpuSample } from './proc-stats.js';
 import { summarize } from './stats.js';
 import type { Summary } from './stats.js';
@@ -105,11 +106,7 @@ function parseOptions(argv: string[]): FormationOptions | string {
   }
   const v = parsed.values;
   if (v.help) return USAGE;
-  const int = (name: string, raw: string | undefined, dflt: number, min: number, max: number): number | string => {
-    if (raw === undefined) return dflt;
-    const n = Number(raw);
-    return Number.isInteger(n) && n >= min && n <= max ? n : `--${name} must be an integer ${min}-${max}, got "${raw}"`;
-  };
+  const int = intOption;
   const nodes = int('nodes', v.nodes, 10, 2, 100);
   const runs = int('runs', v.runs, 5, 1, 100);
   const idleSeconds = int('idle-seconds', v['idle-seconds'], 5, 1, 600);
@@ -227,26 +224,9 @@ function gitCommit(): string | undefined {
 /** Run the formation benchmark with command-line arguments (after "formation"); resolves with the exit code. */
 export async function runFormation(argv: string[]): Promise<number> {
   const o = parseOptions(argv);
-  if (typeof o === 'string') {
-    const isHelp = o === USAGE;
-    (isHelp ? process.stdout : process.stderr).write(`${o}\n`);
-    return isHelp ? 0 : 2;
-  }
-  const missing = cliMissingReason();
-  if (missing) {
-    process.stderr.write(`formation: ${missing}\n`);
-    return 1;
-  }
-  const ns = await canCreateNamespaces();
-  if (!ns.ok) {
-    process.stderr.write(`formation: cannot build the virtual LAN: ${ns.reason}\n`);
-    return 1;
-  }
-
+  const early = await preflight('formation', o, USAGE, true);
+  if (early !== undefined || typeof o === 'string') return early ?? 2;
   const loadBefore = loadavg()[0]!;
-  if (loadBefore > cpus().length / 2) {
-    console.log(`note: load average is ${loadBefore.toFixed(2)} on ${cpus().length} cores; other work will inflate the figures`);
-  }
   const extra = o.cliArgs.length ? ` ${o.cliArgs.join(' ')}` : '';
   console.log(`formation: ${o.nodes} nodes (one per virtual host), ${o.runs} runs, CLI ${CLI_BIN}${extra}`);
   const results: RunResult[] = [];

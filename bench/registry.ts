@@ -27,6 +27,7 @@ import { compareClaims } from '../src/registry/registry.js';
 import type { Claim } from '../src/registry/registry.js';
 import { clockTicksPerSecond, readCpuTicks } from './proc-stats.js';
 import type { CommandName, MemorySample, RepairPath, Traffic, WorkerCommands, WorkerEvent, WorkerReply } from './registry-worker.js';
+import { intOption } from './common.js';
 
 /** One-line description for the bench runner's usage. */
 export const REGISTRY_SUMMARY = 'registry spread p50/p99, anti-entropy repair, partition heal, 100k names (N node processes on 127.0.0.1)';
@@ -104,11 +105,7 @@ function parseOptions(argv: string[]): RegistryOptions | string {
   }
   const v = parsed.values;
   if (v.help) return USAGE;
-  const int = (name: string, raw: string | undefined, dflt: number, min: number, max: number): number | string => {
-    if (raw === undefined) return dflt;
-    const n = Number(raw);
-    return Number.isInteger(n) && n >= min && n <= max ? n : `--${name} must be an integer ${min}-${max}, got "${raw}"`;
-  };
+  const int = intOption;
   const nodes = int('nodes', v.nodes, 10, 4, 50);
   const registrations = int('registrations', v.registrations, 500, 1, 100_000);
   const warmup = int('warmup', v.warmup, 20, 0, 10_000);

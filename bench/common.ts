@@ -1,0 +1,43 @@
+// Common: what every benchmark does before it measures — integer options checked
+// against a range, help and usage errors, and the checks that the built CLI and the
+// virtual LAN are available (with a note when the machine is already busy).
+import { cpus, loadavg } from 'node:os';
+import { cliMissingReason } from '../test/helpers/cli-process.js';
+import { canCreateNamespaces } from '../test/helpers/vlan.js';
+
+/** raw parsed as an integer in [min, max] (dflt when absent), or the error text for --name. */
+export function intOption(name: string, raw: string | undefined, dflt: number, min: number, max: number): number | string {
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= min && n <= max ? n : `--${name} must be an integer ${min}-${max}, got "${raw}"`;
+}
+
+/**
+ * Handle what parseOptions returned when it is text (usage for --help: exit 0; an error:
+ * exit 2), then check the CLI build and, with needsLan, the virtual LAN. Returns the
+ * exit code to stop with, or undefined to go on.
+ */
+export async function preflight(bench: string, parsed: unknown, usage: string, needsLan: boolean): Promise<number | undefined> {
+  if (typeof parsed === 'string') {
+    const isHelp = parsed === usage;
+    (isHelp ? process.stdout : process.stderr).write(`${parsed}\n`);
+    return isHelp ? 0 : 2;
+  }
+  const missing = cliMissingReason();
+  if (missing) {
+    process.stderr.write(`${bench}: ${missing}\n`);
+    return 1;
+  }
+  if (needsLan) {
+    const ns = await canCreateNamespaces();
+    if (!ns.ok) {
+      process.stderr.write(`${bench}: cannot build the virtual LAN: ${ns.reason}\n`);
+      return 1;
+    }
+  }
+  const load = loadavg()[0]!;
+  if (load > cpus().length / 2) {
+    console.log(`note: load average is ${load.toFixed(2)} on ${cpus().length} cores; other work will inflate the figures`);
+  }
+  return undefined;
+}
