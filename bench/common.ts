@@ -1,8 +1,9 @@
 // Common: what every benchmark does before it measures — integer options checked
 // against a range, help and usage errors, and the checks that the built CLI and the
 // virtual LAN are available (with a note when the machine is already busy).
+import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { cliMissingReason } from '../test/helpers/cli-process.js';
+import { CLI_BIN, cliMissingReason } from '../test/helpers/cli-process.js';
 import { canCreateNamespaces } from '../test/helpers/vlan.js';
 
 /** raw parsed as an integer in [min, max] (dflt when absent), or the error text for --name. */
@@ -40,4 +41,40 @@ export async function preflight(bench: string, parsed: unknown, usage: string, n
     console.log(`note: load average is ${load.toFixed(2)} on ${cpus().length} cores; other work will inflate the figures`);
   }
   return undefined;
+}
+
+/** The commit measured, marked "+modified src/" when src/ has uncommitted changes. */
+export function gitCommit(): string | undefined {
+  try {
+    const git = (args: string[]): string => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return git(['rev-parse', '--short', 'HEAD']) + (git(['status', '--porcelain', '--', 'src']) ? '+modified src/' : '');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where and on what a benchmark ran, for its results file. */
+export interface BenchEnvironment {
+  date: string;
+  commit: string | undefined;
+  node: string;
+  cpu: string | undefined;
+  cores: number;
+  cli: string;
+  loadAverageBefore: number;
+  loadAverageAfter: number;
+}
+
+/** Describe the machine and commit a benchmark ran on. */
+export function environment(loadBefore: number): BenchEnvironment {
+  return {
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    node: process.version,
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    cli: CLI_BIN,
+    loadAverageBefore: Number(loadBefore.toFixed(2)),
+    loadAverageAfter: Number(loadavg()[0]!.toFixed(2)),
+  };
 }

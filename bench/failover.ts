@@ -11,16 +11,15 @@
 // roar, and the time two nodes were roaring at once (timeline.ts; a frozen process
 // cannot roar). Killed and stopped nodes are restarted so the cluster stays at N.
 // Invariant: every process runs inside the virtual LAN (vlan.ts); nothing is left running.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { CLI_BIN } from '../test/helpers/cli-process.js';
 import { ChaosCluster, pollUntil } from '../test/chaos/cluster.js';
 import { buildTimeline, coveredMs, isRoar, parseTenureLine } from '../test/chaos/timeline.js';
-import { intOption, preflight } from './common.js';
+import { environment, intOption, preflight } from './common.js';
 import type { ActionRecord, Timeline } from '../test/chaos/timeline.js';
 
 /** The fault a trial applies to the holder. */
@@ -230,14 +229,6 @@ function measureOverlaps(results: TrialResult[], timeline: Timeline, cluster: Ch
   }
 }
 
-function gitCommit(): string | undefined {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return undefined;
-  }
-}
-
 const fmtMs = (ms: number | undefined): string => (ms === undefined || Number.isNaN(ms) ? '-' : `${Math.round(ms)} ms`);
 
 interface ActionSummary {
@@ -371,17 +362,7 @@ export async function runFailover(argv: string[]): Promise<number> {
       for (const l of r.thawedOutput!.slice(0, 15)) lines.push(`  - ${l}`);
     }
   }
-  const env = {
-    date: new Date().toISOString(),
-    commit: gitCommit(),
-    node: process.version,
-    cpu: cpus()[0]?.model,
-    cores: cpus().length,
-    cli: CLI_BIN,
-    loadAverageBefore: Number(loadBefore.toFixed(2)),
-    loadAverageAfter: Number(loadavg()[0]!.toFixed(2)),
-    wallSeconds: Math.round(wallMs / 1000),
-  };
+  const env = { ...environment(loadBefore), wallSeconds: Math.round(wallMs / 1000) };
   lines.push(
     '',
     `Environment: ${env.date}, commit ${env.commit ?? '?'}, Node ${env.node}, ${env.cores} x ${env.cpu ?? '?'}, ` +

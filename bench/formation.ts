@@ -6,16 +6,15 @@
 // has logged `nodeup` for all the others (the mesh itself, no Printer quantization).
 // Then sample idle CPU (% of one core, /proc utime+stime) and RSS per node.
 // Invariant: every process runs inside the virtual LAN (vlan.ts); nothing is left running.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createVirtualLan } from '../test/helpers/vlan.js';
 import { CLI_BIN, startCliNode } from '../test/helpers/cli-process.js';
 import type { CliNode, LogLine } from '../test/helpers/cli-process.js';
 import { cpuPercent, readRssBytes, sampleCpu } from './proc-stats.js';
-import { intOption, preflight } from './common.js';
+import { environment, intOption, preflight } from './common.js';
 import type { CpuSample } from './proc-stats.js';
 import { summarize } from './stats.js';
 import type { Summary } from './stats.js';
@@ -213,14 +212,6 @@ const fmtMs = (ms: number | undefined): string => (ms === undefined || Number.is
 const fmtSummaryMs = (s: Summary): string => `median ${fmtMs(s.median)} (min ${fmtMs(s.min)}, max ${fmtMs(s.max)})`;
 const verdict = (ok: boolean): string => (ok ? 'PASS' : 'FAIL');
 
-function gitCommit(): string | undefined {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return undefined;
-  }
-}
-
 /** Run the formation benchmark with command-line arguments (after "formation"); resolves with the exit code. */
 export async function runFormation(argv: string[]): Promise<number> {
   const o = parseOptions(argv);
@@ -288,16 +279,7 @@ export async function runFormation(argv: string[]): Promise<number> {
   ];
   const failed = results.filter((r) => !r.ok);
   if (failed.length) lines.push('', '### Failed runs', '', ...failed.map((r) => `- run ${r.run}: ${r.error?.split('\n')[0]}`));
-  const env = {
-    date: new Date().toISOString(),
-    commit: gitCommit(),
-    node: process.version,
-    cpu: cpus()[0]?.model,
-    cores: cpus().length,
-    cli: CLI_BIN,
-    loadAverageBefore: Number(loadBefore.toFixed(2)),
-    loadAverageAfter: Number(loadavg()[0]!.toFixed(2)),
-  };
+  const env = environment(loadBefore);
   lines.push(
     '',
     `Environment: ${env.date}, commit ${env.commit ?? '?'}, Node ${env.node}, ${env.cores} x ${env.cpu ?? '?'}, ` +

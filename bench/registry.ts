@@ -15,7 +15,7 @@
 // Times cross processes: workers stamp events with performance.timeOrigin + now(), and
 // the coordinator measures each worker's offset over IPC round trips and corrects it.
 // Invariant: every worker process is ended before the benchmark returns.
-import { execFileSync, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -27,7 +27,7 @@ import { compareClaims } from '../src/registry/registry.js';
 import type { Claim } from '../src/registry/registry.js';
 import { clockTicksPerSecond, readCpuTicks } from './proc-stats.js';
 import type { CommandName, MemorySample, RepairPath, Traffic, WorkerCommands, WorkerEvent, WorkerReply } from './registry-worker.js';
-import { intOption } from './common.js';
+import { gitCommit, intOption } from './common.js';
 
 /** One-line description for the bench runner's usage. */
 export const REGISTRY_SUMMARY = 'registry spread p50/p99, anti-entropy repair, partition heal, 100k names (N node processes on 127.0.0.1)';
@@ -856,15 +856,6 @@ const verdict = (ok: boolean): string => (ok ? 'PASS' : 'FAIL');
 const defined = (values: readonly (number | undefined)[]): number[] => values.filter((v): v is number => v !== undefined);
 
 /** The commit, with '+modified' when src/ differs from it (what was measured is the working tree). */
-function gitCommit(): string | undefined {
-  try {
-    const git = (args: string[]): string => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return git(['rev-parse', '--short', 'HEAD']) + (git(['status', '--porcelain', '--', 'src']) ? '+modified src/' : '');
-  } catch {
-    return undefined;
-  }
-}
-
 interface Results {
   views?: ViewsTrial[];
   /** Formations parts 1-2 needed for a cluster whose registries see every member. */
