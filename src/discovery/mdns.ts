@@ -332,7 +332,7 @@ class MdnsDiscovery implements Discovery {
         if (wanted.has(ep.iface.address)) continue;
         this.endpoints.splice(this.endpoints.indexOf(ep), 1);
         if (!ep.dead) {
-          this.log.info(`mDNS: interface ${this.where(ep)} is gone`);
+          this.log.warn(`mDNS: interface ${this.where(ep)} is down or gone; mDNS resumes there when it is back (--seed still works)`);
           void this.destroy(ep);
         }
       }
