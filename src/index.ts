@@ -1,7 +1,9 @@
 // The public API of cluster-node: createNode(), its options and events, error codes,
 // and the profiles and building blocks useful to library users and simulations.
-export { createNode, ClusterNode, DEFAULT_CALL_TIMEOUT_MS } from './node.js';
-export type { Member, NodeEvents, NodeState, NameHandler, CallOptions } from './node.js';
+export { createNode, ClusterNode } from './node.js';
+export type { Member, NodeEvents, NodeState } from './node.js';
+export { DEFAULT_CALL_TIMEOUT_MS } from './registry/messaging.js';
+export type { NameHandler, CallOptions } from './registry/messaging.js';
 export type { Claim } from './registry/registry.js';
 export type { Stamp } from './registry/hlc.js';
 export { SingletonSupervisor, DEFAULT_SETTLE_MS } from './singleton/supervisor.js';

@@ -12,32 +12,21 @@ import type { MeshMember } from './mesh.js';
 import { clusterTag, deriveClusterKey } from './transport/session-crypto.js';
 import { tcpNetwork } from './transport/tcp.js';
 import type { Discovery } from './discovery/discovery.js';
-import type { Clock } from './util/clock.js';
 import { describeError } from './errors.js';
 import { mdnsDiscovery } from './discovery/mdns.js';
 import { staticDiscovery } from './discovery/static.js';
 import { RegistrySync } from './registry/sync.js';
 import { REGISTRY_CHANNEL, isValidRegisteredName } from './registry/messages.js';
 import type { Claim } from './registry/registry.js';
+import { NameMessaging } from './registry/messaging.js';
+import type { CallOptions, NameHandler } from './registry/messaging.js';
 import { SingletonSupervisor } from './singleton/supervisor.js';
 import type { RegisterResult, SingletonHost, SingletonOptions, SingletonStart } from './singleton/supervisor.js';
-
-/** Handles messages sent to a name this node holds; the return value answers a call(). */
-export type NameHandler = (message: unknown, ctx: { name: string; from: string }) => unknown;
-
-/** Options of call(). */
-export interface CallOptions {
-  /** Milliseconds to wait for the reply; default 5000. */
-  timeoutMs?: number;
-}
 
 /** Names the library keeps for itself (candidacy markers) start with this character. */
 function isInternalName(name: string): boolean {
   return name.startsWith('\u0001');
 }
-
-/** Default call() timeout: 5 s. */
-export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
 /** A member of the cluster as reported in events. */
 export type Member = MeshMember;
@@ -70,9 +59,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   private mesh: Mesh | undefined;
   private registry: RegistrySync | undefined;
   private discoveries: Discovery[] = [];
-  private readonly handlers = new Map<string, NameHandler>();
-  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: ClusterError) => void; to: string; timer: ReturnType<Clock['setTimeout']> }>();
-  private nextCallId = 1;
+  private readonly messaging: NameMessaging;
   private readonly supervisors = new Set<SingletonSupervisor>();
   /** Per member, how many times it came up: tells a continuous connection from a reconnect. */
   private readonly linkSerial = new Map<string, number>();
@@ -82,6 +69,12 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     super();
     this.config = resolveConfig(options);
     this.incarnation = this.config.random.bytes(8).toString('hex');
+    this.messaging = new NameMessaging({
+      self: this.config.name,
+      clock: this.config.clock,
+      whereis: (name) => this.registry?.whereis(name),
+      sendTo: (node, msg) => this.mesh?.send(node, REGISTRY_CHANNEL, msg) ?? false,
+    });
   }
 
   /** The node's full name, name@host. */
@@ -126,7 +119,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
         lost: (name, winner) => {
           // A claim that lost stays lost: release it, so it cannot come back as the
           // holder when the winner goes away later.
-          this.handlers.delete(name);
+          this.messaging.deleteHandler(name);
           registry.release(name);
           if (!isInternalName(name)) this.emit('lost', name, winner);
           this.changed('lost', name, winner);
@@ -135,8 +128,8 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
           if (!isInternalName(name)) this.emit('freed', name, prev);
           this.changed('freed', name, prev);
         },
-        message: (name, body, from, reply) => this.deliver(name, body, from, reply),
-        reply: (id, ok, body) => this.settleCall(id, ok, body),
+        message: (name, body, from, reply) => this.messaging.deliver(name, body, from, reply),
+        reply: (id, ok, body) => this.messaging.settle(id, ok, body),
       },
     });
     this.registry = registry;
@@ -149,7 +142,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       },
       nodedown: (m, reason) => {
         registry.nodeDown(m.name, m.incarnation);
-        for (const [id, call] of this.calls) if (call.to === m.name) this.settleCall(id, false, { code: 'ERR_CALL_FAILED', message: `${m.name} went down` });
+        this.messaging.failCalls(m.name, `${m.name} went down`);
         this.emit('nodedown', m, reason);
         this.changed('nodedown', m.name);
       },
@@ -210,7 +203,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     await Promise.allSettled([...this.supervisors].map((s) => s.stop()));
     await Promise.allSettled(this.discoveries.map((d) => d.stop()));
     this.registry?.stop();
-    for (const id of [...this.calls.keys()]) this.settleCall(id, false, { code: 'ERR_CALL_FAILED', message: 'node stopped' });
+    this.messaging.failCalls(undefined, 'node stopped');
     await this.mesh?.stop();
     this.state = 'stopped';
   }
@@ -243,13 +236,13 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       registry.release(name);
       return { won: false, owner: now.owner, claim: now };
     }
-    if (handler) this.handlers.set(name, handler);
+    if (handler) this.messaging.setHandler(name, handler);
     return { won: true, claim };
   }
 
   /** Release our claim on name (a tombstone spreads). Returns false if we held no claim. */
   unregister(name: string): boolean {
-    this.handlers.delete(name);
+    this.messaging.deleteHandler(name);
     return this.registry?.release(name) ?? false;
   }
 
@@ -275,59 +268,14 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
 
   /** Send message to the holder of name (fire and forget). Returns false if nobody holds it. */
   send(name: string, message: unknown): boolean {
-    const registry = this.running();
-    const holder = registry.whereis(name);
-    if (!holder) return false;
-    if (holder.owner === this.name) {
-      queueMicrotask(() => this.deliver(name, message, this.name, undefined));
-      return true;
-    }
-    return this.mesh!.send(holder.owner, REGISTRY_CHANNEL, { k: 'msg', name, body: message });
+    this.running();
+    return this.messaging.send(name, message);
   }
 
   /** Send message to the holder of name and wait for its handler's answer. Rejects with ERR_NO_SUCH_NAME, ERR_CALL_TIMEOUT or ERR_CALL_FAILED. */
   call(name: string, message: unknown, options: CallOptions = {}): Promise<unknown> {
-    const registry = this.running();
-    const holder = registry.whereis(name);
-    if (!holder) return Promise.reject(new ClusterError('ERR_NO_SUCH_NAME', `no node holds ${name}`));
-    const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    const id = this.nextCallId++;
-    return new Promise<unknown>((resolve, reject) => {
-      const timer = this.config.clock.setTimeout(() => this.settleCall(id, false, { code: 'ERR_CALL_TIMEOUT', message: `no reply from ${holder.owner} for ${name} within ${timeoutMs} ms` }), timeoutMs);
-      this.calls.set(id, { resolve, reject, to: holder.owner, timer });
-      if (holder.owner === this.name) {
-        queueMicrotask(() => this.deliver(name, message, this.name, (ok, body) => this.settleCall(id, ok, body)));
-      } else if (!this.mesh!.send(holder.owner, REGISTRY_CHANNEL, { k: 'msg', name, body: message, id })) {
-        this.settleCall(id, false, { code: 'ERR_CALL_FAILED', message: `${holder.owner} is not connected` });
-      }
-    });
-  }
-
-  private deliver(name: string, body: unknown, from: string, reply: ((ok: boolean, body: unknown) => void) | undefined): void {
-    const handler = this.handlers.get(name);
-    if (!handler) {
-      reply?.(false, { code: 'ERR_NOT_HOLDER', message: `${name} has no handler on ${this.name}` });
-      return;
-    }
-    Promise.resolve()
-      .then(() => handler(body, { name, from }))
-      .then(
-        (result) => reply?.(true, result ?? null),
-        (err: unknown) => reply?.(false, { code: 'ERR_CALL_FAILED', message: describeError(err) }),
-      );
-  }
-
-  private settleCall(id: number, ok: boolean, body: unknown): void {
-    const call = this.calls.get(id);
-    if (!call) return;
-    this.calls.delete(id);
-    this.config.clock.clearTimeout(call.timer);
-    if (ok) call.resolve(body);
-    else {
-      const b = (typeof body === 'object' && body !== null ? body : {}) as { code?: unknown; message?: unknown };
-      const code = b.code === 'ERR_CALL_TIMEOUT' ? 'ERR_CALL_TIMEOUT' : b.code === 'ERR_NOT_HOLDER' ? 'ERR_NOT_HOLDER' : 'ERR_CALL_FAILED';
-      call.reject(new ClusterError(code, typeof b.message === 'string' ? b.message.slice(0, 500) : 'call failed'));
-    }
+    this.running();
+    return this.messaging.call(name, message, options);
   }
 
   /**

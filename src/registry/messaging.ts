@@ -1,0 +1,121 @@
+// Messaging: send() and call() to whichever node holds a name. Handlers live on the
+// holder; a call carries an id and waits for the reply, a timeout, or its target
+// going down. Every failure reaches the caller as a ClusterError with a stable code.
+// Invariant: each call settles exactly once and leaves no timer behind.
+import { ClusterError, describeError } from '../errors.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import type { RegistryMessage } from './messages.js';
+import type { Claim } from './registry.js';
+
+/** Handles messages sent to a name this node holds; the return value answers a call(). */
+export type NameHandler = (message: unknown, ctx: { name: string; from: string }) => unknown;
+
+/** Options of call(). */
+export interface CallOptions {
+  /** Milliseconds to wait for the reply; default 5000. */
+  timeoutMs?: number;
+}
+
+/** Default call() timeout: 5 s. */
+export const DEFAULT_CALL_TIMEOUT_MS = 5000;
+
+/** What messaging needs from the node. */
+export interface MessagingPort {
+  /** This node's name. */
+  readonly self: string;
+  readonly clock: Clock;
+  /** The holder of name, if any. */
+  whereis(name: string): Claim | undefined;
+  /** Send a registry message to a connected member; false if it is not connected. */
+  sendTo(node: string, msg: RegistryMessage): boolean;
+}
+
+interface PendingCall {
+  resolve: (v: unknown) => void;
+  reject: (e: ClusterError) => void;
+  to: string;
+  timer: TimerHandle;
+}
+
+/** Name-addressed send and call for one node. */
+export class NameMessaging {
+  private readonly handlers = new Map<string, NameHandler>();
+  private readonly calls = new Map<number, PendingCall>();
+  private nextCallId = 1;
+
+  constructor(private readonly port: MessagingPort) {}
+
+  setHandler(name: string, handler: NameHandler): void {
+    this.handlers.set(name, handler);
+  }
+
+  deleteHandler(name: string): void {
+    this.handlers.delete(name);
+  }
+
+  /** Fire and forget to the holder of name; false if nobody holds it or it is unreachable. */
+  send(name: string, message: unknown): boolean {
+    const holder = this.port.whereis(name);
+    if (!holder) return false;
+    if (holder.owner === this.port.self) {
+      queueMicrotask(() => this.deliver(name, message, this.port.self, undefined));
+      return true;
+    }
+    return this.port.sendTo(holder.owner, { k: 'msg', name, body: message });
+  }
+
+  /** Ask the holder of name and wait for its handler's answer. */
+  call(name: string, message: unknown, options: CallOptions = {}): Promise<unknown> {
+    const holder = this.port.whereis(name);
+    if (!holder) return Promise.reject(new ClusterError('ERR_NO_SUCH_NAME', `no node holds ${name}`));
+    const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    const id = this.nextCallId++;
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = this.port.clock.setTimeout(
+        () => this.settle(id, false, { code: 'ERR_CALL_TIMEOUT', message: `no reply from ${holder.owner} for ${name} within ${timeoutMs} ms` }),
+        timeoutMs,
+      );
+      this.calls.set(id, { resolve, reject, to: holder.owner, timer });
+      if (holder.owner === this.port.self) {
+        queueMicrotask(() => this.deliver(name, message, this.port.self, (ok, body) => this.settle(id, ok, body)));
+      } else if (!this.port.sendTo(holder.owner, { k: 'msg', name, body: message, id })) {
+        this.settle(id, false, { code: 'ERR_CALL_FAILED', message: `${holder.owner} is not connected` });
+      }
+    });
+  }
+
+  /** A message for a name we hold arrived; reply is set for calls. */
+  deliver(name: string, body: unknown, from: string, reply: ((ok: boolean, body: unknown) => void) | undefined): void {
+    const handler = this.handlers.get(name);
+    if (!handler) {
+      reply?.(false, { code: 'ERR_NOT_HOLDER', message: `${name} has no handler on ${this.port.self}` });
+      return;
+    }
+    Promise.resolve()
+      .then(() => handler(body, { name, from }))
+      .then(
+        (result) => reply?.(true, result ?? null),
+        (err: unknown) => reply?.(false, { code: 'ERR_CALL_FAILED', message: describeError(err) }),
+      );
+  }
+
+  /** The answer to call id arrived (or it failed). */
+  settle(id: number, ok: boolean, body: unknown): void {
+    const call = this.calls.get(id);
+    if (!call) return;
+    this.calls.delete(id);
+    this.port.clock.clearTimeout(call.timer);
+    if (ok) {
+      call.resolve(body);
+      return;
+    }
+    const b = (typeof body === 'object' && body !== null ? body : {}) as { code?: unknown; message?: unknown };
+    const code = b.code === 'ERR_CALL_TIMEOUT' ? 'ERR_CALL_TIMEOUT' : b.code === 'ERR_NOT_HOLDER' ? 'ERR_NOT_HOLDER' : 'ERR_CALL_FAILED';
+    call.reject(new ClusterError(code, typeof b.message === 'string' ? b.message.slice(0, 500) : 'call failed'));
+  }
+
+  /** Fail every call waiting on node (it went down), or every call when node is undefined. */
+  failCalls(node: string | undefined, message: string): void {
+    for (const [id, call] of [...this.calls]) if (node === undefined || call.to === node) this.settle(id, false, { code: 'ERR_CALL_FAILED', message });
+  }
+}
