@@ -73,6 +73,9 @@ export interface RegistrySyncOptions {
 }
 
 
+/** Delta chunks sent to a joining member per turn of the event loop. */
+const JOIN_CHUNKS_PER_TURN = 4;
+
 /** Members each registry change is pushed and forwarded to: 4. */
 export const DEFAULT_REGISTRY_FANOUT = 4;
 /** Interval of registry anti-entropy rounds: 1 s. */
@@ -313,10 +316,23 @@ export class RegistrySync {
     // No digest here: the member's own join push and the next anti-entropy round cover
     // the rest, and a digest from a member that has applied nothing yet would only make
     // us send everything twice.
-    for (const d of this.state.deltaSince(self, inc, 0, this.maxEntries)) this.o.port.send(member, { k: 'delta', d, h });
-    const epochs = this.epochsMessage();
-    if (epochs) this.o.port.send(member, epochs);
-    this.o.port.send(member, { k: 'synced', h });
+    // A large registry goes out a few chunks per turn of the event loop, so heartbeats
+    // and other members are not held up while a newcomer is fed.
+    const deltas = this.state.deltaSince(self, inc, 0, this.maxEntries);
+    const inc0 = this.members.get(member);
+    const sendFrom = (i: number): void => {
+      if (this.stopped || this.members.get(member) !== inc0) return;
+      const end = Math.min(deltas.length, i + JOIN_CHUNKS_PER_TURN);
+      for (let j = i; j < end; j++) this.o.port.send(member, { k: 'delta', d: deltas[j]!, h });
+      if (end < deltas.length) {
+        this.o.clock.setTimeout(() => sendFrom(end), 0);
+        return;
+      }
+      const epochs = this.epochsMessage();
+      if (epochs) this.o.port.send(member, epochs);
+      this.o.port.send(member, { k: 'synced', h: this.hlc.peek() });
+    };
+    sendFrom(0);
   }
 
   // ---- incoming ----------------------------------------------------------------
