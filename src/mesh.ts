@@ -330,6 +330,11 @@ export class Mesh {
       stream.close();
       return;
     }
+    if (this.pending.size >= MAX_PENDING_HANDSHAKES) {
+      this.logFailure(stream.remoteAddress, 'too many connections in their handshake; refusing', { addr: `${stream.remoteAddress}:${stream.remotePort}`, code: 'ERR_PROTOCOL' });
+      stream.close();
+      return;
+    }
     const conn = this.connect(stream, 'listener');
     conn.handshake().then(
       (peer) => {
@@ -340,10 +345,31 @@ export class Mesh {
       (err: unknown) => {
         const code = err instanceof ClusterError ? err.code : 'ERR_PROTOCOL';
         const addr = `${stream.remoteAddress}:${stream.remotePort}`;
-        if (code === 'ERR_AUTH_FAILED') this.log.warn('authentication failed', { addr, code });
-        else this.log.warn('handshake failed', { addr, code, error: describeError(err) });
+        if (code === 'ERR_AUTH_FAILED') this.logFailure(stream.remoteAddress, 'authentication failed', { addr, code });
+        else this.logFailure(stream.remoteAddress, 'handshake failed', { addr, code, error: describeError(err) });
       },
     );
+  }
+
+  private readonly failureLogWindows = new Map<string, { since: number; count: number }>();
+
+  /**
+   * A failed inbound connection costs one warning line — but at most
+   * FAILURE_LOGS_PER_WINDOW per address per FAILURE_LOG_WINDOW_MS, so a flood of
+   * hostile connections cannot flood the log (the rest go to debug, with a count).
+   */
+  private logFailure(address: string, message: string, meta: Record<string, unknown>): void {
+    const now = this.config.clock.now();
+    let w = this.failureLogWindows.get(address);
+    if (!w || now - w.since > FAILURE_LOG_WINDOW_MS) {
+      if (w && w.count > FAILURE_LOGS_PER_WINDOW) this.log.warn('more connection failures from this address were logged at debug level', { addr: address, count: w.count - FAILURE_LOGS_PER_WINDOW });
+      w = { since: now, count: 0 };
+      this.failureLogWindows.set(address, w);
+      if (this.failureLogWindows.size > 1024) this.failureLogWindows.delete(this.failureLogWindows.keys().next().value!);
+    }
+    w.count++;
+    if (w.count <= FAILURE_LOGS_PER_WINDOW) this.log.warn(message, meta);
+    else this.log.debug(message, meta);
   }
 
   /** Decide what an authenticated connection becomes. Returns true if it is now the active one. */
@@ -590,6 +616,11 @@ export class Mesh {
   }
 }
 
+/** Inbound connections allowed in their handshake at once; more are closed at once. */
+const MAX_PENDING_HANDSHAKES = 256;
+/** Warning lines per address per window for failed inbound connections. */
+const FAILURE_LOGS_PER_WINDOW = 5;
+const FAILURE_LOG_WINDOW_MS = 60_000;
 /** Ticks of lag history kept for stretching timeouts. */
 const LAG_WINDOW_TICKS = 6;
 /** Members asked to confirm a silent peer. */
