@@ -69,6 +69,8 @@ export interface NodeOptions {
   logger?: Logger;
   /** Replace TCP (simulations). */
   network?: Network;
+  /** A directory where the node keeps the highest fencing epochs it has seen, so epochs keep rising across a restart of the whole cluster; default none (in memory only). */
+  stateDir?: string;
   /** Replace mDNS and seeds with custom discovery sources. */
   discovery?: Discovery[];
 }
@@ -98,6 +100,7 @@ export interface NodeConfig {
   random: Random;
   logger: Logger;
   network: Network | undefined;
+  stateDir: string | undefined;
   discovery: Discovery[] | undefined;
 }
 
@@ -189,6 +192,7 @@ export function resolveConfig(options: NodeOptions): NodeConfig {
     random: options.random ?? systemRandom,
     logger: options.logger ?? silentLogger,
     network: options.network,
+    stateDir: options.stateDir,
     discovery: options.discovery,
   };
   if (cfg.failureTimeoutMs < 2 * cfg.heartbeatIntervalMs) {

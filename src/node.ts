@@ -19,6 +19,7 @@ import { RegistrySync } from './registry/sync.js';
 import { REGISTRY_CHANNEL, isValidRegisteredName } from './registry/messages.js';
 import type { Claim } from './registry/registry.js';
 import { NameMessaging } from './registry/messaging.js';
+import { epochFilePath, readEpochs, writeEpochs } from './util/state-file.js';
 import type { CallOptions, NameHandler } from './registry/messaging.js';
 import { SingletonSupervisor } from './singleton/supervisor.js';
 import type { RegisterResult, SingletonHost, SingletonOptions, SingletonStart } from './singleton/supervisor.js';
@@ -130,8 +131,10 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
         },
         message: (name, body, from, reply) => this.messaging.deliver(name, body, from, reply),
         reply: (id, ok, body) => this.messaging.settle(id, ok, body),
+        epoch: () => this.saveEpochs(),
       },
     });
+    if (cfg.stateDir) registry.seedEpochs(readEpochs(epochFilePath(cfg.stateDir, cfg.name)));
     this.registry = registry;
     const mesh = new Mesh(cfg, cfg.network ?? tcpNetwork, key, this.incarnation, {
       nodeup: (m) => {
@@ -254,6 +257,16 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   /** Every held name with its holder's claim, sorted by name. */
   registered(): Claim[] {
     return (this.registry?.registered() ?? []).filter((c) => !isInternalName(c.name));
+  }
+
+  /** Persist the highest epochs (with stateDir), synchronously: a tenure must not start on an epoch that a crash could forget. */
+  private saveEpochs(): void {
+    if (!this.config.stateDir || !this.registry) return;
+    try {
+      writeEpochs(epochFilePath(this.config.stateDir, this.name), this.registry.allEpochs());
+    } catch (err) {
+      this.config.logger.error(`cannot save fencing epochs in ${this.config.stateDir}: ${describeError(err)}`);
+    }
   }
 
   private changed(event: 'lost' | 'freed' | 'registered' | 'nodedown' | 'nodeup', name: string, claim?: Claim): void {

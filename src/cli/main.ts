@@ -46,6 +46,7 @@ interface CliArgs {
   singleton: boolean;
   failover: boolean;
   quorum: number | undefined;
+  stateDir: string | undefined;
 }
 
 function packageVersion(): string {
@@ -89,6 +90,7 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
     .option('singleton', { type: 'boolean', default: true, describe: 'run the demo Singleton, which roars on stdout while this node holds the global name Singleton (--no-singleton: membership only)' })
     .option('failover', { type: 'boolean', default: false, describe: 'when the Singleton\'s node dies or leaves, another node takes over (unique and fault tolerant)' })
     .option('quorum', { type: 'number', describe: 'split-brain protection (implies --failover): run the Singleton only while at least N members, this one included, are in sight' })
+    .option('state-dir', { type: 'string', describe: 'directory where the node keeps the highest fencing epochs it has seen, so epochs keep rising across a restart of the whole cluster' })
     .example('$0 --sname alice --cookie foo', 'start alice@<host> in a cluster with cookie foo')
     .example('$0 --sname alice --cookie foo --failover --quorum 2', 'fault-tolerant Singleton in a 3-node cluster')
     .example('$0 --sname bob --cookie-file ~/.cookie', 'read the cookie from a file')
@@ -162,6 +164,7 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
     singleton: a.singleton,
     failover: a.failover || a.quorum !== undefined,
     quorum: a.quorum,
+    stateDir: a['state-dir'],
   };
 }
 
@@ -192,6 +195,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       heartbeatIntervalMs: args.heartbeatIntervalMs,
       failureTimeoutMs: args.failureTimeoutMs,
       settleMs: args.settleMs,
+      ...(args.stateDir !== undefined ? { stateDir: args.stateDir } : {}),
       logger,
     });
   } catch (err) {

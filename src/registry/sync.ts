@@ -43,6 +43,8 @@ export interface RegistryEvents {
   message(name: string, body: unknown, from: string, reply: ((ok: boolean, body: unknown) => void) | undefined): void;
   /** The reply to one of our calls. */
   reply(id: number, ok: boolean, body: unknown): void;
+  /** The highest fencing epoch seen for name rose (persist it to survive a whole-cluster restart). */
+  epoch?(name: string, epoch: number): void;
 }
 
 /** The outcome of asking for a quorum. */
@@ -189,7 +191,23 @@ export class RegistrySync {
   }
 
   private observeEpoch(name: string, epoch: number): void {
-    if (epoch > (this.epochs.get(name) ?? 0)) this.epochs.set(name, epoch);
+    if (epoch <= (this.epochs.get(name) ?? 0)) return;
+    this.epochs.set(name, epoch);
+    try {
+      this.o.events.epoch?.(name, epoch);
+    } catch (err) {
+      this.o.logger.error('registry epoch handler failed', { name, error: describeError(err) });
+    }
+  }
+
+  /** Seed the highest epochs known from before this boot (a state file). */
+  seedEpochs(epochs: Iterable<[string, number]>): void {
+    for (const [name, epoch] of epochs) if (epoch > (this.epochs.get(name) ?? 0)) this.epochs.set(name, epoch);
+  }
+
+  /** Every name's highest fencing epoch seen. */
+  allEpochs(): [string, number][] {
+    return [...this.epochs];
   }
 
   private epochsMessage(): RegistryMessage | undefined {

@@ -169,3 +169,18 @@ test('fencing: every tenure gets a strictly higher epoch, and a stale holder is 
     { node: 'c@local', epoch: 3 },
   ]);
 });
+
+test('with a state directory, epochs keep rising across a restart of the whole cluster', async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const dir = mkdtempSync('/tmp/cn-state-');
+  const epochsSeen: number[] = [];
+  for (let boot = 0; boot < 3; boot++) {
+    const n = createNode({ name: 'solo@local', cookie: 'state', host: '127.0.0.1', mdns: false, stateDir: dir, ...testConfig() });
+    libNodes.push(n);
+    await n.start();
+    const sup = n.singleton('Durable', (ctx) => void epochsSeen.push(ctx.epoch), { failover: true, settleMs: 50 });
+    await waitFor(() => sup.state === 'running', 3000);
+    await n.stop();
+  }
+  assert.deepEqual(epochsSeen, [1, 2, 3]);
+});
