@@ -113,10 +113,9 @@ function parseOptions(argv: string[]): FailoverOptions | string {
     return `${(err as Error).message}\n${USAGE}`;
   }
   if (v.help) return USAGE;
-  const int = intOption;
-  const nodes = int('nodes', v.nodes, 5, 3, 9);
-  const trials = int('trials', v.trials, 20, 1, 1000);
-  const restMs = int('rest-ms', v['rest-ms'], 1000, 0, 60_000);
+  const nodes = intOption('nodes', v.nodes, 5, 3, 9);
+  const trials = intOption('trials', v.trials, 20, 1, 1000);
+  const restMs = intOption('rest-ms', v['rest-ms'], 1000, 0, 60_000);
   for (const x of [nodes, trials, restMs]) if (typeof x === 'string') return `${x}\n${USAGE}`;
   const n = nodes as number;
   const q = v.quorum ?? 'majority';

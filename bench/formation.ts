@@ -105,12 +105,11 @@ function parseOptions(argv: string[]): FormationOptions | string {
   }
   const v = parsed.values;
   if (v.help) return USAGE;
-  const int = intOption;
-  const nodes = int('nodes', v.nodes, 10, 2, 100);
-  const runs = int('runs', v.runs, 5, 1, 100);
-  const idleSeconds = int('idle-seconds', v['idle-seconds'], 5, 1, 600);
-  const settleSeconds = int('settle-seconds', v['settle-seconds'], 1, 0, 600);
-  const timeoutSeconds = int('timeout-seconds', v['timeout-seconds'], 30, 1, 600);
+  const nodes = intOption('nodes', v.nodes, 10, 2, 100);
+  const runs = intOption('runs', v.runs, 5, 1, 100);
+  const idleSeconds = intOption('idle-seconds', v['idle-seconds'], 5, 1, 600);
+  const settleSeconds = intOption('settle-seconds', v['settle-seconds'], 1, 0, 600);
+  const timeoutSeconds = intOption('timeout-seconds', v['timeout-seconds'], 30, 1, 600);
   for (const x of [nodes, runs, idleSeconds, settleSeconds, timeoutSeconds]) if (typeof x === 'string') return `${x}\n${USAGE}`;
   return {
     nodes: nodes as number,

@@ -105,15 +105,14 @@ function parseOptions(argv: string[]): RegistryOptions | string {
   }
   const v = parsed.values;
   if (v.help) return USAGE;
-  const int = intOption;
-  const nodes = int('nodes', v.nodes, 10, 4, 50);
-  const registrations = int('registrations', v.registrations, 500, 1, 100_000);
-  const warmup = int('warmup', v.warmup, 20, 0, 10_000);
-  const repairTrials = int('repair-trials', v['repair-trials'], 20, 1, 1000);
-  const healTrials = int('heal-trials', v['heal-trials'], 5, 1, 100);
-  const viewTrials = int('view-trials', v['view-trials'], 2, 1, 100);
-  const names = int('names', v.names, 100_000, 1, 999_999);
-  const joinTrials = int('join-trials', v['join-trials'], 3, 1, 100);
+  const nodes = intOption('nodes', v.nodes, 10, 4, 50);
+  const registrations = intOption('registrations', v.registrations, 500, 1, 100_000);
+  const warmup = intOption('warmup', v.warmup, 20, 0, 10_000);
+  const repairTrials = intOption('repair-trials', v['repair-trials'], 20, 1, 1000);
+  const healTrials = intOption('heal-trials', v['heal-trials'], 5, 1, 100);
+  const viewTrials = intOption('view-trials', v['view-trials'], 2, 1, 100);
+  const names = intOption('names', v.names, 100_000, 1, 999_999);
+  const joinTrials = intOption('join-trials', v['join-trials'], 3, 1, 100);
   for (const x of [nodes, registrations, warmup, repairTrials, healTrials, viewTrials, names, joinTrials]) if (typeof x === 'string') return `${x}\n${USAGE}`;
   let parts: Part[] = [...PARTS];
   if (v.parts !== undefined) {
@@ -717,7 +716,7 @@ async function healTrial(ws: Worker[], t: number): Promise<HealTrial> {
   }
   await waitMesh(all, all.length - 1);
   const owners = await Promise.all(all.map((w) => w.call('whereis', { names: [name] })));
-  const disagreeing = all.filter((w, i) => owners[i]!.owners[0] !== winner.nodeName).map((w) => w.nodeName);
+  const disagreeing = all.filter((_, i) => owners[i]!.owners[0] !== winner.nodeName).map((w) => w.nodeName);
   if (agreed && disagreeing.length) throw new Error(`events said every node names ${winner.nodeName}, but whereis on ${disagreeing.join(', ')} does not`);
   const views = await registryViews(all);
 

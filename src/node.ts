@@ -314,7 +314,14 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       },
       unregister: (n) => this.unregister(n),
       holder: (n) => this.registry?.whereis(n),
-      claimsWithPrefix: (prefix) => (this.registry?.registered() ?? []).filter((c) => c.name.startsWith(prefix)),
+      claimsOfMembers: (prefix) => {
+        const claims: Claim[] = [];
+        for (const node of [this.name, ...this.members()]) {
+          const c = this.registry?.whereis(prefix + node);
+          if (c) claims.push(c);
+        }
+        return claims;
+      },
       epochOf: (n) => this.registry?.epochOf(n) ?? 0,
       requestQuorum: (n, epoch, needed, ms) => this.running().requestQuorum(n, epoch, needed, ms),
       releaseQuorum: (n, epoch, granted) => this.registry?.releaseQuorum(n, epoch, granted),

@@ -20,6 +20,7 @@ import type { Logger } from '../util/log.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Claim } from '../registry/registry.js';
 import { compareClaims } from '../registry/registry.js';
+import { leaseMs } from '../membership/failure-detector.js';
 
 /** Settle window before a Singleton claims its name: 2 s. */
 export const DEFAULT_SETTLE_MS = 2000;
@@ -73,8 +74,8 @@ export interface SingletonHost {
   unregister(name: string): boolean;
   /** The holder's claim, if any. */
   holder(name: string): Claim | undefined;
-  /** Active claims whose names start with prefix, among owners alive in our view. */
-  claimsWithPrefix(prefix: string): Claim[];
+  /** The holders of `${prefix}${node}` for this node and each connected member (a lookup per member, not a scan of the registry). */
+  claimsOfMembers(prefix: string): Claim[];
   /** The highest fencing epoch seen for name. */
   epochOf(name: string): number;
   /** Ask the members for a grant; resolves with who granted. */
@@ -149,7 +150,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
 
   /** Lease: how long after our last on-time tick we may still act. */
   private leaseMs(): number {
-    return this.host.failureTimeoutMs - this.host.heartbeatIntervalMs / 2;
+    return leaseMs(this.host.failureTimeoutMs, this.host.heartbeatIntervalMs);
   }
 
   /** Settle, then claim (default mode) or stand as a candidate (failover). */
@@ -274,7 +275,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   /** The longest-lived candidate alive in our view (earliest candidacy). */
   private successor(): string | undefined {
     const prefix = `${CANDIDATE_PREFIX}${this.name}/`;
-    const candidates = this.host.claimsWithPrefix(prefix).sort(compareClaims);
+    const candidates = this.host.claimsOfMembers(prefix).sort(compareClaims);
     return candidates[0]?.owner;
   }
 
