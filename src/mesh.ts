@@ -54,6 +54,13 @@ interface Peer {
 /** Goodbye code for a connection closed because another one between the same nodes wins. */
 const DUPLICATE = 'DUPLICATE';
 
+/**
+ * Goodbye code for a connection closed because its peer fell silent and was declared
+ * down. A peer that was only frozen reads it when it wakes, and so learns that the
+ * closing side is alive and judged *it*, not the other way round.
+ */
+const DECLARED_DOWN = 'DECLARED_DOWN';
+
 interface Candidate {
   key: string;
   name: string | undefined;
@@ -124,6 +131,7 @@ export class Mesh {
 
   async start(): Promise<void> {
     this.listener = await this.network.listen(this.config.host, this.config.port, (stream) => this.accept(stream));
+    this.lastHealthyTickAt = this.config.clock.now();
     this.scheduleTick();
   }
 
@@ -439,6 +447,13 @@ export class Mesh {
         peer.orphanTimer = this.config.clock.setTimeout(() => this.down(peer, 'duplicate connection closed and no replacement arrived'), this.config.handshakeTimeoutMs);
         return;
       }
+      if (conn.byeCode === DECLARED_DOWN) {
+        this.declaredDownAt = this.config.clock.now();
+        const why = err?.message.replace(/^peer said goodbye: /, '') ?? 'no reason given';
+        this.log.warn(`${member.name} declared this node down (${why}): this node was unresponsive or cut off`, { peer: member.name });
+        this.down(peer, 'it declared this node down');
+        return;
+      }
       this.down(peer, err ? err.message : 'connection closed');
     });
     if (announce) {
@@ -518,6 +533,8 @@ export class Mesh {
   private lagHistory: number[] = [];
   /** Clock time of the last tick that ran on time (our own liveness, for leases). */
   lastHealthyTickAt = 0;
+  /** Clock time a member last told us it declared us down (-Infinity: never). */
+  declaredDownAt = -Infinity;
 
   /** Our recent worst event-loop lag (ms), used to stretch our own timeouts. */
   get recentLagMs(): number {
@@ -579,8 +596,9 @@ export class Mesh {
   private declareDown(peer: Peer, silentFor: number): void {
     if (this.peers.get(peer.member.name) !== peer) return;
     this.config.clock.clearTimeout(peer.confirmTimer);
-    this.down(peer, `no heartbeat for ${Math.round(silentFor)} ms`);
-    peer.conn.close();
+    const reason = `no heartbeat for ${Math.round(silentFor)} ms`;
+    this.down(peer, reason);
+    peer.conn.close({ code: DECLARED_DOWN, reason });
   }
 
   private onFailureDetectorMessage(from: Peer, body: unknown): void {

@@ -330,6 +330,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       freshMembers: (ms) => this.mesh?.freshMembers(ms) ?? 0,
       members: () => this.members().map((m) => `${m}#${this.linkSerial.get(m) ?? 0}`),
       lastHealthyTickAt: () => this.mesh?.lastHealthyTickAt ?? 0,
+      lastDeclaredDownAt: () => this.mesh?.declaredDownAt ?? -Infinity,
       onChange: (cb) => {
         this.changeListeners.add(cb);
         return () => this.changeListeners.delete(cb);

@@ -91,6 +91,8 @@ export interface SingletonHost {
   members(): string[];
   /** Clock time of our last on-time heartbeat tick. */
   lastHealthyTickAt(): number;
+  /** Clock time a member last told us it declared us down (-Infinity: never). */
+  lastDeclaredDownAt(): number;
   /** Subscribe to registry and membership changes; returns an unsubscribe function. */
   onChange(cb: (event: 'lost' | 'freed' | 'registered' | 'nodedown' | 'nodeup', name: string, claim?: Claim) => void): () => void;
 }
@@ -123,7 +125,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   private timer: TimerHandle | undefined;
   private acquiring = false;
   private tenureStartedAt = 0;
-  /** After a stale tenure, do not take the name again before this time (let reconnections begin). */
+  /** Do not take the name before this time: after a stale tenure, or after this node was itself unresponsive. */
   private quietUntil = 0;
   /** Members connected at the last check that found the tenure valid. */
   private lastGoodMembers: string[] = [];
@@ -230,8 +232,9 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
    * the name when it is free and this node is the longest-lived candidate.
    */
   private check(): void {
+    const now = this.host.clock.now();
+    this.noteOwnHealth(now);
     if (this.state === 'running') {
-      const now = this.host.clock.now();
       if (!this.stall && this.leaseExpired(now)) this.stall = { since: now, members: this.lastGoodMembers };
       if (this.stall) {
         const stall = this.stall;
@@ -252,7 +255,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
       return;
     }
     if (this.state !== 'standby' || this.acquiring) return;
-    if (this.host.clock.now() < this.quietUntil) return;
+    if (now < this.quietUntil) return;
     // A member we have not synced with yet may hold the name: learn that first.
     if (!this.host.isSynced()) return;
     if (this.host.holder(this.name)) return;
@@ -260,6 +263,18 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
     if (successor !== this.host.name) return;
     if (!this.quorumInSight()) return;
     void this.acquire();
+  }
+
+  /**
+   * Right after this node was itself unresponsive — its loop stalled past the lease, or
+   * a member told it that it was declared down — its view of who is down is suspect:
+   * the members whose connections it just saw close are alive, judged *it* down, and
+   * are redialing it. Taking the name then would start a second, needless tenure while
+   * theirs runs. So a standby waits one failure timeout for them to come back and sync.
+   */
+  private noteOwnHealth(now: number): void {
+    const since = Math.max(this.host.lastDeclaredDownAt(), now - this.host.lastHealthyTickAt() > this.leaseMs() ? now : -Infinity);
+    this.quietUntil = Math.max(this.quietUntil, since + this.host.failureTimeoutMs);
   }
 
   private stale(why: string): void {

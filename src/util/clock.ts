@@ -80,6 +80,14 @@ export class ManualClock implements Clock {
     return this.pending.size;
   }
 
+  /**
+   * Move time forward by ms without firing anything, as for a process frozen by SIGSTOP:
+   * the overdue timers fire, late, at the next advance().
+   */
+  jump(ms: number): void {
+    this.current += ms;
+  }
+
   /** Move time forward by ms, firing every timer that falls due, earliest first. */
   advance(ms: number): void {
     const target = this.current + ms;
