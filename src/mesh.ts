@@ -10,7 +10,7 @@ import { Connection } from './transport/connection.js';
 import type { Listener, Network, Stream } from './transport/transport.js';
 import type { Role } from './transport/session-crypto.js';
 import type { DiscoveredPeer } from './discovery/discovery.js';
-import { backoffDelay, isOverdue, mayJudge, stretchedTimeout, tickLag } from './membership/failure-detector.js';
+import { backoffDelay, isOverdue, mayJudge, stretchedTimeout, suspicionMs, tickLag } from './membership/failure-detector.js';
 import { nameHolder, preferConnection } from './membership/membership.js';
 import { PROTOCOL_VERSION } from './wire/messages.js';
 import type { Hello, MemberInfo, SessionMessage } from './wire/messages.js';
@@ -551,7 +551,7 @@ export class Mesh {
     if (judge) this.lastHealthyTickAt = now;
     else this.log.debug('event loop stalled; deferring failure checks', { lagMs: Math.round(lag) });
     this.seq++;
-    const timeout = stretchedTimeout(this.config.failureTimeoutMs, this.recentLagMs, this.config.heartbeatIntervalMs);
+    const timeout = stretchedTimeout(suspicionMs(this.config.failureTimeoutMs, this.config.heartbeatIntervalMs), this.recentLagMs, this.config.heartbeatIntervalMs);
     for (const peer of [...this.peers.values()]) {
       if (judge && isOverdue(peer.conn.lastReceivedAt, now, timeout)) this.suspect(peer, now);
       else peer.suspectSince = undefined;

@@ -39,9 +39,24 @@ export function stretchedTimeout(failureTimeoutMs: number, recentLagMs: number, 
 }
 
 /**
- * How long after its last on-time heartbeat a holder may still act: others declare it
- * down no sooner than failureTimeoutMs after its last heartbeat, so it must stop first.
+ * Silence after which a peer is suspected (and, once other members confirm they do not
+ * hear it either, declared down). Checks run on heartbeat ticks, which fall on the same
+ * wall-clock instants on every node, so a peer silent since its heartbeat k is judged at
+ * tick k + n. Suspecting half an interval below the failure timeout makes that the tick
+ * at which the failure timeout is reached, not one interval after it (with the timeout
+ * itself as the threshold, whether tick k + n saw a silence of "exactly" the timeout as
+ * overdue was a coin flip on timer jitter): a peer that falls silent is declared down
+ * failureTimeoutMs after its last heartbeat, plus a probe round trip.
+ */
+export function suspicionMs(failureTimeoutMs: number, heartbeatIntervalMs: number): number {
+  return failureTimeoutMs - heartbeatIntervalMs / 2;
+}
+
+/**
+ * How long after its last on-time heartbeat a holder may still act: others suspect it
+ * no sooner than suspicionMs after its last heartbeat, so it must stop before that,
+ * with half an interval to spare.
  */
 export function leaseMs(failureTimeoutMs: number, heartbeatIntervalMs: number): number {
-  return failureTimeoutMs - heartbeatIntervalMs / 2;
+  return suspicionMs(failureTimeoutMs, heartbeatIntervalMs) - heartbeatIntervalMs / 2;
 }

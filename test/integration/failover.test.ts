@@ -85,7 +85,12 @@ test('quorum: SIGTERM on the holder hands over promptly through the grants', { s
   const took = await b!.waitForLine((l) => l === ROAR, 3000, { since: t0 });
   assert.ok(took.at - t0 < 1000, `handed over after ${Math.round(took.at - t0)} ms`);
   assert.ok(took.at > Math.max(...roarsSince(a!, 0)), 'never two at once');
-  assert.deepEqual(epochs(b!), [2]);
+  // One tenure on b, above a's. In quorum mode a grant round that fails (c had not yet
+  // read a's release when b asked) spends its epoch, as a Paxos ballot does, so b may
+  // hold 3 rather than 2: fencing needs epochs that rise, not consecutive ones.
+  const [bEpoch, ...more] = epochs(b!);
+  assert.deepEqual(more, []);
+  assert.ok(bEpoch !== undefined && bEpoch > 1, `b's epoch ${bEpoch}`);
 });
 
 test('SIGSTOP on the holder: replaced within the failure timeout; after SIGCONT it never roars again', { skip: missing }, async () => {
