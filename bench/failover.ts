@@ -303,7 +303,8 @@ export async function runFailover(argv: string[]): Promise<number> {
         console.log(
           r.ok
             ? `trial ${trial}/${o.trials} ${action.padEnd(7)} ${r.oldHolder} -> ${r.newHolder} (epoch ${r.newEpoch}): takeover ${fmtMs(r.takeoverMs)}, first roar ${fmtMs(r.firstRoarMs)}, steady after ${fmtMs(r.steadyMs)}` +
-                (r.action === 'SIGSTOP' ? `, thawed: ${r.roarsAfterThaw} roars, ${r.thawedStop ? `"${r.thawedStop.slice(0, 60)}"` : 'no stop log'}` : '') +
+                // Its roars after SIGCONT are counted from the whole run's timeline, in the summary.
+                (r.action === 'SIGSTOP' ? `, thawed holder: ${r.thawedStop ? `"${r.thawedStop.slice(0, 60)}"` : 'no stop log'}` : '') +
                 (r.action === 'SIGTERM' ? `, exit ${r.exitCode}` : '')
             : `trial ${trial}/${o.trials} ${action} FAILED: ${r.error?.split('\n')[0]}`,
         );
