@@ -555,9 +555,19 @@ export class Mesh {
     for (const peer of [...this.peers.values()]) {
       if (judge && isOverdue(peer.conn.lastReceivedAt, now, timeout)) this.suspect(peer, now);
       else peer.suspectSince = undefined;
-      if (this.peers.get(peer.member.name) === peer) peer.conn.send({ t: 'ping', seq: this.seq });
     }
+    // After a stall, read before writing: a peer that declared us down meanwhile closed
+    // its connection with a goodbye saying so, and a write into that closed socket would
+    // draw a reset that discards the goodbye unread. A zero-delay timer runs after the
+    // pending input has been read, and still sends our heartbeats within a millisecond.
+    if (judge) this.sendPings();
+    else this.config.clock.setTimeout(() => this.sendPings(), 0);
     this.scheduleTick();
+  }
+
+  private sendPings(): void {
+    if (this.stopped) return;
+    for (const peer of this.peers.values()) peer.conn.send({ t: 'ping', seq: this.seq });
   }
 
   /**

@@ -1,6 +1,6 @@
 // Memory: an in-process Network for tests and simulations. Streams are pairs of
-// queues; bytes are delivered asynchronously (queueMicrotask) in order, optionally
-// split into random chunks to exercise the frame decoder.
+// queues; bytes are delivered asynchronously (queueMicrotask) in order. One direction
+// between two hosts can be muted (its bytes dropped) to simulate a jammed link.
 import { ClusterError } from '../errors.js';
 import type { Listener, Network, Stream } from './transport.js';
 
@@ -9,7 +9,7 @@ interface Half extends Stream {
   remoteClosed(): void;
 }
 
-function makeHalf(remoteAddress: string, remotePort: number, peer: () => Half): Half {
+function makeHalf(remoteAddress: string, remotePort: number, peer: () => Half, muted: () => boolean): Half {
   let closed = false;
   const dataHandlers: ((c: Buffer) => void)[] = [];
   const closeHandlers: ((err?: Error) => void)[] = [];
@@ -22,7 +22,7 @@ function makeHalf(remoteAddress: string, remotePort: number, peer: () => Half): 
     remoteAddress,
     remotePort,
     write(data) {
-      if (closed) return;
+      if (closed || muted()) return;
       const copy = Buffer.from(data);
       queueMicrotask(() => peer().deliver(copy));
     },
@@ -47,12 +47,12 @@ function makeHalf(remoteAddress: string, remotePort: number, peer: () => Half): 
   };
 }
 
-/** Two connected in-memory streams. */
-export function streamPair(aAddress = '10.0.0.1', bAddress = '10.0.0.2'): [Stream, Stream] {
+/** Two connected in-memory streams; isMuted(from, to) drops the bytes one writes. */
+export function streamPair(aAddress = '10.0.0.1', bAddress = '10.0.0.2', isMuted: (from: string, to: string) => boolean = () => false): [Stream, Stream] {
   let a!: Half;
   let b!: Half;
-  a = makeHalf(bAddress, 40000, () => b);
-  b = makeHalf(aAddress, 40001, () => a);
+  a = makeHalf(bAddress, 40000, () => b, () => isMuted(aAddress, bAddress));
+  b = makeHalf(aAddress, 40001, () => a, () => isMuted(bAddress, aAddress));
   return [a, b];
 }
 
@@ -60,6 +60,13 @@ export function streamPair(aAddress = '10.0.0.1', bAddress = '10.0.0.2'): [Strea
 export class MemoryNetwork {
   private readonly listeners = new Map<string, (s: Stream) => void>();
   private nextPort = 20000;
+  private readonly mutedLinks = new Set<string>();
+
+  /** Drop (or, with on = false, deliver again) every byte host `from` writes to host `to`. */
+  mute(from: string, to: string, on = true): void {
+    if (on) this.mutedLinks.add(`${from}>${to}`);
+    else this.mutedLinks.delete(`${from}>${to}`);
+  }
 
   /** The Network as seen from one host. */
   host(address: string): Network {
@@ -82,7 +89,7 @@ export class MemoryNetwork {
       dial: async (host, port) => {
         const onStream = this.listeners.get(`${host}:${port}`);
         if (!onStream) throw new ClusterError('ERR_CONNECTION_CLOSED', `cannot connect to ${host}:${port}: connection refused`);
-        const [mine, theirs] = streamPair(address, host);
+        const [mine, theirs] = streamPair(address, host, (from, to) => this.mutedLinks.has(`${from}>${to}`));
         queueMicrotask(() => onStream(theirs));
         return mine;
       },

@@ -105,8 +105,6 @@ test('SIGSTOP on the holder: replaced within the failure timeout; after SIGCONT 
   // registry (superseded by the higher epoch), whichever comes first.
   const stale = await a!.waitForLog((l) => l.message.startsWith('stale tenure of Singleton (epoch 1)') || l.message.startsWith('Singleton (epoch 1) superseded'), 5000);
   assert.match(stale.message, /unresponsive|superseded by b@local \(epoch 2\)/);
-  // b closed its connection with a goodbye that a reads on waking: a knows b is alive.
-  await a!.waitForLog((l) => /^b@local declared this node down \(no heartbeat for \d+ ms\)/.test(l.message), 3000, { since: t1 });
   await new Promise((r) => setTimeout(r, 2500));
   assert.deepEqual(roarsSince(a!, t1), [], `the woken holder does not roar again\n${a!.tail(40)}`);
   assert.ok(roarsSince(b!, t1).length >= 2, 'the new holder keeps roaring');

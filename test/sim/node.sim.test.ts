@@ -16,7 +16,7 @@ async function run(clock: ManualClock, ms: number, step = 10): Promise<void> {
   }
 }
 
-async function cluster(n: number, seed: number): Promise<{ clock: ManualClock; nodes: ClusterNode[] }> {
+async function cluster(n: number, seed: number): Promise<{ clock: ManualClock; net: MemoryNetwork; nodes: ClusterNode[] }> {
   const clock = new ManualClock();
   const net = new MemoryNetwork();
   const nodes: ClusterNode[] = [];
@@ -36,7 +36,7 @@ async function cluster(n: number, seed: number): Promise<{ clock: ManualClock; n
     await node.start();
     nodes.push(node);
   }
-  return { clock, nodes };
+  return { clock, net, nodes };
 }
 
 test('a simulated cluster forms a full mesh and agrees on a registered name', async () => {
@@ -66,6 +66,36 @@ test('simulated failover: stopping the holder hands the Singleton to the longest
     assert.deepEqual(tenures, ['n1@sim#1']);
     await Promise.all([nodes[0]!.stop(), run(clock, 1000)]);
     assert.deepEqual(tenures, ['n1@sim#1', 'n2@sim#2']);
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+test('a node whose heartbeats stop getting through is told it was declared down, and does not take the Singleton back', async () => {
+  const { clock, net, nodes } = await cluster(3, 3);
+  const tenures: string[] = [];
+  const downs: string[] = [];
+  try {
+    await run(clock, 1000);
+    for (const n of nodes) {
+      n.singleton('S', (ctx) => void tenures.push(`${ctx.node}#${ctx.epoch}`), { failover: true, settleMs: 100 });
+      await run(clock, 300);
+    }
+    await run(clock, 1000);
+    assert.deepEqual(tenures, ['n1@sim#1']);
+    nodes[0]!.on('nodedown', (m, reason) => void downs.push(`${m.name}: ${reason}`));
+    // n1's bytes stop reaching the others (a jammed link, one way); theirs still reach it.
+    net.mute('10.0.0.1', '10.0.0.2');
+    net.mute('10.0.0.1', '10.0.0.3');
+    await run(clock, 2000);
+    assert.deepEqual(downs.sort(), ['n2@sim: it declared this node down', 'n3@sim: it declared this node down']);
+    assert.deepEqual(tenures, ['n1@sim#1', 'n2@sim#2']);
+    net.mute('10.0.0.1', '10.0.0.2', false);
+    net.mute('10.0.0.1', '10.0.0.3', false);
+    await run(clock, 5000);
+    for (const n of nodes) assert.equal(n.members().length, 2, `${n.name}: ${n.members().join(', ')}`);
+    for (const n of nodes) assert.equal(n.whereis('S'), 'n2@sim', n.name);
+    assert.deepEqual(tenures, ['n1@sim#1', 'n2@sim#2'], 'n1 stopped when it met the later tenure, and never started another');
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
   }
