@@ -1,5 +1,6 @@
-// mDNS discovery: the socket shell around the pure record rules (mdns-records.ts) and
-// peer table (mdns-peers.ts), and the only importer of `multicast-dns`. It opens one
+// mDNS discovery: the socket shell around the pure record rules (mdns-records.ts),
+// peer table (mdns-peers.ts) and interface selection (mdns-interfaces.ts), and the
+// only importer of `multicast-dns`. It opens one
 // multicast-dns socket per chosen IPv4 interface (all bound to 0.0.0.0:5353 with
 // SO_REUSEADDR, joined and sending on that one interface), announces, answers, queries
 // and says goodbye, and reports peers of our cluster to a DiscoverySink.
@@ -11,8 +12,6 @@
 // only queries from its own subnets.
 import makeMdns from 'multicast-dns';
 import { networkInterfaces } from 'node:os';
-import type { NetworkInterfaceInfo } from 'node:os';
-import { readdirSync, readFileSync } from 'node:fs';
 import type { RemoteInfo } from 'node:dgram';
 import { ClusterError, describeError } from '../errors.js';
 import { isValidNodeName } from '../wire/messages.js';
@@ -20,6 +19,8 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Random } from '../util/random.js';
 import type { Logger } from '../util/log.js';
 import type { Discovery, DiscoverySink } from './discovery.js';
+import { ipv4ToInt, onInterfaceSubnet, selectMdnsInterfaces, sysfsInterfaceFlags } from './mdns-interfaces.js';
+import type { MdnsInterface, MdnsInterfaceSelection } from './mdns-interfaces.js';
 import { MdnsPeerTable } from './mdns-peers.js';
 import type { PeerTableResult } from './mdns-peers.js';
 import {
@@ -53,10 +54,6 @@ export const MDNS_RESCAN_INTERVAL_MS = 3000;
 const LEGACY_TTL_S = 10;
 /** Most questions in one refresh or resolve query. */
 const MAX_QUESTIONS_PER_SEND = 32;
-/** Linux interface flags (include/uapi/linux/if.h). */
-const IFF_UP = 0x1;
-const IFF_MULTICAST = 0x1000;
-
 /** What mdnsDiscovery needs. */
 export interface MdnsOptions {
   /** Node name, e.g. "alice@host" (A-Za-z0-9_.- and one '@'). */
@@ -77,129 +74,6 @@ export interface MdnsOptions {
   random: Random;
   /** Where warnings (once per interface and error code) and debug lines go. */
   logger: Logger;
-}
-
-/** One IPv4 interface mDNS runs on. */
-export interface MdnsInterface {
-  /** OS name, e.g. "eth0" (aliases like "eth0:1" are merged into it). */
-  name: string;
-  /** The address used to join the group and to pick the outgoing interface. */
-  address: string;
-  /** Every IPv4 address of the interface (A records) with its netmask (subnet matching). */
-  addresses: { address: string; netmask: string }[];
-}
-
-/** Result of selectMdnsInterfaces: the interfaces to use and what to tell the user. */
-export interface MdnsInterfaceSelection {
-  chosen: MdnsInterface[];
-  /** Lines to log at warn level. */
-  warnings: string[];
-}
-
-interface Candidate extends MdnsInterface {
-  internal: boolean;
-  flags: number | undefined;
-}
-
-/**
- * Choose the interfaces mDNS runs on. With `wanted` (an IPv4 address), only the interface
- * holding it. Otherwise every interface with an IPv4 address whose flags have UP and
- * MULTICAST; where flags are unknown (flagsOf returns undefined), every non-internal one,
- * and when that leaves nothing, the internal ones (a namespace with only loopback).
- */
-export function selectMdnsInterfaces(
-  ifaces: NodeJS.Dict<NetworkInterfaceInfo[]>,
-  flagsOf: (name: string) => number | undefined,
-  wanted?: string,
-): MdnsInterfaceSelection {
-  const byName = new Map<string, Candidate>();
-  for (const [rawName, infos] of Object.entries(ifaces)) {
-    const name = rawName.split(':')[0] ?? rawName;
-    for (const info of infos ?? []) {
-      if (info.family !== 'IPv4' && (info.family as unknown) !== 4) continue;
-      let c = byName.get(name);
-      if (!c) {
-        c = { name, address: info.address, addresses: [], internal: info.internal, flags: flagsOf(name) };
-        byName.set(name, c);
-      }
-      if (!c.addresses.some((a) => a.address === info.address)) c.addresses.push({ address: info.address, netmask: info.netmask });
-    }
-  }
-  const all = [...byName.values()];
-  const strip = (c: Candidate): MdnsInterface => ({ name: c.name, address: c.address, addresses: c.addresses });
-  const seedHint = 'mDNS waits until one comes up; --seed still works';
-  if (wanted !== undefined) {
-    const c = all.find((x) => x.addresses.some((a) => a.address === wanted));
-    if (!c) {
-      const have = all.map((x) => `${x.name} ${x.addresses.map((a) => a.address).join(',')}`).join('; ') || 'none';
-      return { chosen: [], warnings: [`no local interface has the address ${wanted} given as --interface (IPv4 interfaces: ${have}); ${seedHint}`] };
-    }
-    const warnings: string[] = [];
-    if (c.flags !== undefined && (c.flags & (IFF_UP | IFF_MULTICAST)) !== (IFF_UP | IFF_MULTICAST)) {
-      warnings.push(`interface ${c.name} (${wanted}) is ${c.flags & IFF_UP ? 'not multicast-capable' : 'down'}; trying mDNS on it anyway`);
-    }
-    return { chosen: [{ ...strip(c), address: wanted }], warnings };
-  }
-  const capable = (c: Candidate): boolean =>
-    c.flags !== undefined ? (c.flags & (IFF_UP | IFF_MULTICAST)) === (IFF_UP | IFF_MULTICAST) : !c.internal;
-  let chosen = all.filter(capable);
-  if (chosen.length === 0) chosen = all.filter((c) => c.flags === undefined && c.internal);
-  if (chosen.length === 0) {
-    return { chosen: [], warnings: [`no multicast-capable IPv4 interface (found: ${all.map((c) => c.name).join(', ') || 'none'}); ${seedHint}`] };
-  }
-  return { chosen: chosen.map(strip), warnings: [] };
-}
-
-/**
- * Interface flags from /sys/class/net/<name>/flags, or undefined where unknown. Returns an
- * always-undefined reader when /sys lists other interfaces than /proc/self/net/dev: /sys
- * then belongs to another network namespace (e.g. `unshare -n` without remounting /sys).
- */
-export function sysfsInterfaceFlags(): (name: string) => number | undefined {
-  const unknown = (): undefined => undefined;
-  try {
-    const sys = readdirSync('/sys/class/net').filter((n) => n !== 'bonding_masters');
-    const proc = readFileSync('/proc/self/net/dev', 'utf8')
-      .split('\n')
-      .slice(2)
-      .map((l) => l.split(':')[0]?.trim() ?? '')
-      .filter((n) => n.length > 0);
-    if (sys.length !== proc.length || !proc.every((n) => sys.includes(n))) return unknown;
-  } catch {
-    return unknown;
-  }
-  return (name) => {
-    if (!/^[A-Za-z0-9_.@-]+$/.test(name) || name === '.' || name === '..') return undefined;
-    try {
-      const v = parseInt(readFileSync(`/sys/class/net/${name}/flags`, 'utf8').trim(), 16);
-      return Number.isFinite(v) ? v : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-}
-
-function ipv4ToInt(ip: string): number | undefined {
-  const parts = ip.split('.');
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const p of parts) {
-    const v = Number(p);
-    if (!/^\d{1,3}$/.test(p) || v > 255) return undefined;
-    n = n * 256 + v;
-  }
-  return n;
-}
-
-/** True if ip lies in one of the interface's subnets. */
-export function onInterfaceSubnet(iface: MdnsInterface, ip: string): boolean {
-  const x = ipv4ToInt(ip);
-  if (x === undefined) return false;
-  return iface.addresses.some((a) => {
-    const addr = ipv4ToInt(a.address);
-    const mask = ipv4ToInt(a.netmask);
-    return addr !== undefined && mask !== undefined && (addr & mask) >>> 0 === (x & mask) >>> 0;
-  });
 }
 
 /** Discover peers of our cluster with mDNS / DNS-SD. Throws ERR_CONFIG on bad options. */

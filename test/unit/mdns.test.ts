@@ -24,7 +24,8 @@ import {
 } from '../../src/discovery/mdns-records.js';
 import { MdnsPeerTable } from '../../src/discovery/mdns-peers.js';
 import type { PeerChange } from '../../src/discovery/mdns-peers.js';
-import { mdnsDiscovery, onInterfaceSubnet, selectMdnsInterfaces } from '../../src/discovery/mdns.js';
+import { mdnsDiscovery } from '../../src/discovery/mdns.js';
+import { onInterfaceSubnet, selectMdnsInterfaces } from '../../src/discovery/mdns-interfaces.js';
 import type { MdnsOptions } from '../../src/discovery/mdns.js';
 import { isClusterError } from '../../src/errors.js';
 import { ManualClock } from '../../src/util/clock.js';

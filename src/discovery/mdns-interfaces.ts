@@ -1,0 +1,133 @@
+// mDNS interfaces: which IPv4 interfaces mDNS runs on (pure selection over the OS's
+// interface list and Linux interface flags) and whether an address lies on one of an
+// interface's subnets. Reads /sys and /proc for flags; never opens a socket.
+import type { NetworkInterfaceInfo } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Linux interface flags (include/uapi/linux/if.h). */
+const IFF_UP = 0x1;
+const IFF_MULTICAST = 0x1000;
+
+/** One IPv4 interface mDNS runs on. */
+export interface MdnsInterface {
+  /** OS name, e.g. "eth0" (aliases like "eth0:1" are merged into it). */
+  name: string;
+  /** The address used to join the group and to pick the outgoing interface. */
+  address: string;
+  /** Every IPv4 address of the interface (A records) with its netmask (subnet matching). */
+  addresses: { address: string; netmask: string }[];
+}
+
+/** Result of selectMdnsInterfaces: the interfaces to use and what to tell the user. */
+export interface MdnsInterfaceSelection {
+  chosen: MdnsInterface[];
+  /** Lines to log at warn level. */
+  warnings: string[];
+}
+
+interface Candidate extends MdnsInterface {
+  internal: boolean;
+  flags: number | undefined;
+}
+
+/**
+ * Choose the interfaces mDNS runs on. With `wanted` (an IPv4 address), only the interface
+ * holding it. Otherwise every interface with an IPv4 address whose flags have UP and
+ * MULTICAST; where flags are unknown (flagsOf returns undefined), every non-internal one,
+ * and when that leaves nothing, the internal ones (a namespace with only loopback).
+ */
+export function selectMdnsInterfaces(
+  ifaces: NodeJS.Dict<NetworkInterfaceInfo[]>,
+  flagsOf: (name: string) => number | undefined,
+  wanted?: string,
+): MdnsInterfaceSelection {
+  const byName = new Map<string, Candidate>();
+  for (const [rawName, infos] of Object.entries(ifaces)) {
+    const name = rawName.split(':')[0] ?? rawName;
+    for (const info of infos ?? []) {
+      if (info.family !== 'IPv4' && (info.family as unknown) !== 4) continue;
+      let c = byName.get(name);
+      if (!c) {
+        c = { name, address: info.address, addresses: [], internal: info.internal, flags: flagsOf(name) };
+        byName.set(name, c);
+      }
+      if (!c.addresses.some((a) => a.address === info.address)) c.addresses.push({ address: info.address, netmask: info.netmask });
+    }
+  }
+  const all = [...byName.values()];
+  const strip = (c: Candidate): MdnsInterface => ({ name: c.name, address: c.address, addresses: c.addresses });
+  const seedHint = 'mDNS waits until one comes up; --seed still works';
+  if (wanted !== undefined) {
+    const c = all.find((x) => x.addresses.some((a) => a.address === wanted));
+    if (!c) {
+      const have = all.map((x) => `${x.name} ${x.addresses.map((a) => a.address).join(',')}`).join('; ') || 'none';
+      return { chosen: [], warnings: [`no local interface has the address ${wanted} given as --interface (IPv4 interfaces: ${have}); ${seedHint}`] };
+    }
+    const warnings: string[] = [];
+    if (c.flags !== undefined && (c.flags & (IFF_UP | IFF_MULTICAST)) !== (IFF_UP | IFF_MULTICAST)) {
+      warnings.push(`interface ${c.name} (${wanted}) is ${c.flags & IFF_UP ? 'not multicast-capable' : 'down'}; trying mDNS on it anyway`);
+    }
+    return { chosen: [{ ...strip(c), address: wanted }], warnings };
+  }
+  const capable = (c: Candidate): boolean =>
+    c.flags !== undefined ? (c.flags & (IFF_UP | IFF_MULTICAST)) === (IFF_UP | IFF_MULTICAST) : !c.internal;
+  let chosen = all.filter(capable);
+  if (chosen.length === 0) chosen = all.filter((c) => c.flags === undefined && c.internal);
+  if (chosen.length === 0) {
+    return { chosen: [], warnings: [`no multicast-capable IPv4 interface (found: ${all.map((c) => c.name).join(', ') || 'none'}); ${seedHint}`] };
+  }
+  return { chosen: chosen.map(strip), warnings: [] };
+}
+
+/**
+ * Interface flags from /sys/class/net/<name>/flags, or undefined where unknown. Returns an
+ * always-undefined reader when /sys lists other interfaces than /proc/self/net/dev: /sys
+ * then belongs to another network namespace (e.g. `unshare -n` without remounting /sys).
+ */
+export function sysfsInterfaceFlags(): (name: string) => number | undefined {
+  const unknown = (): undefined => undefined;
+  try {
+    const sys = readdirSync('/sys/class/net').filter((n) => n !== 'bonding_masters');
+    const proc = readFileSync('/proc/self/net/dev', 'utf8')
+      .split('\n')
+      .slice(2)
+      .map((l) => l.split(':')[0]?.trim() ?? '')
+      .filter((n) => n.length > 0);
+    if (sys.length !== proc.length || !proc.every((n) => sys.includes(n))) return unknown;
+  } catch {
+    return unknown;
+  }
+  return (name) => {
+    if (!/^[A-Za-z0-9_.@-]+$/.test(name) || name === '.' || name === '..') return undefined;
+    try {
+      const v = parseInt(readFileSync(`/sys/class/net/${name}/flags`, 'utf8').trim(), 16);
+      return Number.isFinite(v) ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/** A dotted IPv4 address as a 32-bit number, or undefined when it is not one. */
+export function ipv4ToInt(ip: string): number | undefined {
+  const parts = ip.split('.');
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const p of parts) {
+    const v = Number(p);
+    if (!/^\d{1,3}$/.test(p) || v > 255) return undefined;
+    n = n * 256 + v;
+  }
+  return n;
+}
+
+/** True if ip lies in one of the interface's subnets. */
+export function onInterfaceSubnet(iface: MdnsInterface, ip: string): boolean {
+  const x = ipv4ToInt(ip);
+  if (x === undefined) return false;
+  return iface.addresses.some((a) => {
+    const addr = ipv4ToInt(a.address);
+    const mask = ipv4ToInt(a.netmask);
+    return addr !== undefined && mask !== undefined && (addr & mask) >>> 0 === (x & mask) >>> 0;
+  });
+}
