@@ -1,7 +1,8 @@
 // Mesh: the full mesh of authenticated connections, one per pair of nodes, like
 // Erlang distribution. It dials candidates from discovery and from members' gossip,
-// admits authenticated connections (self, duplicates, same-name conflicts), runs
-// heartbeats and the failure detector, and reports nodeup / nodedown.
+// admits authenticated connections (self, duplicates, same-name conflicts), carries
+// the heartbeats and checks of the failure detector (membership/detector.ts), and
+// reports nodeup / nodedown.
 // Invariants: at most one active connection per peer name; nodeup and nodedown
 // alternate per peer; a replaced duplicate connection never produces a nodedown.
 import { ClusterError, describeError } from './errors.js';
@@ -10,7 +11,8 @@ import { Connection } from './transport/connection.js';
 import type { Listener, Network, Stream } from './transport/transport.js';
 import type { Role } from './transport/session-crypto.js';
 import type { DiscoveredPeer } from './discovery/discovery.js';
-import { backoffDelay, isOverdue, mayJudge, stretchedTimeout, suspicionMs, tickLag } from './membership/failure-detector.js';
+import { backoffDelay } from './membership/failure-detector.js';
+import { Detector } from './membership/detector.js';
 import { nameHolder, preferConnection } from './membership/membership.js';
 import { PROTOCOL_VERSION } from './wire/messages.js';
 import type { Hello, MemberInfo, SessionMessage } from './wire/messages.js';
@@ -41,12 +43,6 @@ interface Peer {
   conn: Connection;
   member: MeshMember;
   dialer: string;
-  /** When we started asking others about this silent peer. */
-  suspectSince?: number | undefined;
-  pendingProbes?: Set<string>;
-  confirmTimer?: TimerHandle | undefined;
-  /** Another member heard this peer recently: do not suspect it before this time. */
-  refutedUntil?: number | undefined;
   /** Set while the peer's connection was closed as a duplicate and its replacement is awaited. */
   orphanTimer?: TimerHandle | undefined;
 }
@@ -85,8 +81,7 @@ export class Mesh {
   private readonly candidates = new Map<string, Candidate>();
   private readonly pending = new Set<Connection>();
   private listener: Listener | undefined;
-  private tickTimer: TimerHandle | undefined;
-  private nextTickAt = 0;
+  private detector: Detector | undefined;
   private stopped = false;
   private readonly startedAt: number;
   private readonly log: Logger;
@@ -131,28 +126,31 @@ export class Mesh {
 
   async start(): Promise<void> {
     this.listener = await this.network.listen(this.config.host, this.config.port, (stream) => this.accept(stream));
-    this.lastHealthyTickAt = this.config.clock.now();
-    this.scheduleTick();
+    this.detector = new Detector({
+      clock: this.config.clock,
+      random: this.config.random,
+      log: this.log,
+      heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+      failureTimeoutMs: this.config.failureTimeoutMs,
+      members: () => [...this.peers.keys()],
+      lastHeard: (name) => this.peers.get(name)?.conn.lastReceivedAt,
+      sendPings: (seq) => {
+        for (const peer of this.peers.values()) peer.conn.send({ t: 'ping', seq });
+      },
+      sendFd: (to, msg) => void this.peers.get(to)?.conn.send({ t: 'app', ch: FD_CHANNEL, body: msg }),
+      declareDown: (name, silentForMs) => this.declareDown(name, silentForMs),
+    });
   }
 
-  /**
-   * Heartbeat ticks fall on wall-clock multiples of the interval, so every node of a
-   * LAN (clocks within milliseconds) sends its heartbeats at about the same instant and
-   * each receiver reads them in one wakeup instead of one per peer: the idle cost.
-   */
-  private scheduleTick(): void {
-    const interval = this.config.heartbeatIntervalMs;
-    const wall = this.config.clock.wallNow();
-    let delay = interval - (wall % interval);
-    if (delay < interval / 4) delay += interval;
-    this.nextTickAt = this.config.clock.now() + delay;
-    this.tickTimer = this.config.clock.setTimeout(() => this.tick(), delay);
+  /** Clock time of our last on-time heartbeat tick (our own liveness, for leases). */
+  get lastHealthyTickAt(): number {
+    return this.detector?.lastHealthyTickAt ?? this.config.clock.now();
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.config.clock.clearTimeout(this.tickTimer);
+    this.detector?.stop();
     for (const c of this.candidates.values()) this.config.clock.clearTimeout(c.timer);
     this.candidates.clear();
     for (const conn of this.pending) conn.close();
@@ -434,6 +432,7 @@ export class Mesh {
   private activate(conn: Connection, member: MeshMember, dialer: string, announce: boolean): void {
     const peer: Peer = { conn, member, dialer };
     this.peers.set(member.name, peer);
+    this.detector?.forget(member.name);
     conn.onClose((err) => {
       if (this.peers.get(member.name) !== peer) return;
       if (err?.code === 'ERR_NAME_IN_USE') {
@@ -476,6 +475,7 @@ export class Mesh {
     if (this.peers.get(peer.member.name) !== peer) return;
     this.config.clock.clearTimeout(peer.orphanTimer);
     this.peers.delete(peer.member.name);
+    this.detector?.forget(peer.member.name);
     this.log.info('nodedown', { peer: peer.member.name, reason });
     this.events.nodedown({ ...peer.member }, reason);
     // Candidates learned only by gossip go with the member; discovery's own stay and are redialed.
@@ -514,7 +514,7 @@ export class Mesh {
       case 'app':
         if (msg.ch === FD_CHANNEL) {
           try {
-            this.onFailureDetectorMessage(peer, msg.body);
+            this.detector?.onMessage(peer.member.name, msg.body);
           } catch (err) {
             this.disconnect(peer.member.name, 'ERR_PROTOCOL', describeError(err));
           }
@@ -527,120 +527,17 @@ export class Mesh {
     }
   }
 
-  // ---- heartbeats and failure detection --------------------------------------
+  // ---- failure detection (the Detector judges; the mesh acts) -------------------
 
-  private seq = 0;
-  private lagHistory: number[] = [];
-  /** Clock time of the last tick that ran on time (our own liveness, for leases). */
-  lastHealthyTickAt = 0;
   /** Clock time a member last told us it declared us down (-Infinity: never). */
   declaredDownAt = -Infinity;
 
-  /** Our recent worst event-loop lag (ms), used to stretch our own timeouts. */
-  get recentLagMs(): number {
-    return Math.max(0, ...this.lagHistory);
-  }
-
-  private tick(): void {
-    if (this.stopped) return;
-    const now = this.config.clock.now();
-    const lag = tickLag(this.nextTickAt, now);
-    this.lagHistory.push(lag);
-    if (this.lagHistory.length > LAG_WINDOW_TICKS) this.lagHistory.shift();
-    const judge = mayJudge(lag, this.config.heartbeatIntervalMs);
-    if (judge) this.lastHealthyTickAt = now;
-    else this.log.debug('event loop stalled; deferring failure checks', { lagMs: Math.round(lag) });
-    this.seq++;
-    const timeout = stretchedTimeout(suspicionMs(this.config.failureTimeoutMs, this.config.heartbeatIntervalMs), this.recentLagMs, this.config.heartbeatIntervalMs);
-    for (const peer of [...this.peers.values()]) {
-      if (judge && isOverdue(peer.conn.lastReceivedAt, now, timeout)) this.suspect(peer, now);
-      else peer.suspectSince = undefined;
-    }
-    // After a stall, read before writing: a peer that declared us down meanwhile closed
-    // its connection with a goodbye saying so, and a write into that closed socket would
-    // draw a reset that discards the goodbye unread. A zero-delay timer runs after the
-    // pending input has been read, and still sends our heartbeats within a millisecond.
-    if (judge) this.sendPings();
-    else this.config.clock.setTimeout(() => this.sendPings(), 0);
-    this.scheduleTick();
-  }
-
-  private sendPings(): void {
-    if (this.stopped) return;
-    for (const peer of this.peers.values()) peer.conn.send({ t: 'ping', seq: this.seq });
-  }
-
-  /**
-   * A peer is overdue. Before declaring it down, ask up to FD_PROBES other members
-   * whether they still hear it (an indirect check, as in SWIM): one slow link or a
-   * stall on our side must not take a live peer out. With nobody to ask, or when every
-   * answer says silent, or past twice the timeout, it is down.
-   */
-  private suspect(peer: Peer, now: number): void {
-    const silentFor = now - peer.conn.lastReceivedAt;
-    const others = [...this.peers.values()].filter((p) => p !== peer);
-    if (others.length === 0 || silentFor > 2 * this.config.failureTimeoutMs) return this.declareDown(peer, silentFor);
-    if (peer.refutedUntil !== undefined && now < peer.refutedUntil) return;
-    if (peer.suspectSince !== undefined) {
-      // Asked already: still no one has refuted within the confirmation window.
-      if (now - peer.suspectSince >= this.confirmWindowMs()) this.declareDown(peer, silentFor);
-      return;
-    }
-    peer.suspectSince = now;
-    peer.pendingProbes = new Set();
-    for (const o of this.pickRandom(others, FD_PROBES)) {
-      peer.pendingProbes.add(o.member.name);
-      o.conn.send({ t: 'app', ch: FD_CHANNEL, body: { k: 'probe', peer: peer.member.name } });
-    }
-    this.log.debug('peer silent; asking others', { peer: peer.member.name, silentMs: Math.round(silentFor), asked: [...peer.pendingProbes] });
-    const timer = this.config.clock.setTimeout(() => {
-      if (this.peers.get(peer.member.name) === peer && peer.suspectSince !== undefined) this.declareDown(peer, this.config.clock.now() - peer.conn.lastReceivedAt);
-    }, this.confirmWindowMs());
-    peer.confirmTimer = timer;
-  }
-
-  private confirmWindowMs(): number {
-    return Math.max(50, this.config.heartbeatIntervalMs / 2);
-  }
-
-  private declareDown(peer: Peer, silentFor: number): void {
-    if (this.peers.get(peer.member.name) !== peer) return;
-    this.config.clock.clearTimeout(peer.confirmTimer);
+  private declareDown(name: string, silentFor: number): void {
+    const peer = this.peers.get(name);
+    if (!peer) return;
     const reason = `no heartbeat for ${Math.round(silentFor)} ms`;
     this.down(peer, reason);
     peer.conn.close({ code: DECLARED_DOWN, reason });
-  }
-
-  private onFailureDetectorMessage(from: Peer, body: unknown): void {
-    const m = parseFdMessage(body);
-    const now = this.config.clock.now();
-    if (m.k === 'probe') {
-      const target = this.peers.get(m.peer);
-      const agoMs = target ? Math.round(now - target.conn.lastReceivedAt) : -1;
-      from.conn.send({ t: 'app', ch: FD_CHANNEL, body: { k: 'seen', peer: m.peer, agoMs } });
-      return;
-    }
-    const target = this.peers.get(m.peer);
-    if (!target || target.suspectSince === undefined || !target.pendingProbes?.has(from.member.name)) return;
-    target.pendingProbes.delete(from.member.name);
-    if (m.agoMs >= 0 && m.agoMs < this.config.failureTimeoutMs / 2) {
-      // Someone hears it: our link or our loop is the problem, not the peer. Hold off.
-      this.log.info('peer silent to us but heard by others; not declaring it down yet', { peer: m.peer, heardBy: from.member.name, agoMs: m.agoMs });
-      this.config.clock.clearTimeout(target.confirmTimer);
-      target.suspectSince = undefined;
-      target.refutedUntil = now + this.config.failureTimeoutMs;
-      return;
-    }
-    if (target.pendingProbes.size === 0) this.declareDown(target, now - target.conn.lastReceivedAt);
-  }
-
-  private pickRandom<T>(items: T[], n: number): T[] {
-    const pool = [...items];
-    for (let i = pool.length - 1; i > 0; i--) {
-      const j = Math.floor(this.config.random.float() * (i + 1));
-      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
-    }
-    return pool.slice(0, n);
   }
 }
 
@@ -649,19 +546,5 @@ const MAX_PENDING_HANDSHAKES = 256;
 /** Warning lines per address per window for failed inbound connections. */
 const FAILURE_LOGS_PER_WINDOW = 5;
 const FAILURE_LOG_WINDOW_MS = 60_000;
-/** Ticks of lag history kept for stretching timeouts. */
-const LAG_WINDOW_TICKS = 6;
-/** Members asked to confirm a silent peer. */
-const FD_PROBES = 3;
 /** The mesh-internal channel of the failure detector's indirect checks. */
 const FD_CHANNEL = 'fd';
-
-type FdMessage = { k: 'probe'; peer: string } | { k: 'seen'; peer: string; agoMs: number };
-
-function parseFdMessage(v: unknown): FdMessage {
-  const m = (typeof v === 'object' && v !== null ? v : {}) as Record<string, unknown>;
-  if (typeof m.peer !== 'string' || m.peer.length > 255) throw new ClusterError('ERR_PROTOCOL', 'invalid failure-detector message: peer');
-  if (m.k === 'probe') return { k: 'probe', peer: m.peer };
-  if (m.k === 'seen' && typeof m.agoMs === 'number' && Number.isInteger(m.agoMs) && m.agoMs >= -1) return { k: 'seen', peer: m.peer, agoMs: m.agoMs };
-  throw new ClusterError('ERR_PROTOCOL', 'invalid failure-detector message');
-}
