@@ -1,16 +1,30 @@
 // Common: what every benchmark does before it measures — integer options checked
-// against a range, help and usage errors, and the checks that the built CLI and the
+// against a range, usage errors, and the checks that the built CLI and the
 // virtual LAN are available (with a note when the machine is already busy).
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { CLI_BIN, cliMissingReason } from '../test/helpers/cli-process.js';
 import { canCreateNamespaces } from '../test/helpers/vlan.js';
 
-/** raw parsed as an integer in [min, max] (dflt when absent), or the error text for --name. */
-export function intOption(name: string, raw: string | undefined, dflt: number, min: number, max: number): number | string {
+/** A bad command line; the message says what is wrong. */
+export class UsageError extends Error {}
+
+/** raw parsed as an integer in [min, max] (dflt when absent); throws a UsageError naming --name. */
+export function intOption(name: string, raw: string | undefined, dflt: number, min: number, max: number): number {
   if (raw === undefined) return dflt;
   const n = Number(raw);
-  return Number.isInteger(n) && n >= min && n <= max ? n : `--${name} must be an integer ${min}-${max}, got "${raw}"`;
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer ${min}-${max}, got "${raw}"`);
+  return n;
+}
+
+/**
+ * What a benchmark's parseOptions returns for an error it caught: a UsageError's or
+ * node:util parseArgs's message followed by the usage. Anything else is a bug: rethrown.
+ */
+export function usageText(err: unknown, usage: string): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_'))) return `${(err as Error).message}\n${usage}`;
+  throw err;
 }
 
 /**

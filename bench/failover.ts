@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { CLI_BIN } from '../test/helpers/cli-process.js';
 import { ChaosCluster, pollUntil } from '../test/chaos/cluster.js';
 import { buildTimeline, coveredMs, isRoar, parseTenureLine } from '../test/chaos/timeline.js';
-import { environment, intOption, preflight } from './common.js';
+import { UsageError, environment, intOption, preflight, usageText } from './common.js';
 import type { ActionRecord, Timeline } from '../test/chaos/timeline.js';
 
 /** The fault a trial applies to the holder. */
@@ -93,9 +93,8 @@ interface TrialResult {
 }
 
 function parseOptions(argv: string[]): FailoverOptions | string {
-  let v;
   try {
-    v = parseArgs({
+    const v = parseArgs({
       args: argv,
       options: {
         nodes: { type: 'string' },
@@ -109,22 +108,20 @@ function parseOptions(argv: string[]): FailoverOptions | string {
       strict: true,
       allowPositionals: false,
     }).values;
+    if (v.help) return USAGE;
+    const nodes = intOption('nodes', v.nodes, 5, 3, 9);
+    const trials = intOption('trials', v.trials, 20, 1, 1000);
+    const restMs = intOption('rest-ms', v['rest-ms'], 1000, 0, 60_000);
+    const q = v.quorum ?? 'majority';
+    const quorum = q === 'majority' ? Math.floor(nodes / 2) + 1 : q === 'none' ? 0 : Number(q);
+    if (!Number.isInteger(quorum) || quorum < 0 || quorum > nodes) throw new UsageError(`--quorum must be majority, none or 1-${nodes}, got "${q}"`);
+    const actions = (v.actions ?? ACTIONS.join(',')).split(',').map((s) => s.trim().toUpperCase());
+    const unknown = actions.filter((a) => !ACTIONS.includes(a as FailoverAction));
+    if (unknown.length || actions.length === 0) throw new UsageError(`--actions takes a subset of ${ACTIONS.join(',')}, got "${v.actions}"`);
+    return { nodes, trials, quorum, actions: [...new Set(actions)] as FailoverAction[], restMs, out: v.out ?? RESULTS_DIR };
   } catch (err) {
-    return `${(err as Error).message}\n${USAGE}`;
+    return usageText(err, USAGE);
   }
-  if (v.help) return USAGE;
-  const nodes = intOption('nodes', v.nodes, 5, 3, 9);
-  const trials = intOption('trials', v.trials, 20, 1, 1000);
-  const restMs = intOption('rest-ms', v['rest-ms'], 1000, 0, 60_000);
-  for (const x of [nodes, trials, restMs]) if (typeof x === 'string') return `${x}\n${USAGE}`;
-  const n = nodes as number;
-  const q = v.quorum ?? 'majority';
-  const quorum = q === 'majority' ? Math.floor(n / 2) + 1 : q === 'none' ? 0 : Number(q);
-  if (!Number.isInteger(quorum) || quorum < 0 || quorum > n) return `--quorum must be majority, none or 1-${n}, got "${q}"\n${USAGE}`;
-  const actions = (v.actions ?? ACTIONS.join(',')).split(',').map((s) => s.trim().toUpperCase());
-  const unknown = actions.filter((a) => !ACTIONS.includes(a as FailoverAction));
-  if (unknown.length || actions.length === 0) return `--actions takes a subset of ${ACTIONS.join(',')}, got "${v.actions}"\n${USAGE}`;
-  return { nodes: n, trials: trials as number, quorum, actions: [...new Set(actions)] as FailoverAction[], restMs: restMs as number, out: v.out ?? RESULTS_DIR };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));

@@ -14,7 +14,7 @@ import { createVirtualLan } from '../test/helpers/vlan.js';
 import { CLI_BIN, startCliNode } from '../test/helpers/cli-process.js';
 import type { CliNode, LogLine } from '../test/helpers/cli-process.js';
 import { cpuPercent, readRssBytes, sampleCpu } from './proc-stats.js';
-import { environment, intOption, preflight } from './common.js';
+import { environment, intOption, preflight, usageText } from './common.js';
 import type { CpuSample } from './proc-stats.js';
 import { summarize } from './stats.js';
 import type { Summary } from './stats.js';
@@ -84,9 +84,8 @@ interface RunResult {
 function parseOptions(argv: string[]): FormationOptions | string {
   const dashes = argv.indexOf('--');
   const cliArgs = dashes >= 0 ? argv.slice(dashes + 1) : [];
-  let parsed;
   try {
-    parsed = parseArgs({
+    const v = parseArgs({
       args: dashes >= 0 ? argv.slice(0, dashes) : argv,
       options: {
         nodes: { type: 'string' },
@@ -99,27 +98,20 @@ function parseOptions(argv: string[]): FormationOptions | string {
       },
       strict: true,
       allowPositionals: false,
-    });
+    }).values;
+    if (v.help) return USAGE;
+    return {
+      nodes: intOption('nodes', v.nodes, 10, 2, 100),
+      runs: intOption('runs', v.runs, 5, 1, 100),
+      idleSeconds: intOption('idle-seconds', v['idle-seconds'], 5, 1, 600),
+      settleSeconds: intOption('settle-seconds', v['settle-seconds'], 1, 0, 600),
+      timeoutSeconds: intOption('timeout-seconds', v['timeout-seconds'], 30, 1, 600),
+      out: v.out ?? RESULTS_DIR,
+      cliArgs,
+    };
   } catch (err) {
-    return `${(err as Error).message}\n${USAGE}`;
+    return usageText(err, USAGE);
   }
-  const v = parsed.values;
-  if (v.help) return USAGE;
-  const nodes = intOption('nodes', v.nodes, 10, 2, 100);
-  const runs = intOption('runs', v.runs, 5, 1, 100);
-  const idleSeconds = intOption('idle-seconds', v['idle-seconds'], 5, 1, 600);
-  const settleSeconds = intOption('settle-seconds', v['settle-seconds'], 1, 0, 600);
-  const timeoutSeconds = intOption('timeout-seconds', v['timeout-seconds'], 30, 1, 600);
-  for (const x of [nodes, runs, idleSeconds, settleSeconds, timeoutSeconds]) if (typeof x === 'string') return `${x}\n${USAGE}`;
-  return {
-    nodes: nodes as number,
-    runs: runs as number,
-    idleSeconds: idleSeconds as number,
-    settleSeconds: settleSeconds as number,
-    timeoutSeconds: timeoutSeconds as number,
-    out: v.out ?? RESULTS_DIR,
-    cliArgs,
-  };
 }
 
 function hasAll(members: readonly string[], others: readonly string[]): boolean {

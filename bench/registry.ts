@@ -27,7 +27,7 @@ import { compareClaims } from '../src/registry/registry.js';
 import type { Claim } from '../src/registry/registry.js';
 import { clockTicksPerSecond, readCpuTicks } from './proc-stats.js';
 import type { CommandName, MemorySample, RepairPath, Traffic, WorkerCommands, WorkerEvent, WorkerReply } from './registry-worker.js';
-import { gitCommit, intOption } from './common.js';
+import { UsageError, gitCommit, intOption, usageText } from './common.js';
 
 /** One-line description for the bench runner's usage. */
 export const REGISTRY_SUMMARY = 'registry spread p50/p99, anti-entropy repair, partition heal, 100k names (N node processes on 127.0.0.1)';
@@ -80,9 +80,8 @@ interface RegistryOptions {
 }
 
 function parseOptions(argv: string[]): RegistryOptions | string {
-  let parsed;
   try {
-    parsed = parseArgs({
+    const v = parseArgs({
       args: argv,
       options: {
         nodes: { type: 'string' },
@@ -99,42 +98,28 @@ function parseOptions(argv: string[]): RegistryOptions | string {
       },
       strict: true,
       allowPositionals: false,
-    });
+    }).values;
+    if (v.help) return USAGE;
+    const nodes = intOption('nodes', v.nodes, 10, 4, 50);
+    const registrations = intOption('registrations', v.registrations, 500, 1, 100_000);
+    const warmup = intOption('warmup', v.warmup, 20, 0, 10_000);
+    const repairTrials = intOption('repair-trials', v['repair-trials'], 20, 1, 1000);
+    const healTrials = intOption('heal-trials', v['heal-trials'], 5, 1, 100);
+    const viewTrials = intOption('view-trials', v['view-trials'], 2, 1, 100);
+    const names = intOption('names', v.names, 100_000, 1, 999_999);
+    const joinTrials = intOption('join-trials', v['join-trials'], 3, 1, 100);
+    let parts: Part[] = [...PARTS];
+    if (v.parts !== undefined) {
+      const list = v.parts.split(',').map((x) => x.trim()).filter(Boolean);
+      const unknown = list.filter((x) => !(PARTS as readonly string[]).includes(x));
+      if (unknown.length || list.length === 0) throw new UsageError(`--parts takes a comma-separated subset of ${PARTS.join(',')}, got "${v.parts}"`);
+      parts = PARTS.filter((x) => list.includes(x));
+    }
+    if (joinTrials > nodes) throw new UsageError(`--join-trials must be at most --nodes (${nodes})`);
+    return { nodes, registrations, warmup, repairTrials, healTrials, viewTrials, names, joinTrials, parts, out: v.out ?? RESULTS_DIR, argv };
   } catch (err) {
-    return `${(err as Error).message}\n${USAGE}`;
+    return usageText(err, USAGE);
   }
-  const v = parsed.values;
-  if (v.help) return USAGE;
-  const nodes = intOption('nodes', v.nodes, 10, 4, 50);
-  const registrations = intOption('registrations', v.registrations, 500, 1, 100_000);
-  const warmup = intOption('warmup', v.warmup, 20, 0, 10_000);
-  const repairTrials = intOption('repair-trials', v['repair-trials'], 20, 1, 1000);
-  const healTrials = intOption('heal-trials', v['heal-trials'], 5, 1, 100);
-  const viewTrials = intOption('view-trials', v['view-trials'], 2, 1, 100);
-  const names = intOption('names', v.names, 100_000, 1, 999_999);
-  const joinTrials = intOption('join-trials', v['join-trials'], 3, 1, 100);
-  for (const x of [nodes, registrations, warmup, repairTrials, healTrials, viewTrials, names, joinTrials]) if (typeof x === 'string') return `${x}\n${USAGE}`;
-  let parts: Part[] = [...PARTS];
-  if (v.parts !== undefined) {
-    const list = v.parts.split(',').map((x) => x.trim()).filter(Boolean);
-    const unknown = list.filter((x) => !(PARTS as readonly string[]).includes(x));
-    if (unknown.length || list.length === 0) return `--parts takes a comma-separated subset of ${PARTS.join(',')}, got "${v.parts}"\n${USAGE}`;
-    parts = PARTS.filter((x) => list.includes(x));
-  }
-  if ((joinTrials as number) > (nodes as number)) return `--join-trials must be at most --nodes (${nodes})\n${USAGE}`;
-  return {
-    nodes: nodes as number,
-    registrations: registrations as number,
-    warmup: warmup as number,
-    repairTrials: repairTrials as number,
-    healTrials: healTrials as number,
-    viewTrials: viewTrials as number,
-    names: names as number,
-    joinTrials: joinTrials as number,
-    parts,
-    out: v.out ?? RESULTS_DIR,
-    argv,
-  };
 }
 
 // ---- statistics ------------------------------------------------------------------

@@ -22,7 +22,7 @@ import { NameMessaging } from './registry/messaging.js';
 import { epochFilePath, readEpochs, writeEpochs } from './util/state-file.js';
 import type { CallOptions, NameHandler } from './registry/messaging.js';
 import { SingletonSupervisor } from './singleton/supervisor.js';
-import type { RegisterResult, SingletonHost, SingletonOptions, SingletonStart } from './singleton/supervisor.js';
+import type { ChangeEvent, ChangeListener, RegisterResult, SingletonHost, SingletonOptions, SingletonStart } from './singleton/supervisor.js';
 
 /** Names the library keeps for itself (candidacy markers) start with this character. */
 function isInternalName(name: string): boolean {
@@ -64,7 +64,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   private readonly supervisors = new Set<SingletonSupervisor>();
   /** Per member, how many times it came up: tells a continuous connection from a reconnect. */
   private readonly linkSerial = new Map<string, number>();
-  private readonly changeListeners = new Set<(event: 'lost' | 'freed' | 'registered' | 'nodedown' | 'nodeup', name: string, claim?: Claim) => void>();
+  private readonly changeListeners = new Set<ChangeListener>();
 
   constructor(options: NodeOptions) {
     super();
@@ -269,7 +269,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     }
   }
 
-  private changed(event: 'lost' | 'freed' | 'registered' | 'nodedown' | 'nodeup', name: string, claim?: Claim): void {
+  private changed(event: ChangeEvent, name: string, claim?: Claim): void {
     for (const l of [...this.changeListeners]) {
       try {
         l(event, name, claim);

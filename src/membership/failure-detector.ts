@@ -29,13 +29,14 @@ export function backoffDelay(attempt: number, minMs: number, maxMs: number, rand
 }
 
 /**
- * Local health awareness: the failure timeout stretched by our own recent event-loop
- * lag beyond one heartbeat interval (a slow process measures silence it caused itself).
+ * Local health awareness: a timeout (the silence before suspicion) stretched by our own
+ * recent event-loop lag beyond one heartbeat interval (a slow process measures silence
+ * it caused itself).
  */
-export function stretchedTimeout(failureTimeoutMs: number, recentLagMs: number, heartbeatIntervalMs: number): number {
+export function stretchedTimeout(timeoutMs: number, recentLagMs: number, heartbeatIntervalMs: number): number {
   // Capped: a node that is merely slow gets slack; one long freeze (handled by
   // mayJudge on the tick after it) must not blunt detection for long afterwards.
-  return failureTimeoutMs + Math.min(Math.max(0, recentLagMs - heartbeatIntervalMs), 2 * heartbeatIntervalMs);
+  return timeoutMs + Math.min(Math.max(0, recentLagMs - heartbeatIntervalMs), 2 * heartbeatIntervalMs);
 }
 
 /**

@@ -63,6 +63,12 @@ export interface SingletonOptions {
 /** The outcome of registering a name. */
 export type RegisterResult = { won: true; claim: Claim } | { won: false; owner: string; claim: Claim };
 
+/** A registry or membership change the node reports to its supervisors. */
+export type ChangeEvent = 'lost' | 'freed' | 'registered' | 'nodedown' | 'nodeup';
+
+/** Told of each change: the event, the name (or member) it concerns, and the claim when there is one. */
+export type ChangeListener = (event: ChangeEvent, name: string, claim?: Claim) => void;
+
 /** What the supervisor needs from the node (the node implements it). */
 export interface SingletonHost {
   readonly name: string;
@@ -94,7 +100,7 @@ export interface SingletonHost {
   /** Clock time a member last told us it declared us down (-Infinity: never). */
   lastDeclaredDownAt(): number;
   /** Subscribe to registry and membership changes; returns an unsubscribe function. */
-  onChange(cb: (event: 'lost' | 'freed' | 'registered' | 'nodedown' | 'nodeup', name: string, claim?: Claim) => void): () => void;
+  onChange(cb: ChangeListener): () => void;
 }
 
 /** Where a Singleton is in its life. */

@@ -39,6 +39,16 @@ async function cluster(n: number, seed: number): Promise<{ clock: ManualClock; n
   return { clock, net, nodes };
 }
 
+/** Once the mesh has formed, a failover Singleton 'S' on each node in turn (n1 the longest-lived candidate); tenures record node#epoch. */
+async function startSingletons(clock: ManualClock, nodes: ClusterNode[], tenures: string[]): Promise<void> {
+  await run(clock, 1000);
+  for (const n of nodes) {
+    n.singleton('S', (ctx) => void tenures.push(`${ctx.node}#${ctx.epoch}`), { failover: true, settleMs: 100 });
+    await run(clock, 300);
+  }
+  await run(clock, 1000);
+}
+
 test('a simulated cluster forms a full mesh and agrees on a registered name', async () => {
   const { clock, nodes } = await cluster(4, 1);
   try {
@@ -57,12 +67,7 @@ test('simulated failover: stopping the holder hands the Singleton to the longest
   const { clock, nodes } = await cluster(3, 2);
   const tenures: string[] = [];
   try {
-    await run(clock, 1000);
-    for (const n of nodes) {
-      n.singleton('S', (ctx) => void tenures.push(`${ctx.node}#${ctx.epoch}`), { failover: true, settleMs: 100 });
-      await run(clock, 300);
-    }
-    await run(clock, 1000);
+    await startSingletons(clock, nodes, tenures);
     assert.deepEqual(tenures, ['n1@sim#1']);
     await Promise.all([nodes[0]!.stop(), run(clock, 1000)]);
     assert.deepEqual(tenures, ['n1@sim#1', 'n2@sim#2']);
@@ -76,12 +81,7 @@ test('a node whose heartbeats stop getting through is told it was declared down,
   const tenures: string[] = [];
   const downs: string[] = [];
   try {
-    await run(clock, 1000);
-    for (const n of nodes) {
-      n.singleton('S', (ctx) => void tenures.push(`${ctx.node}#${ctx.epoch}`), { failover: true, settleMs: 100 });
-      await run(clock, 300);
-    }
-    await run(clock, 1000);
+    await startSingletons(clock, nodes, tenures);
     assert.deepEqual(tenures, ['n1@sim#1']);
     nodes[0]!.on('nodedown', (m, reason) => void downs.push(`${m.name}: ${reason}`));
     // n1's bytes stop reaching the others (a jammed link, one way); theirs still reach it.

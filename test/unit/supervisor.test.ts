@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CANDIDATE_PREFIX, SingletonSupervisor } from '../../src/singleton/supervisor.js';
-import type { SingletonHost } from '../../src/singleton/supervisor.js';
+import type { ChangeListener, SingletonHost } from '../../src/singleton/supervisor.js';
 import { compareClaims } from '../../src/registry/registry.js';
 import type { Claim } from '../../src/registry/registry.js';
 import { ManualClock } from '../../src/util/clock.js';
@@ -11,7 +11,7 @@ import type { Logger } from '../../src/util/log.js';
 
 const HEARTBEAT = 500;
 const FAILURE = 3000;
-type ChangeEvent = Parameters<Parameters<SingletonHost['onChange']>[0]>;
+type ChangeArgs = Parameters<ChangeListener>;
 
 /**
  * A node "a" seen from its supervisor: a registry of claims, a set of connected
@@ -29,7 +29,7 @@ class ScriptedHost implements SingletonHost {
   readonly connected = new Set<string>();
   /** Link serial per member: a reconnection is a new link. */
   private readonly links = new Map<string, number>();
-  private readonly listeners = new Set<(...e: ChangeEvent) => void>();
+  private readonly listeners = new Set<(...e: ChangeArgs) => void>();
   private healthyAt = this.clock.now();
   declaredDownAt = -Infinity;
   private seq = 0;
@@ -78,7 +78,7 @@ class ScriptedHost implements SingletonHost {
     this.emit('nodedown', peer);
   }
 
-  emit(...e: ChangeEvent): void {
+  emit(...e: ChangeArgs): void {
     for (const l of [...this.listeners]) l(...e);
   }
 
@@ -136,7 +136,7 @@ class ScriptedHost implements SingletonHost {
     return this.declaredDownAt;
   }
 
-  onChange(cb: (...e: ChangeEvent) => void): () => void {
+  onChange(cb: (...e: ChangeArgs) => void): () => void {
     this.listeners.add(cb);
     return () => this.listeners.delete(cb);
   }
