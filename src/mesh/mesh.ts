@@ -5,19 +5,19 @@
 // reports nodeup / nodedown.
 // Invariants: at most one active connection per peer name; nodeup and nodedown
 // alternate per peer; a replaced duplicate connection never produces a nodedown.
-import { ClusterError, describeError } from './errors.js';
-import type { NodeConfig } from './config.js';
-import { Connection } from './transport/connection.js';
-import type { Listener, Network, Stream } from './transport/transport.js';
-import type { Role } from './transport/session-crypto.js';
-import type { DiscoveredPeer } from './discovery/discovery.js';
-import { backoffDelay } from './membership/failure-detector.js';
-import { Detector } from './membership/detector.js';
-import { nameHolder, preferConnection } from './membership/membership.js';
-import { PROTOCOL_VERSION } from './wire/messages.js';
-import type { Hello, MemberInfo, SessionMessage } from './wire/messages.js';
-import type { Logger } from './util/log.js';
-import type { TimerHandle } from './util/clock.js';
+import { ClusterError, describeError } from '../errors.js';
+import type { NodeConfig } from '../config.js';
+import { Connection } from '../transport/connection.js';
+import type { Listener, Network, Stream } from '../transport/transport.js';
+import type { Role } from '../transport/session-crypto.js';
+import type { DiscoveredPeer } from '../discovery/discovery.js';
+import { backoffDelay } from '../membership/failure-detector.js';
+import { Detector } from '../membership/detector.js';
+import { nameHolder, preferConnection } from '../membership/membership.js';
+import { PROTOCOL_VERSION } from '../wire/messages.js';
+import type { Hello, MemberInfo, SessionMessage } from '../wire/messages.js';
+import type { Logger } from '../util/log.js';
+import type { TimerHandle } from '../util/clock.js';
 
 /** A connected member as the mesh reports it. */
 export interface MeshMember {
