@@ -1,0 +1,62 @@
+// Failure log: the per-address limiter for lines about failed connections, inbound
+// (accept, handshake) and outbound (dial) alike, so a flood of hostile connections or
+// forged candidates cannot flood the log.
+// Invariants: per address and window, at most `perWindow` lines at their own level,
+// then at most `debugPerWindow` at debug, then none (counted); when a window with
+// suppressed lines ends and the address fails again, one summary line says how many;
+// at most `maxAddresses` addresses are tracked (the oldest is forgotten first).
+import type { Logger, LogLevel, LogMeta } from '../util/log.js';
+
+/** Lines per address per window at their own level. */
+export const FAILURE_LOGS_PER_WINDOW = 5;
+/** Further lines per address per window at debug level; the rest are dropped. */
+export const FAILURE_DEBUG_LOGS_PER_WINDOW = 50;
+/** The window of the failure-log limiter, ms. */
+export const FAILURE_LOG_WINDOW_MS = 60_000;
+/** Addresses the limiter remembers. */
+export const FAILURE_LOG_MAX_ADDRESSES = 1024;
+
+/** What to do with the n-th failure line of a window (n from 1). */
+export type FailureLogVerdict = 'log' | 'debug' | 'drop';
+
+/** Pure: the verdict for the n-th line of an address's window. */
+export function failureLogVerdict(n: number, perWindow = FAILURE_LOGS_PER_WINDOW, debugPerWindow = FAILURE_DEBUG_LOGS_PER_WINDOW): FailureLogVerdict {
+  if (n <= perWindow) return 'log';
+  if (n <= perWindow + debugPerWindow) return 'debug';
+  return 'drop';
+}
+
+interface Window {
+  since: number;
+  count: number;
+}
+
+/** The per-address limiter; time comes from the caller's clock. */
+export class FailureLog {
+  private readonly windows = new Map<string, Window>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly now: () => number,
+    private readonly perWindow = FAILURE_LOGS_PER_WINDOW,
+    private readonly windowMs = FAILURE_LOG_WINDOW_MS,
+  ) {}
+
+  /** Log one failure line about address at level (warn by default), within the limits. */
+  note(address: string, message: string, meta: LogMeta, level: LogLevel = 'warn'): FailureLogVerdict {
+    const now = this.now();
+    let w = this.windows.get(address);
+    if (!w || now - w.since > this.windowMs) {
+      if (w && w.count > this.perWindow) this.log.warn('more connection failures from this address were logged at debug level', { addr: address, count: w.count - this.perWindow });
+      w = { since: now, count: 0 };
+      this.windows.delete(address);
+      this.windows.set(address, w);
+      if (this.windows.size > FAILURE_LOG_MAX_ADDRESSES) this.windows.delete(this.windows.keys().next().value!);
+    }
+    w.count++;
+    const verdict = failureLogVerdict(w.count, this.perWindow);
+    if (verdict === 'log') this.log[level](message, meta);
+    else if (verdict === 'debug') this.log.debug(message, meta);
+    return verdict;
+  }
+}
