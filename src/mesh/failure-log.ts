@@ -1,7 +1,8 @@
 // Failure log: the per-address limiter for lines about failed connections, inbound
 // (accept, handshake) and outbound (dial) alike, so a flood of hostile connections or
-// forged candidates cannot flood the log.
-// Invariants: per address and window, at most `perWindow` lines at their own level,
+// forged candidates cannot flood the log. Lines are counted per address and message
+// (one kind of failure cannot hide another; the kinds are a handful of fixed texts).
+// Invariants: per address, message and window, at most `perWindow` lines at their own level,
 // then at most `debugPerWindow` at debug, then none (counted); when a window with
 // suppressed lines ends and the address fails again, one summary line says how many;
 // at most `maxAddresses` addresses are tracked (the oldest is forgotten first).
@@ -45,12 +46,13 @@ export class FailureLog {
   /** Log one failure line about address at level (warn by default), within the limits. */
   note(address: string, message: string, meta: LogMeta, level: LogLevel = 'warn'): FailureLogVerdict {
     const now = this.now();
-    let w = this.windows.get(address);
+    const key = `${address}\n${message}`;
+    let w = this.windows.get(key);
     if (!w || now - w.since > this.windowMs) {
       if (w && w.count > this.perWindow) this.log.warn('more connection failures from this address were logged at debug level', { addr: address, count: w.count - this.perWindow });
       w = { since: now, count: 0 };
-      this.windows.delete(address);
-      this.windows.set(address, w);
+      this.windows.delete(key);
+      this.windows.set(key, w);
       if (this.windows.size > FAILURE_LOG_MAX_ADDRESSES) this.windows.delete(this.windows.keys().next().value!);
     }
     w.count++;
@@ -59,4 +61,14 @@ export class FailureLog {
     else if (verdict === 'debug') this.log.debug(message, meta);
     return verdict;
   }
+}
+
+/**
+ * A value from the network made safe for a log line: a string of plain name characters
+ * as it is, anything else as a JSON-escaped excerpt of at most maxChars characters.
+ */
+export function logSafe(value: unknown, maxChars = 64): string {
+  if (typeof value === 'string' && value.length <= maxChars && /^[A-Za-z0-9_.@:-]*$/.test(value)) return value;
+  if (typeof value !== 'string') return `<${typeof value}>`;
+  return JSON.stringify(value.slice(0, maxChars)) + (value.length > maxChars ? '…' : '');
 }

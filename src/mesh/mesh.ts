@@ -18,13 +18,15 @@ import { PROTOCOL_VERSION } from '../wire/messages.js';
 import type { Hello, MemberInfo, SessionMessage } from '../wire/messages.js';
 import type { Logger } from '../util/log.js';
 import type { TimerHandle } from '../util/clock.js';
-import { decideAdmission, MAX_PENDING_HANDSHAKES } from './admission.js';
+import { decideAdmission, decideInbound, FAILED_HANDSHAKES_PER_ADDRESS, isNewcomer } from './admission.js';
+import type { InboundAction } from './admission.js';
 import { CandidateTable, candidateName } from './candidates.js';
-import type { Candidate } from './candidates.js';
+import type { Candidate, UpsertResult } from './candidates.js';
 import { goodbyeCode, SHUTDOWN_GOODBYE } from './close-codes.js';
 import type { GoodbyeCode } from './close-codes.js';
-import { redialDelay } from './dialer.js';
-import { FailureLog } from './failure-log.js';
+import { DialPacer, mayResetBackoff, redialDelay } from './dialer.js';
+import { FailureLog, logSafe } from './failure-log.js';
+import { KeyedBuckets, OncePerWindow } from './rate-limit.js';
 
 /** A connected member as the mesh reports it. */
 export interface MeshMember {
@@ -50,6 +52,8 @@ interface Peer {
   conn: Connection;
   member: MeshMember;
   dialer: string;
+  /** Clock time this connection became the active one. */
+  since: number;
   /** Set while the peer's connection was closed as a duplicate and its replacement is awaited. */
   orphanTimer?: TimerHandle | undefined;
 }
@@ -65,6 +69,21 @@ export class Mesh {
   private readonly startedAt: number;
   private readonly log: Logger;
   private readonly failureLog: FailureLog;
+  private readonly pacer: DialPacer;
+  /** Inbound connections in their handshake, per remote address. */
+  private readonly pendingInbound = new Map<string, number>();
+  /** Failed inbound handshakes, per remote address. */
+  private readonly failedHandshakes = new KeyedBuckets(FAILED_HANDSHAKES_PER_ADDRESS, 4096);
+  /** One "authentication failed" warning per peer per minute. */
+  private readonly authWarnings = new OncePerWindow(AUTH_WARNING_INTERVAL_MS);
+  /** Peers (claimed name or address) whose authentication failed, with when: for the "alone" line. */
+  private readonly authFailedPeers = new Map<string, number>();
+  private readonly aloneNotice = new OncePerWindow(AUTH_WARNING_INTERVAL_MS);
+  private readonly notices = new OncePerWindow(AUTH_WARNING_INTERVAL_MS);
+  /** True once any member has come up: the node is established, no longer a newcomer. */
+  private everHadMember = false;
+  /** Candidates with our own name we said (once, at debug) we do not dial. */
+  private readonly ownNameNoted = new Set<string>();
 
   constructor(
     private readonly config: NodeConfig,
@@ -76,6 +95,7 @@ export class Mesh {
     this.startedAt = config.clock.now();
     this.log = config.logger;
     this.failureLog = new FailureLog(this.log, () => config.clock.now());
+    this.pacer = new DialPacer(() => config.clock.now());
   }
 
   /** The TCP port we listen on (after start). */
@@ -163,10 +183,15 @@ export class Mesh {
   peerFound(peer: DiscoveredPeer): void {
     if (this.stopped) return;
     const key = `${peer.source}:${peer.id}`;
-    // A candidate with our own name but another identity (discovery drops our own
-    // records) is dialed too: the handshake settles which of two live nodes keeps it.
     const { result, candidate } = this.candidates.upsertDiscovered(key, peer.source, peer.name, peer.addresses, peer.port);
     if (candidate) this.afterUpsert(candidate, result);
+    else this.tableFull(peer.source);
+  }
+
+  private tableFull(source: string): void {
+    if (this.notices.allow(`full:${source}`, this.config.clock.now())) {
+      this.log.warn('too many candidates; ignoring new ones for now', { source, count: this.candidates.size });
+    }
   }
 
   /** A discovery source lost a candidate (goodbye or expiry). */
@@ -174,11 +199,17 @@ export class Mesh {
     this.dropCandidate(`${source}:${id}`);
   }
 
-  private afterUpsert(c: Candidate, result: string): void {
+  private afterUpsert(c: Candidate, result: UpsertResult): void {
     if (result === 'added') this.schedule(c, 0);
     else if (result === 'moved' && !c.self) {
+      // A move resets the backoff at most once a minute (a record flipping its port must
+      // not turn backoff into a flood); otherwise the next attempt, when due, uses the
+      // new address.
+      const now = this.config.clock.now();
+      if (!mayResetBackoff(c.lastResetAt, now)) return;
+      c.lastResetAt = now;
       c.attempt = 0;
-      this.schedule(c, 0);
+      if (!c.dialing) this.schedule(c, 0);
     }
   }
 
@@ -214,14 +245,35 @@ export class Mesh {
     this.schedule(c, delay);
   }
 
+  private get newcomer(): boolean {
+    return isNewcomer(this.everHadMember, this.config.clock.now() - this.startedAt);
+  }
+
   private async dial(c: Candidate): Promise<void> {
     if (this.stopped || c.dialing || c.self || !this.candidates.has(c.key)) return;
     if (this.isConnected(c)) return;
+    if (c.advertisedName === this.config.name && !this.newcomer) {
+      // Another live node with our name dials us and is refused by admission; a record
+      // with our name is not worth a connection (it may be a spoof aimed at us). Only a
+      // newcomer dials it, to learn whether its name is taken.
+      if (!this.ownNameNoted.has(c.key) && this.ownNameNoted.size < MAX_AUTH_FAILED_PEERS) {
+        this.ownNameNoted.add(c.key);
+        this.log.debug('not dialing a candidate advertised with our own name', { addr: `${c.addresses.join('|')}:${c.port}` });
+      }
+      return;
+    }
+    const wait = this.pacer.begin(c.addresses);
+    if (wait > 0) {
+      // Paced: wait for a token, spread so that many candidates do not wake together.
+      this.schedule(c, wait * (1 + this.config.random.float()));
+      return;
+    }
     c.dialing = true;
     try {
       let stream: Stream | undefined;
       let lastError: unknown;
-      for (const host of c.addresses) {
+      for (const [i, host] of c.addresses.entries()) {
+        if (i > 0 && this.pacer.reserve(host) > 0) continue;
         try {
           stream = await this.network.dial(host, c.port, this.config.dialTimeoutMs);
           break;
@@ -234,7 +286,7 @@ export class Mesh {
         return;
       }
       if (!stream) {
-        this.log.debug('dial failed', { peer: candidateName(c), addr: `${c.addresses.join('|')}:${c.port}`, error: describeError(lastError) });
+        this.failureLog.note(c.addresses[0] ?? '', 'dial failed', { peer: candidateName(c), addr: `${c.addresses.join('|')}:${c.port}`, error: describeError(lastError) }, 'debug');
         this.retry(c);
         return;
       }
@@ -244,11 +296,12 @@ export class Mesh {
         peer = await conn.handshake();
       } catch (err) {
         const code = err instanceof ClusterError ? err.code : 'ERR_PROTOCOL';
+        const addr = `${stream.remoteAddress}:${c.port}`;
         if (code === 'ERR_AUTH_FAILED') {
           c.authFailures++;
-          this.log.warn('authentication failed', { peer: candidateName(c), addr: `${stream.remoteAddress}:${c.port}`, code });
+          this.authFailed(conn, stream.remoteAddress, addr);
         } else {
-          this.log.warn('handshake failed', { peer: candidateName(c), addr: `${stream.remoteAddress}:${c.port}`, code, error: describeError(err) });
+          this.failureLog.note(stream.remoteAddress, 'handshake failed', { peer: candidateName(c), addr, code, error: describeError(err) });
         }
         this.retry(c);
         return;
@@ -259,14 +312,15 @@ export class Mesh {
         conn.close();
         return;
       }
-      if (c.advertisedName === undefined) c.learnedName ??= peer.name;
-      if (!this.admit(conn, peer, stream.remoteAddress)) {
+      if (c.advertisedName === undefined) c.learnedName = peer.name;
+      if (!this.admit(conn, peer, stream.remoteAddress, c.advertisedName)) {
         this.retry(c);
         return;
       }
       c.attempt = 0;
     } finally {
       c.dialing = false;
+      this.pacer.end();
     }
   }
 
@@ -294,8 +348,16 @@ export class Mesh {
       clock: this.config.clock,
     });
     this.pending.add(conn);
-    conn.onClose(() => this.pending.delete(conn));
+    conn.onClose(() => this.settlePending(conn));
     return conn;
+  }
+
+  /** conn left its handshake (admitted or closed): free its slots. Idempotent. */
+  private settlePending(conn: Connection): void {
+    if (!this.pending.delete(conn) || conn.role !== 'listener') return;
+    const n = (this.pendingInbound.get(conn.remoteAddress) ?? 1) - 1;
+    if (n > 0) this.pendingInbound.set(conn.remoteAddress, n);
+    else this.pendingInbound.delete(conn.remoteAddress);
   }
 
   private accept(stream: Stream): void {
@@ -303,41 +365,78 @@ export class Mesh {
       stream.close();
       return;
     }
-    if (this.pending.size >= MAX_PENDING_HANDSHAKES) {
-      this.failureLog.note(stream.remoteAddress, 'too many connections in their handshake; refusing', { addr: `${stream.remoteAddress}:${stream.remotePort}`, code: 'ERR_PROTOCOL' });
+    const ip = stream.remoteAddress;
+    const now = this.config.clock.now();
+    const failures = this.failedHandshakes.get(ip, now);
+    const action = decideInbound({ pendingTotal: this.pending.size, pendingFromAddress: this.pendingInbound.get(ip) ?? 0, failureTokens: failures.available(now) });
+    if (action !== 'accept') {
+      this.failureLog.note(ip, INBOUND_REFUSALS[action], { addr: `${ip}:${stream.remotePort}`, code: 'ERR_PROTOCOL' });
       stream.close();
       return;
     }
     const conn = this.connect(stream, 'listener');
+    this.pendingInbound.set(ip, (this.pendingInbound.get(ip) ?? 0) + 1);
     conn.handshake().then(
       (peer) => {
         if (this.stopped) return conn.close();
         if (peer.name === this.config.name && peer.inc === this.incarnation) return conn.close();
-        this.admit(conn, peer, stream.remoteAddress);
+        this.admit(conn, peer, ip);
       },
       (err: unknown) => {
+        this.failedHandshakes.get(ip, this.config.clock.now()).take(this.config.clock.now());
         const code = err instanceof ClusterError ? err.code : 'ERR_PROTOCOL';
-        const addr = `${stream.remoteAddress}:${stream.remotePort}`;
-        if (code === 'ERR_AUTH_FAILED') this.failureLog.note(stream.remoteAddress, 'authentication failed', { addr, code });
-        else this.failureLog.note(stream.remoteAddress, 'handshake failed', { addr, code, error: describeError(err) });
+        const addr = `${ip}:${stream.remotePort}`;
+        if (code === 'ERR_AUTH_FAILED') this.authFailed(conn, ip, addr);
+        else this.failureLog.note(ip, 'handshake failed', { addr, code, error: describeError(err) });
       },
     );
   }
 
+  /**
+   * A handshake failed authentication (either side): a warning naming the peer at most
+   * once per peer per minute, and, while we have no member, a line saying why we are
+   * alone at most once per minute.
+   */
+  private authFailed(conn: Connection, ip: string, addr: string): void {
+    const now = this.config.clock.now();
+    // The claimed name is unverified (parsed and shape-checked, never trusted).
+    const who = conn.claimedName !== undefined ? logSafe(conn.claimedName) : ip;
+    const message = `authentication failed with ${who} (${ip}): different cookie?`;
+    const meta = { peer: who, addr, code: 'ERR_AUTH_FAILED' };
+    if (this.authWarnings.allow(who, now)) this.log.warn(message, meta);
+    else this.failureLog.note(ip, message, meta, 'debug');
+    this.authFailedPeers.delete(who);
+    this.authFailedPeers.set(who, now);
+    if (this.authFailedPeers.size > MAX_AUTH_FAILED_PEERS) this.authFailedPeers.delete(this.authFailedPeers.keys().next().value!);
+    if (this.peers.size > 0 || !this.aloneNotice.allow('alone', now)) return;
+    const recent = [...this.authFailedPeers].filter(([, at]) => now - at < AUTH_WARNING_INTERVAL_MS).map(([w]) => w);
+    const shown = recent.slice(-ALONE_NAMES_SHOWN);
+    const more = recent.length - shown.length;
+    this.log.info(`alone: ${recent.length} node${recent.length === 1 ? '' : 's'} on the network failed authentication (different cookie?): ${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`, { count: recent.length });
+  }
+
   /** Decide what an authenticated connection becomes. Returns true if it is now the active one. */
-  private admit(conn: Connection, peer: Hello, host: string): boolean {
-    this.pending.delete(conn);
+  private admit(conn: Connection, peer: Hello, host: string, advertisedName?: string): boolean {
+    this.settlePending(conn);
     if (conn.state !== 'open') return false;
     const dialer = conn.role === 'dialer' ? this.config.name : peer.name;
     const member: MeshMember = { name: peer.name, incarnation: peer.inc, host, port: peer.port };
     const existing = this.peers.get(peer.name);
     const now = this.config.clock.now();
     const action = decideAdmission({
-      self: { name: this.config.name, inc: this.incarnation, up: conn.localHello.up },
+      self: { name: this.config.name, inc: this.incarnation, up: conn.localHello.up, newcomer: this.newcomer },
       peer: { name: peer.name, inc: peer.inc, up: peer.up },
       dialer,
-      existing: existing && { inc: existing.member.incarnation, open: existing.conn.state !== 'closed', dialer: existing.dialer, silentForMs: now - existing.conn.lastReceivedAt },
+      advertisedName,
+      existing: existing && {
+        inc: existing.member.incarnation,
+        open: existing.conn.state !== 'closed',
+        dialer: existing.dialer,
+        silentForMs: now - existing.conn.lastReceivedAt,
+        ageMs: now - existing.since,
+      },
       heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+      simultaneousWindowMs: this.config.handshakeTimeoutMs,
     });
     switch (action) {
       case 'self':
@@ -352,16 +451,31 @@ export class Mesh {
         conn.close();
         this.events.fatal(new ClusterError('ERR_NAME_IN_USE', `the name ${peer.name} is already in use by a live node at ${host}:${peer.port}`));
         return false;
+      case 'refuse-name-mismatch':
+        this.failureLog.note(host, 'refused a candidate whose authenticated name differs from the advertised one', {
+          peer: peer.name,
+          advertised: logSafe(advertisedName),
+          addr: `${host}:${conn.remotePort}`,
+          code: 'NAME_MISMATCH',
+        });
+        conn.close({ code: 'NAME_MISMATCH', reason: 'this address was advertised under another name' });
+        return false;
       case 'refuse-duplicate':
         conn.close({ code: 'DUPLICATE', reason: 'a connection between these nodes already exists' });
         return false;
-      case 'replace':
+      case 'replace': {
         // Replace silently: the peer stays up. The new connection becomes current first,
         // so closing the old one is not mistaken for the peer going down.
-        this.config.clock.clearTimeout(existing!.orphanTimer);
+        const old = existing!;
+        const meta = { peer: peer.name, addr: `${host}:${conn.remotePort}`, previous: `${old.conn.remoteAddress}:${old.conn.remotePort}` };
+        // After the simultaneous-dial window a replacement is news (the old one was unhealthy).
+        if (now - old.since > this.config.handshakeTimeoutMs) this.log.info('connection replaced by a new one between the same nodes', meta);
+        else this.log.debug('connection replaced by a new one between the same nodes', meta);
+        this.config.clock.clearTimeout(old.orphanTimer);
         this.activate(conn, member, dialer, false);
-        existing!.conn.close({ code: 'DUPLICATE', reason: 'replaced by another connection between these nodes' });
+        old.conn.close({ code: 'DUPLICATE', reason: 'replaced by another connection between these nodes' });
         return true;
+      }
       case 'replace-restarted':
         // The old incarnation is gone (restarted node): replace it.
         this.down(existing!, 'restarted with a new incarnation');
@@ -375,8 +489,9 @@ export class Mesh {
   }
 
   private activate(conn: Connection, member: MeshMember, dialer: string, announce: boolean): void {
-    const peer: Peer = { conn, member, dialer };
+    const peer: Peer = { conn, member, dialer, since: this.config.clock.now() };
     this.peers.set(member.name, peer);
+    this.everHadMember = true;
     this.detector?.forget(member.name);
     conn.onClose((err) => {
       if (this.peers.get(member.name) !== peer) return;
@@ -424,7 +539,9 @@ export class Mesh {
     this.detector?.forget(peer.member.name);
     this.log.info('nodedown', { peer: peer.member.name, reason });
     this.events.nodedown({ ...peer.member }, reason);
-    // Candidates learned only by gossip go with the member; discovery's own stay and are redialed.
+    // Candidates learned only by gossip go with the member, and so do those only it
+    // vouched for; discovery's own stay and are redialed.
+    for (const c of this.candidates.gossiperGone(peer.member.name)) this.dropCandidate(c.key);
     for (const c of this.candidates.named(peer.member.name)) {
       if (c.source === 'gossip') this.dropCandidate(c.key);
       else {
@@ -453,6 +570,7 @@ export class Mesh {
           if (m.name === this.config.name || this.peers.has(m.name) || m.port === 0) continue;
           const { result, candidate } = this.candidates.upsertGossip(peer.member.name, m.name, m.host, m.port);
           if (candidate) this.afterUpsert(candidate, result);
+          else this.tableFull('gossip');
         }
         return;
       case 'app':
@@ -487,3 +605,15 @@ export class Mesh {
 
 /** The mesh-internal channel of the failure detector's indirect checks. */
 const FD_CHANNEL = 'fd';
+/** One "authentication failed" warning per peer, and one "alone" line, per this many ms. */
+const AUTH_WARNING_INTERVAL_MS = 60_000;
+/** Peers remembered for the "alone" line. */
+const MAX_AUTH_FAILED_PEERS = 64;
+/** Names the "alone" line lists (the most recent). */
+const ALONE_NAMES_SHOWN = 8;
+/** The log line for each way an inbound connection is refused before its handshake. */
+const INBOUND_REFUSALS: Record<Exclude<InboundAction, 'accept'>, string> = {
+  'refuse-busy': 'too many connections in their handshake; refusing',
+  'refuse-busy-source': 'too many connections in their handshake from this address; refusing',
+  'refuse-failing-source': 'too many failed handshakes from this address; refusing',
+};

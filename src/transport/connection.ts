@@ -50,6 +50,7 @@ export class Connection {
   private readonly backlog: SessionMessage[] = [];
   private readonly closeHandlers: ((err?: ClusterError) => void)[] = [];
   private readonly handshakePromise: Promise<Hello>;
+  private claimed: string | undefined;
 
   constructor(
     private readonly stream: Stream,
@@ -74,6 +75,15 @@ export class Connection {
   /** The hello we sent. */
   get localHello(): Hello {
     return this.options.hello;
+  }
+
+  /**
+   * The name the peer's hello claimed, as soon as that hello parsed: NOT verified (the
+   * handshake may still fail), for telling a user whom a failed handshake was with.
+   * undefined until a hello of our protocol version arrives.
+   */
+  get claimedName(): string | undefined {
+    return this.claimed;
   }
 
   get role(): Role {
@@ -151,7 +161,9 @@ export class Connection {
   }
 
   private onHandshakeFrame(frame: Buffer): void {
-    const step = this.handshaker.receive(parseHandshake(decode(frame)));
+    const msg = parseHandshake(decode(frame));
+    if (msg.t === 'hello' && msg.name !== '' && this.claimed === undefined) this.claimed = msg.name;
+    const step = this.handshaker.receive(msg);
     if (step.send) this.writeHandshake(step.send);
     if (step.fail) {
       this.fail(step.fail);

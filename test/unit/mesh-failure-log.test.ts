@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FailureLog, failureLogVerdict, FAILURE_LOGS_PER_WINDOW, FAILURE_DEBUG_LOGS_PER_WINDOW } from '../../src/mesh/failure-log.js';
+import { FailureLog, failureLogVerdict, logSafe, FAILURE_LOGS_PER_WINDOW, FAILURE_DEBUG_LOGS_PER_WINDOW } from '../../src/mesh/failure-log.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
 
@@ -39,4 +39,25 @@ test('FailureLog: a debug-level line stays at debug and is limited too', () => {
   for (let i = 0; i < 500; i++) f.note('10.0.0.9', 'dial failed', {}, 'debug');
   assert.equal(log.lines.length, FAILURE_LOGS_PER_WINDOW + FAILURE_DEBUG_LOGS_PER_WINDOW);
   assert.ok(log.lines.every((l) => l.level === 'debug'));
+});
+
+test('FailureLog: each kind of failure has its own count, so one cannot hide another', () => {
+  const clock = new ManualClock();
+  const log = recordingLogger();
+  const f = new FailureLog(log, () => clock.now());
+  for (let i = 0; i < 100; i++) f.note('10.0.0.9', 'too many connections in their handshake from this address; refusing', {});
+  f.note('10.0.0.9', 'handshake failed', {});
+  assert.equal(log.lines.filter((l) => l.level === 'warn' && l.message === 'handshake failed').length, 1);
+});
+
+test('logSafe: names pass as they are; anything else is escaped and capped', () => {
+  const cases: [unknown, string][] = [
+    ['bob@host', 'bob@host'],
+    ['10.0.0.5', '10.0.0.5'],
+    ['a\nb', '"a\\nb"'],
+    ['x'.repeat(100), `"${'x'.repeat(64)}"…`],
+    [42, '<number>'],
+    [{ toString: () => 'boom' }, '<object>'],
+  ];
+  for (const [v, want] of cases) assert.equal(logSafe(v), want);
 });
