@@ -348,6 +348,7 @@ export class Mesh {
       clock: this.config.clock,
     });
     this.pending.add(conn);
+    if (role === 'listener') this.pendingInbound.set(stream.remoteAddress, (this.pendingInbound.get(stream.remoteAddress) ?? 0) + 1);
     conn.onClose(() => this.settlePending(conn));
     return conn;
   }
@@ -375,7 +376,6 @@ export class Mesh {
       return;
     }
     const conn = this.connect(stream, 'listener');
-    this.pendingInbound.set(ip, (this.pendingInbound.get(ip) ?? 0) + 1);
     conn.handshake().then(
       (peer) => {
         if (this.stopped) return conn.close();

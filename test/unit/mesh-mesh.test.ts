@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { Mesh } from '../../src/mesh/mesh.js';
 import type { MeshEvents, MeshMember } from '../../src/mesh/mesh.js';
 import { DIALS_GLOBAL, DIALS_PER_ADDRESS } from '../../src/mesh/dialer.js';
-import { NEWCOMER_WINDOW_MS } from '../../src/mesh/admission.js';
+import { FAILED_HANDSHAKES_PER_ADDRESS, MAX_PENDING_HANDSHAKES_PER_ADDRESS, NEWCOMER_WINDOW_MS } from '../../src/mesh/admission.js';
 import { FAILURE_DEBUG_LOGS_PER_WINDOW, FAILURE_LOGS_PER_WINDOW } from '../../src/mesh/failure-log.js';
-import { resolveConfig, testConfig } from '../../src/config.js';
+import { lanConfig, resolveConfig, testConfig } from '../../src/config.js';
+import type { NodeOptions } from '../../src/config.js';
 import { ClusterError } from '../../src/errors.js';
 import { Connection } from '../../src/transport/connection.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
@@ -36,9 +37,9 @@ interface Node {
   events: { kind: 'nodeup' | 'nodedown' | 'relinked' | 'fatal'; who: string; why?: string }[];
 }
 
-function node(clock: ManualClock, network: Network, name: string, host: string, key = KEY, seed = 1): Node {
+function node(clock: ManualClock, network: Network, name: string, host: string, key = KEY, seed = 1, timing: Partial<NodeOptions> = testConfig()): Node {
   const log = recordingLogger();
-  const cfg = resolveConfig({ name, cookie: 'unused: the key is passed', host, clock, random: seededRandom(seed), logger: log, mdns: false, ...testConfig() });
+  const cfg = resolveConfig({ name, cookie: 'unused: the key is passed', host, clock, random: seededRandom(seed), logger: log, mdns: false, ...timing });
   const events: Node['events'] = [];
   const sink: MeshEvents = {
     nodeup: (m: MeshMember) => void events.push({ kind: 'nodeup', who: m.name }),
@@ -94,6 +95,25 @@ test('a flood of forged candidates at one address, with port flips, stays within
     assert.ok(attempts <= bound, `${attempts} connection attempts to one address in ${SECONDS} s (bound ${bound})`);
     const dialLines = victim.log.lines.filter((l) => l.message === 'dial failed');
     assert.ok(dialLines.length <= FAILURE_LOGS_PER_WINDOW + FAILURE_DEBUG_LOGS_PER_WINDOW, `${dialLines.length} dial-failure lines`);
+  } finally {
+    await victim.mesh.stop();
+  }
+});
+
+test('a record flipping its port does not reset the backoff more than once a minute', async () => {
+  const clock = new ManualClock();
+  const net = countingNetwork(new MemoryNetwork().host('10.0.0.1'));
+  // LAN timing: backoff from 200 ms doubling up to 4 s.
+  const victim = node(clock, net, 'alice@sim', '10.0.0.1', KEY, 1, lanConfig());
+  await victim.mesh.start();
+  try {
+    for (let i = 0; i < 300; i++) {
+      victim.mesh.peerFound({ id: 'flipper', name: 'bob@x', addresses: ['192.0.2.8'], port: 7000 + (i % 2), source: 'mdns' });
+      await run(clock, 100, 50);
+    }
+    // 30 s of backoff from 200 ms to 4 s: about 12 attempts (the per-address bucket alone would allow 68).
+    const attempts = net.dials.get('192.0.2.8') ?? 0;
+    assert.ok(attempts >= 5 && attempts <= 16, `${attempts} attempts in 30 s`);
   } finally {
     await victim.mesh.stop();
   }
@@ -260,5 +280,53 @@ test('a wrong cookie is said clearly on both sides, once per peer per minute; a 
   } finally {
     await alice.mesh.stop();
     await eve.mesh.stop();
+  }
+});
+
+test('handshake slots are per source address and come back when the connections go', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const alice = node(clock, net.host('10.0.0.1'), 'alice@sim', '10.0.0.1', KEY, 1, { ...testConfig(), handshakeTimeoutMs: 60_000 });
+  await alice.mesh.start();
+  try {
+    const idle: Stream[] = [];
+    for (let i = 0; i < 20; i++) idle.push(await net.host('10.0.0.66').dial('10.0.0.1', alice.mesh.port, 1000));
+    let closed = 0;
+    for (const s of idle) s.onClose(() => void closed++);
+    await run(clock, 100);
+    assert.equal(closed, 20 - MAX_PENDING_HANDSHAKES_PER_ADDRESS, 'all but the per-address cap closed at once');
+    assert.equal(alice.log.lines.filter((l) => l.message === 'too many connections in their handshake from this address; refusing' && l.level === 'warn').length, FAILURE_LOGS_PER_WINDOW);
+    for (const s of idle) s.close();
+    await run(clock, 100);
+    // The same address may now bring a real node in.
+    const bob = node(clock, net.host('10.0.0.66'), 'bob@sim', '10.0.0.66', KEY, 2);
+    await bob.mesh.start();
+    bob.mesh.peerFound({ id: 'alice', name: 'alice@sim', addresses: ['10.0.0.1'], port: alice.mesh.port, source: 'mdns' });
+    await run(clock, 500);
+    assert.deepEqual(alice.mesh.members(), ['bob@sim']);
+    await bob.mesh.stop();
+  } finally {
+    await alice.mesh.stop();
+  }
+});
+
+test('an address whose handshakes keep failing has its connections closed at once', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const alice = node(clock, net.host('10.0.0.1'), 'alice@sim', '10.0.0.1');
+  await alice.mesh.start();
+  try {
+    const garbage = Buffer.from([0, 0, 0, 3, 0xc1, 0xc1, 0xc1]);
+    for (let i = 0; i < 30; i++) {
+      const s = await net.host('10.0.0.77').dial('10.0.0.1', alice.mesh.port, 1000);
+      s.write(garbage);
+      await run(clock, 10);
+    }
+    const failed = alice.log.lines.filter((l) => l.message === 'handshake failed').length;
+    const refused = alice.log.lines.filter((l) => l.message === 'too many failed handshakes from this address; refusing' && l.level === 'warn').length;
+    assert.ok(failed >= 1 && failed <= FAILED_HANDSHAKES_PER_ADDRESS.capacity + 1, `${failed} handshakes failed`);
+    assert.ok(refused >= 1 && refused <= FAILURE_LOGS_PER_WINDOW, `${refused} refusal lines`);
+  } finally {
+    await alice.mesh.stop();
   }
 });
