@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { Mesh } from '../../src/mesh/mesh.js';
 import type { MeshEvents, MeshMember } from '../../src/mesh/mesh.js';
 import { DIALS_GLOBAL, DIALS_PER_ADDRESS } from '../../src/mesh/dialer.js';
+import { MAX_GOSSIP_CANDIDATES_PER_MEMBER } from '../../src/mesh/candidates.js';
 import { FAILED_HANDSHAKES_PER_ADDRESS, MAX_PENDING_HANDSHAKES_PER_ADDRESS, NEWCOMER_WINDOW_MS } from '../../src/mesh/admission.js';
 import { FAILURE_DEBUG_LOGS_PER_WINDOW, FAILURE_LOGS_PER_WINDOW } from '../../src/mesh/failure-log.js';
 import { lanConfig, resolveConfig, testConfig } from '../../src/config.js';
@@ -329,6 +330,45 @@ test('an address whose handshakes keep failing has its connections closed at onc
     const refused = alice.log.lines.filter((l) => l.message === 'too many failed handshakes from this address; refusing' && l.level === 'warn').length;
     assert.ok(failed >= 1 && failed <= FAILED_HANDSHAKES_PER_ADDRESS.capacity + 1, `${failed} handshakes failed`);
     assert.ok(refused >= 1 && refused <= FAILURE_LOGS_PER_WINDOW, `${refused} refusal lines`);
+  } finally {
+    await alice.mesh.stop();
+  }
+});
+
+test('gossip candidates are capped per gossiping member and go when that member goes', async (t) => {
+  const clock = new ManualClock();
+  const mem = new MemoryNetwork();
+  const net = countingNetwork(mem.host('10.0.0.1'));
+  const alice = node(clock, net, 'alice@sim', '10.0.0.1');
+  await alice.mesh.start();
+  try {
+    const stream = await mem.host('10.0.0.66').dial('10.0.0.1', alice.mesh.port, 1000);
+    const mallory = new Connection(stream, {
+      role: 'dialer',
+      clusterKey: KEY,
+      hello: { t: 'hello', v: PROTOCOL_VERSION, name: 'mallory@sim', inc: 'eeee', nonce: Buffer.alloc(32, 9), port: 1, up: 0 },
+      maxFrameBytes: 1024 * 1024,
+      handshakeTimeoutMs: 1000,
+      clock,
+    });
+    await run(clock, 50);
+    assert.equal(mallory.state, 'open');
+    const members = Array.from({ length: 1000 }, (_, i) => ({ name: `g${i}@x`, inc: 'ab', host: `203.0.${i >> 8}.${i & 255}`, port: 7000 }));
+    mallory.send({ t: 'members', members });
+    for (let seq = 0; seq < 300; seq++) {
+      mallory.send({ t: 'ping', seq }); // stay up
+      await run(clock, 100, 50);
+    }
+    assert.deepEqual(alice.mesh.members(), ['mallory@sim']);
+    const dialed = net.dials.size;
+    t.diagnostic(`one member gossiping 1000 candidates: ${dialed} distinct addresses dialed`);
+    assert.ok(dialed > 100 && dialed <= MAX_GOSSIP_CANDIDATES_PER_MEMBER, `${dialed} distinct addresses dialed`);
+    mallory.close();
+    await run(clock, 1000, 50);
+    const before = [...net.dials.values()].reduce((a, b) => a + b, 0);
+    await run(clock, 30_000, 100);
+    const after = [...net.dials.values()].reduce((a, b) => a + b, 0);
+    assert.equal(after, before, 'nothing mallory gossiped is dialed once mallory is gone');
   } finally {
     await alice.mesh.stop();
   }
