@@ -2,12 +2,14 @@
 // facts the mesh has (our identity, the peer's verified hello, the name the candidate
 // was advertised under, the connection we may already hold to that name), and the
 // caps on connections still in their handshake.
+// InboundSlots holds the per-address state those caps need.
 // Invariants: at most one active connection per peer name; both ends of a pair decide
 // from the same hellos, so they agree on which of two connections survives; a healthy
 // established connection is never replaced (a relay cannot splice itself in); the first
 // live holder of a name keeps it, and a peer's self-reported uptime can make only a
 // newcomer give its name up, never an established node.
 import { nameHolder, preferConnection } from '../membership/membership.js';
+import { KeyedBuckets } from './rate-limit.js';
 
 /** Connections (inbound and our own dials) allowed in their handshake at once; more inbound ones are closed at once. */
 export const MAX_PENDING_HANDSHAKES = 256;
@@ -137,4 +139,44 @@ export function decideInbound(i: InboundInput): InboundAction {
   if (i.pendingFromAddress >= MAX_PENDING_HANDSHAKES_PER_ADDRESS) return 'refuse-busy-source';
   if (i.pendingTotal >= MAX_PENDING_HANDSHAKES) return 'refuse-busy';
   return 'accept';
+}
+
+/** Addresses whose failed-handshake buckets are remembered. */
+export const MAX_FAILED_HANDSHAKE_ADDRESSES = 4096;
+
+/** Per-address state of inbound connections in their handshake: slots held and failures. */
+export class InboundSlots {
+  private readonly held = new Map<string, number>();
+  private readonly failures = new KeyedBuckets(FAILED_HANDSHAKES_PER_ADDRESS, MAX_FAILED_HANDSHAKE_ADDRESSES);
+
+  constructor(private readonly now: () => number) {}
+
+  /** Decide on a new inbound connection from ip while pendingTotal handshakes run. */
+  check(ip: string, pendingTotal: number): InboundAction {
+    const now = this.now();
+    return decideInbound({ pendingTotal, pendingFromAddress: this.held.get(ip) ?? 0, failureTokens: this.failures.get(ip, now).available(now) });
+  }
+
+  /** A connection from ip entered its handshake. */
+  opened(ip: string): void {
+    this.held.set(ip, (this.held.get(ip) ?? 0) + 1);
+  }
+
+  /** A connection from ip left its handshake (admitted or closed); once per opened(). */
+  settled(ip: string): void {
+    const n = (this.held.get(ip) ?? 1) - 1;
+    if (n > 0) this.held.set(ip, n);
+    else this.held.delete(ip);
+  }
+
+  /** A handshake from ip failed. */
+  failed(ip: string): void {
+    const now = this.now();
+    this.failures.get(ip, now).take(now);
+  }
+
+  /** Slots held by ip (for tests). */
+  heldBy(ip: string): number {
+    return this.held.get(ip) ?? 0;
+  }
 }

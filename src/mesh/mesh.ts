@@ -1,8 +1,9 @@
 // Mesh: the full mesh of authenticated connections, one per pair of nodes, like
 // Erlang distribution. It composes the parts in this folder: the candidate table
 // (candidates.ts) it dials with pacing and backoff (dialer.ts), the admission rules
-// for authenticated connections (admission.ts), the failure-log limiter
-// (failure-log.ts) and the goodbye codes (close-codes.ts); it carries the heartbeats
+// for authenticated connections and the handshake slots (admission.ts), the
+// failure-log limiter (failure-log.ts), the wrong-cookie report (auth-failures.ts) and
+// the goodbye codes (close-codes.ts); it carries the heartbeats
 // and checks of the failure detector (membership/detector.ts) and reports nodeup /
 // nodedown.
 // Invariants: at most one active connection per peer name; nodeup and nodedown
@@ -18,15 +19,16 @@ import { PROTOCOL_VERSION } from '../wire/messages.js';
 import type { Hello, MemberInfo, SessionMessage } from '../wire/messages.js';
 import type { Logger } from '../util/log.js';
 import type { TimerHandle } from '../util/clock.js';
-import { decideAdmission, decideInbound, FAILED_HANDSHAKES_PER_ADDRESS, isNewcomer } from './admission.js';
+import { decideAdmission, InboundSlots, isNewcomer } from './admission.js';
 import type { InboundAction } from './admission.js';
 import { CandidateTable, candidateName } from './candidates.js';
 import type { Candidate, UpsertResult } from './candidates.js';
 import { goodbyeCode, SHUTDOWN_GOODBYE } from './close-codes.js';
 import type { GoodbyeCode } from './close-codes.js';
 import { DialPacer, mayResetBackoff, redialDelay } from './dialer.js';
+import { AuthFailureReport } from './auth-failures.js';
 import { FailureLog, logSafe } from './failure-log.js';
-import { KeyedBuckets, OncePerWindow } from './rate-limit.js';
+import { OncePerWindow } from './rate-limit.js';
 
 /** A connected member as the mesh reports it. */
 export interface MeshMember {
@@ -70,16 +72,9 @@ export class Mesh {
   private readonly log: Logger;
   private readonly failureLog: FailureLog;
   private readonly pacer: DialPacer;
-  /** Inbound connections in their handshake, per remote address. */
-  private readonly pendingInbound = new Map<string, number>();
-  /** Failed inbound handshakes, per remote address. */
-  private readonly failedHandshakes = new KeyedBuckets(FAILED_HANDSHAKES_PER_ADDRESS, 4096);
-  /** One "authentication failed" warning per peer per minute. */
-  private readonly authWarnings = new OncePerWindow(AUTH_WARNING_INTERVAL_MS);
-  /** Peers (claimed name or address) whose authentication failed, with when: for the "alone" line. */
-  private readonly authFailedPeers = new Map<string, number>();
-  private readonly aloneNotice = new OncePerWindow(AUTH_WARNING_INTERVAL_MS);
-  private readonly notices = new OncePerWindow(AUTH_WARNING_INTERVAL_MS);
+  private readonly inbound: InboundSlots;
+  private readonly authFailures: AuthFailureReport;
+  private readonly notices = new OncePerWindow(NOTICE_INTERVAL_MS);
   /** True once any member has come up: the node is established, no longer a newcomer. */
   private everHadMember = false;
   /** Candidates with our own name we said (once, at debug) we do not dial. */
@@ -96,6 +91,8 @@ export class Mesh {
     this.log = config.logger;
     this.failureLog = new FailureLog(this.log, () => config.clock.now());
     this.pacer = new DialPacer(() => config.clock.now());
+    this.inbound = new InboundSlots(() => config.clock.now());
+    this.authFailures = new AuthFailureReport(this.log, this.failureLog, () => config.clock.now());
   }
 
   /** The TCP port we listen on (after start). */
@@ -256,7 +253,7 @@ export class Mesh {
       // Another live node with our name dials us and is refused by admission; a record
       // with our name is not worth a connection (it may be a spoof aimed at us). Only a
       // newcomer dials it, to learn whether its name is taken.
-      if (!this.ownNameNoted.has(c.key) && this.ownNameNoted.size < MAX_AUTH_FAILED_PEERS) {
+      if (!this.ownNameNoted.has(c.key) && this.ownNameNoted.size < MAX_OWN_NAME_NOTES) {
         this.ownNameNoted.add(c.key);
         this.log.debug('not dialing a candidate advertised with our own name', { addr: `${c.addresses.join('|')}:${c.port}` });
       }
@@ -299,7 +296,7 @@ export class Mesh {
         const addr = `${stream.remoteAddress}:${c.port}`;
         if (code === 'ERR_AUTH_FAILED') {
           c.authFailures++;
-          this.authFailed(conn, stream.remoteAddress, addr);
+          this.authFailures.failed(conn.claimedName, stream.remoteAddress, addr, this.peers.size > 0);
         } else {
           this.failureLog.note(stream.remoteAddress, 'handshake failed', { peer: candidateName(c), addr, code, error: describeError(err) });
         }
@@ -348,17 +345,14 @@ export class Mesh {
       clock: this.config.clock,
     });
     this.pending.add(conn);
-    if (role === 'listener') this.pendingInbound.set(stream.remoteAddress, (this.pendingInbound.get(stream.remoteAddress) ?? 0) + 1);
+    if (role === 'listener') this.inbound.opened(stream.remoteAddress);
     conn.onClose(() => this.settlePending(conn));
     return conn;
   }
 
   /** conn left its handshake (admitted or closed): free its slots. Idempotent. */
   private settlePending(conn: Connection): void {
-    if (!this.pending.delete(conn) || conn.role !== 'listener') return;
-    const n = (this.pendingInbound.get(conn.remoteAddress) ?? 1) - 1;
-    if (n > 0) this.pendingInbound.set(conn.remoteAddress, n);
-    else this.pendingInbound.delete(conn.remoteAddress);
+    if (this.pending.delete(conn) && conn.role === 'listener') this.inbound.settled(conn.remoteAddress);
   }
 
   private accept(stream: Stream): void {
@@ -367,9 +361,7 @@ export class Mesh {
       return;
     }
     const ip = stream.remoteAddress;
-    const now = this.config.clock.now();
-    const failures = this.failedHandshakes.get(ip, now);
-    const action = decideInbound({ pendingTotal: this.pending.size, pendingFromAddress: this.pendingInbound.get(ip) ?? 0, failureTokens: failures.available(now) });
+    const action = this.inbound.check(ip, this.pending.size);
     if (action !== 'accept') {
       this.failureLog.note(ip, INBOUND_REFUSALS[action], { addr: `${ip}:${stream.remotePort}`, code: 'ERR_PROTOCOL' });
       stream.close();
@@ -383,36 +375,13 @@ export class Mesh {
         this.admit(conn, peer, ip);
       },
       (err: unknown) => {
-        this.failedHandshakes.get(ip, this.config.clock.now()).take(this.config.clock.now());
+        this.inbound.failed(ip);
         const code = err instanceof ClusterError ? err.code : 'ERR_PROTOCOL';
         const addr = `${ip}:${stream.remotePort}`;
-        if (code === 'ERR_AUTH_FAILED') this.authFailed(conn, ip, addr);
+        if (code === 'ERR_AUTH_FAILED') this.authFailures.failed(conn.claimedName, ip, addr, this.peers.size > 0);
         else this.failureLog.note(ip, 'handshake failed', { addr, code, error: describeError(err) });
       },
     );
-  }
-
-  /**
-   * A handshake failed authentication (either side): a warning naming the peer at most
-   * once per peer per minute, and, while we have no member, a line saying why we are
-   * alone at most once per minute.
-   */
-  private authFailed(conn: Connection, ip: string, addr: string): void {
-    const now = this.config.clock.now();
-    // The claimed name is unverified (parsed and shape-checked, never trusted).
-    const who = conn.claimedName !== undefined ? logSafe(conn.claimedName) : ip;
-    const message = `authentication failed with ${who} (${ip}): different cookie?`;
-    const meta = { peer: who, addr, code: 'ERR_AUTH_FAILED' };
-    if (this.authWarnings.allow(who, now)) this.log.warn(message, meta);
-    else this.failureLog.note(ip, message, meta, 'debug');
-    this.authFailedPeers.delete(who);
-    this.authFailedPeers.set(who, now);
-    if (this.authFailedPeers.size > MAX_AUTH_FAILED_PEERS) this.authFailedPeers.delete(this.authFailedPeers.keys().next().value!);
-    if (this.peers.size > 0 || !this.aloneNotice.allow('alone', now)) return;
-    const recent = [...this.authFailedPeers].filter(([, at]) => now - at < AUTH_WARNING_INTERVAL_MS).map(([w]) => w);
-    const shown = recent.slice(-ALONE_NAMES_SHOWN);
-    const more = recent.length - shown.length;
-    this.log.info(`alone: ${recent.length} node${recent.length === 1 ? '' : 's'} on the network failed authentication (different cookie?): ${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`, { count: recent.length });
   }
 
   /** Decide what an authenticated connection becomes. Returns true if it is now the active one. */
@@ -605,12 +574,10 @@ export class Mesh {
 
 /** The mesh-internal channel of the failure detector's indirect checks. */
 const FD_CHANNEL = 'fd';
-/** One "authentication failed" warning per peer, and one "alone" line, per this many ms. */
-const AUTH_WARNING_INTERVAL_MS = 60_000;
-/** Peers remembered for the "alone" line. */
-const MAX_AUTH_FAILED_PEERS = 64;
-/** Names the "alone" line lists (the most recent). */
-const ALONE_NAMES_SHOWN = 8;
+/** At most one "candidate table full" warning per source per this many ms. */
+const NOTICE_INTERVAL_MS = 60_000;
+/** Candidates with our own name remembered as already noted at debug. */
+const MAX_OWN_NAME_NOTES = 64;
 /** The log line for each way an inbound connection is refused before its handshake. */
 const INBOUND_REFUSALS: Record<Exclude<InboundAction, 'accept'>, string> = {
   'refuse-busy': 'too many connections in their handshake; refusing',

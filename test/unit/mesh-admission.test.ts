@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decideAdmission, decideInbound, isNewcomer, MAX_PENDING_HANDSHAKES, MAX_PENDING_HANDSHAKES_PER_ADDRESS, NEWCOMER_WINDOW_MS } from '../../src/mesh/admission.js';
+import { decideAdmission, decideInbound, FAILED_HANDSHAKES_PER_ADDRESS, InboundSlots, isNewcomer, MAX_PENDING_HANDSHAKES, MAX_PENDING_HANDSHAKES_PER_ADDRESS, NEWCOMER_WINDOW_MS } from '../../src/mesh/admission.js';
+import { ManualClock } from '../../src/util/clock.js';
 import type { AdmissionAction, AdmissionInput, ExistingConnection } from '../../src/mesh/admission.js';
 
 const HB = 500;
@@ -82,4 +83,21 @@ test('decideInbound: failing sources, busy sources, then the global cap', () => 
     [MAX_PENDING_HANDSHAKES, P, 0, 'refuse-failing-source'],
   ];
   for (const [total, fromAddr, tokens, want] of cases) assert.equal(decideInbound({ pendingTotal: total, pendingFromAddress: fromAddr, failureTokens: tokens }), want, `${total} ${fromAddr} ${tokens}`);
+});
+
+test('InboundSlots: per-address slots are held and given back; failures close an address for a while', () => {
+  const clock = new ManualClock();
+  const s = new InboundSlots(() => clock.now());
+  for (let i = 0; i < MAX_PENDING_HANDSHAKES_PER_ADDRESS; i++) {
+    assert.equal(s.check('10.0.0.9', i), 'accept');
+    s.opened('10.0.0.9');
+  }
+  assert.equal(s.check('10.0.0.9', 8), 'refuse-busy-source');
+  assert.equal(s.check('10.0.0.8', 8), 'accept', 'another address is not affected');
+  s.settled('10.0.0.9');
+  assert.equal(s.check('10.0.0.9', 7), 'accept');
+  for (let i = 0; i < FAILED_HANDSHAKES_PER_ADDRESS.capacity; i++) s.failed('10.0.0.7');
+  assert.equal(s.check('10.0.0.7', 0), 'refuse-failing-source');
+  clock.advance(1000 / FAILED_HANDSHAKES_PER_ADDRESS.perSecond);
+  assert.equal(s.check('10.0.0.7', 0), 'accept');
 });
