@@ -283,7 +283,7 @@ export class Mesh {
         return;
       }
       if (!stream) {
-        this.failureLog.note(c.addresses[0] ?? '', 'dial failed', { peer: candidateName(c), addr: `${c.addresses.join('|')}:${c.port}`, error: describeError(lastError) }, 'debug');
+        this.failureLog.note(c.addresses[0] ?? '', 'dial failed', { peer: nameForLog(c), addr: `${c.addresses.join('|')}:${c.port}`, error: describeError(lastError) }, 'debug');
         this.retry(c);
         return;
       }
@@ -298,7 +298,7 @@ export class Mesh {
           c.authFailures++;
           this.authFailures.failed(conn.claimedName, stream.remoteAddress, addr, this.peers.size > 0);
         } else {
-          this.failureLog.note(stream.remoteAddress, 'handshake failed', { peer: candidateName(c), addr, code, error: describeError(err) });
+          this.failureLog.note(stream.remoteAddress, 'handshake failed', { peer: nameForLog(c), addr, code, error: describeError(err) });
         }
         this.retry(c);
         return;
@@ -412,8 +412,7 @@ export class Mesh {
         conn.close();
         return false;
       case 'refuse-name-in-use':
-        if (peer.name === this.config.name) this.log.warn('refused a node using our name', { peer: peer.name, addr: host, code: 'ERR_NAME_IN_USE' });
-        else this.log.warn('refused a second live node with the same name', { peer: peer.name, addr: host, code: 'ERR_NAME_IN_USE' });
+        this.failureLog.note(host, peer.name === this.config.name ? 'refused a node using our name' : 'refused a second live node with the same name', { peer: peer.name, addr: host, code: 'ERR_NAME_IN_USE' });
         conn.close({ code: 'ERR_NAME_IN_USE', reason: `the name ${peer.name} is already in use by a live node` });
         return false;
       case 'yield-name':
@@ -570,6 +569,12 @@ export class Mesh {
     this.down(peer, reason);
     peer.conn.close({ code: 'DECLARED_DOWN', reason });
   }
+}
+
+/** A candidate's name for a log line: it came from discovery, so it is escaped. */
+function nameForLog(c: Candidate): string | undefined {
+  const name = candidateName(c);
+  return name === undefined ? undefined : logSafe(name);
 }
 
 /** The mesh-internal channel of the failure detector's indirect checks. */
