@@ -33,6 +33,8 @@ export interface Candidate {
   /** Failed authentications in a row, for the (longer) auth backoff. */
   authFailures: number;
   timer: TimerHandle | undefined;
+  /** The timer is a pacing wait (the dialer had no token or slot), not a backoff. */
+  paced: boolean;
   dialing: boolean;
   /** The candidate turned out to be this node. */
   self: boolean;
@@ -191,6 +193,7 @@ function newCandidate(key: string, source: CandidateSource, name: string | undef
     attempt: 0,
     authFailures: 0,
     timer: undefined,
+    paced: false,
     dialing: false,
     self: false,
     gossipers: new Set(),

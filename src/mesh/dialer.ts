@@ -47,6 +47,16 @@ export function redialDelay(attempt: number, authFailures: number, cfg: BackoffC
     : backoffDelay(attempt, cfg.reconnectMinMs, cfg.reconnectMaxMs, random01);
 }
 
+/**
+ * How long a candidate the pacer turned away waits, ms: the pacer's wait, spread over
+ * the candidates already waiting (othersWaiting), since a token comes for each of them
+ * in turn. Keeps the wakeups of n waiting candidates near the dial rate instead of n
+ * per token.
+ */
+export function pacedDelay(waitMs: number, othersWaiting: number, random01: number): number {
+  return waitMs * (1 + random01 * Math.max(1, othersWaiting));
+}
+
 /** True when an address or port change at nowMs may reset a backoff last reset at lastResetAtMs. */
 export function mayResetBackoff(lastResetAtMs: number, nowMs: number): boolean {
   return nowMs - lastResetAtMs >= BACKOFF_RESET_MIN_INTERVAL_MS;

@@ -25,7 +25,7 @@ import { CandidateTable, candidateName } from './candidates.js';
 import type { Candidate, UpsertResult } from './candidates.js';
 import { goodbyeCode, SHUTDOWN_GOODBYE } from './close-codes.js';
 import type { GoodbyeCode } from './close-codes.js';
-import { DialPacer, mayResetBackoff, redialDelay } from './dialer.js';
+import { DialPacer, mayResetBackoff, pacedDelay, redialDelay } from './dialer.js';
 import { AuthFailureReport } from './auth-failures.js';
 import { FailureLog, logSafe } from './failure-log.js';
 import { OncePerWindow } from './rate-limit.js';
@@ -151,6 +151,7 @@ export class Mesh {
     this.detector?.stop();
     for (const c of this.candidates.values()) this.config.clock.clearTimeout(c.timer);
     this.candidates.clear();
+    this.pacedCount = 0;
     for (const conn of this.pending) conn.close();
     this.pending.clear();
     const peers = [...this.peers.values()];
@@ -212,18 +213,31 @@ export class Mesh {
 
   private dropCandidate(key: string): void {
     const c = this.candidates.remove(key);
-    if (c) this.config.clock.clearTimeout(c.timer);
+    if (!c) return;
+    this.config.clock.clearTimeout(c.timer);
+    this.setPaced(c, false);
   }
 
   // ---- dialing ---------------------------------------------------------------
 
-  private schedule(c: Candidate, delayMs: number): void {
+  private schedule(c: Candidate, delayMs: number, paced = false): void {
     if (this.stopped || c.self) return;
     this.config.clock.clearTimeout(c.timer);
+    this.setPaced(c, paced);
     c.timer = this.config.clock.setTimeout(() => {
       c.timer = undefined;
+      this.setPaced(c, false);
       void this.dial(c);
     }, delayMs);
+  }
+
+  /** Candidates waiting for the pacer: how far to spread their next attempts. */
+  private pacedCount = 0;
+
+  private setPaced(c: Candidate, paced: boolean): void {
+    if (c.paced === paced) return;
+    c.paced = paced;
+    this.pacedCount += paced ? 1 : -1;
   }
 
   private isConnected(c: Candidate): boolean {
@@ -261,8 +275,10 @@ export class Mesh {
     }
     const wait = this.pacer.begin(c.addresses);
     if (wait > 0) {
-      // Paced: wait for a token, spread so that many candidates do not wake together.
-      this.schedule(c, wait * (1 + this.config.random.float()));
+      // Paced: wait for a token. With n candidates waiting, a token comes for this one
+      // about every n waits, so spread over that: a thousand forged candidates cost
+      // wakeups at the dial rate, not a thousand timers per token.
+      this.schedule(c, pacedDelay(wait, this.pacedCount, this.config.random.float()), true);
       return;
     }
     c.dialing = true;

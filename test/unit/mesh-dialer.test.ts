@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BACKOFF_RESET_MIN_INTERVAL_MS, CONCURRENCY_RETRY_MS, DialPacer, DIALS_GLOBAL, DIALS_PER_ADDRESS, mayResetBackoff, redialDelay } from '../../src/mesh/dialer.js';
+import { BACKOFF_RESET_MIN_INTERVAL_MS, CONCURRENCY_RETRY_MS, DialPacer, DIALS_GLOBAL, DIALS_PER_ADDRESS, mayResetBackoff, pacedDelay, redialDelay } from '../../src/mesh/dialer.js';
 import { ManualClock } from '../../src/util/clock.js';
 
 const cfg = { reconnectMinMs: 200, reconnectMaxMs: 4000, authBackoffMaxMs: 60_000 };
@@ -62,4 +62,17 @@ test('DialPacer: dials in flight are bounded', () => {
   p.end();
   assert.equal(p.active, 1);
   assert.equal(p.begin(['c']), 0);
+});
+
+test('pacedDelay: the wait, spread over the candidates already waiting', () => {
+  // [wait, others waiting, random01, expected]
+  const cases: [number, number, number, number][] = [
+    [50, 0, 0, 50],
+    [50, 0, 0.5, 75],
+    [50, 1, 0.5, 75],
+    [50, 1000, 0, 50],
+    [50, 1000, 0.5, 25_050],
+    [500, 1000, 0.999, 500 * (1 + 999)],
+  ];
+  for (const [wait, n, r, want] of cases) assert.ok(Math.abs(pacedDelay(wait, n, r) - want) < 1e-6, `${wait} ${n} ${r}: ${pacedDelay(wait, n, r)}`);
 });
