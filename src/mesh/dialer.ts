@@ -107,8 +107,12 @@ export class DialPacer {
    */
   reserve(address: string): number {
     const now = this.now();
+    // The global bucket first: while it is empty no per-address bucket is created, so
+    // candidates waking for tokens cannot churn the per-address table.
+    const globalWait = this.global.waitMs(now);
+    if (globalWait > 0) return globalWait;
     const mine = this.perAddress.get(address, now);
-    const wait = Math.max(mine.waitMs(now), this.global.waitMs(now));
+    const wait = mine.waitMs(now);
     if (wait > 0) return wait;
     mine.take(now);
     this.global.take(now);
