@@ -3,7 +3,8 @@
 // peers would otherwise sit alone without a word. Pure over injected time; the mesh
 // reports each failure and whether it has members.
 // Invariants: at most one warning per peer (the name its hello claimed, else its
-// address) per AUTH_REPORT_INTERVAL_MS, the rest at debug through the failure log; at
+// address) per AUTH_REPORT_INTERVAL_MS and at most the failure log's per-address
+// limit, the rest at debug through the failure log; at
 // most one "alone" line per AUTH_REPORT_INTERVAL_MS, and only while we have no member;
 // names from the network are shape-checked (wire/messages.ts) and still passed through
 // logSafe before they reach a line.
@@ -49,8 +50,10 @@ export class AuthFailureReport {
     const who = claimedName !== undefined ? logSafe(claimedName) : ip;
     const message = `authentication failed with ${who} (${ip}): different cookie?`;
     const meta = { peer: who, addr, code: 'ERR_AUTH_FAILED' };
-    if (this.warned.allow(who, now)) this.log.warn(message, meta);
-    else this.failureLog.note(ip, message, meta, 'debug');
+    // Once per peer per minute, and within the per-address limit (a host cycling
+    // through claimed names is still one address).
+    if (this.warned.allow(who, now)) this.failureLog.note(ip, message, meta, 'warn', 'authentication failed');
+    else this.failureLog.note(ip, message, meta, 'debug', 'authentication failed again');
     this.recent.delete(who);
     this.recent.set(who, now);
     if (this.recent.size > MAX_AUTH_FAILED_PEERS) this.recent.delete(this.recent.keys().next().value!);

@@ -43,10 +43,14 @@ export class FailureLog {
     private readonly windowMs = FAILURE_LOG_WINDOW_MS,
   ) {}
 
-  /** Log one failure line about address at level (warn by default), within the limits. */
-  note(address: string, message: string, meta: LogMeta, level: LogLevel = 'warn'): FailureLogVerdict {
+  /**
+   * Log one failure line about address at level (warn by default), within the limits;
+   * lines are counted per address and kind (the message itself unless the message
+   * carries varying text, such as a peer's claimed name).
+   */
+  note(address: string, message: string, meta: LogMeta, level: LogLevel = 'warn', kind: string = message): FailureLogVerdict {
     const now = this.now();
-    const key = `${address}\n${message}`;
+    const key = `${address}\n${kind}`;
     let w = this.windows.get(key);
     if (!w || now - w.since > this.windowMs) {
       if (w && w.count > this.perWindow) this.log.warn('more connection failures from this address were logged at debug level', { addr: address, count: w.count - this.perWindow });

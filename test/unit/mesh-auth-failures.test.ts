@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ALONE_NAMES_SHOWN, aloneMessage, AuthFailureReport } from '../../src/mesh/auth-failures.js';
-import { FailureLog } from '../../src/mesh/failure-log.js';
+import { FailureLog, FAILURE_LOGS_PER_WINDOW } from '../../src/mesh/failure-log.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
 
@@ -57,4 +57,10 @@ test('alone: at most once a minute while there is no member, naming the peers of
       ['info', 'alone: 1 node on the network failed authentication (different cookie?): carol@host'],
     ],
   );
+});
+
+test('one address cycling through claimed names is still limited per address', () => {
+  const { log, r } = setup();
+  for (let i = 0; i < 100; i++) r.failed(`n${i}@host`, '10.0.0.5', '10.0.0.5:4000', true);
+  assert.equal(log.lines.filter((l) => l.level === 'warn').length, FAILURE_LOGS_PER_WINDOW);
 });
