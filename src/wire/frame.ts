@@ -26,13 +26,19 @@ export function encodeFrame(body: Uint8Array, maxFrameBytes = DEFAULT_MAX_FRAME_
  * after that the decoder is poisoned and the connection must be closed.
  */
 export class FrameDecoder {
-  private readonly maxFrameBytes: number;
+  private maxFrameBytes: number;
   private chunks: Buffer[] = [];
   private buffered = 0;
   private failed = false;
 
   constructor(maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {
     this.maxFrameBytes = maxFrameBytes;
+  }
+
+  /** Change the largest frame body accepted from now on, in bytes (a connection raises it once its handshake is done). */
+  setMaxFrameBytes(n: number): void {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError('maxFrameBytes must be a non-negative integer');
+    this.maxFrameBytes = n;
   }
 
   /** Bytes held waiting for the rest of a frame. */
