@@ -35,7 +35,7 @@ import type { Secret } from '../util/secret.js';
 import { PROTOCOL_VERSION, printable } from '../wire/messages.js';
 import type { Confirm, HandshakeMessage, Hello, HelloMessage, Refuse } from '../wire/messages.js';
 import { calculateGenerator, deriveIsk, isIdentity, isValidShare, lvCat, sampleScalar, scalarMult, scalarMultVfy, transcriptIr } from './cpace.js';
-import type { CpaceScalar } from './cpace.js';
+import type { CpaceGenerator, CpaceScalar } from './cpace.js';
 import { confirmationMac, deriveSessionKeys, verifyConfirmation } from './session-crypto.js';
 import type { Role, SessionKeys } from './session-crypto.js';
 
@@ -77,6 +77,22 @@ export interface HandshakeOptions {
 export type HandshakePhase = 'new' | 'hello' | 'confirm' | 'done' | 'failed';
 
 type RefusalCode = 'ERR_AUTH_FAILED' | 'ERR_VERSION_MISMATCH' | 'ERR_PROTOCOL';
+
+/**
+ * The generator of each cookie, derived once (CI and sid are fixed) with its multiplication
+ * table. Keyed by the Secret object and held only as long as that Secret lives; the
+ * generator is password-equivalent, exactly like the cookie it is derived from.
+ */
+const generators = new WeakMap<Secret, CpaceGenerator>();
+
+function generatorFor(cookie: Secret): CpaceGenerator {
+  let g = generators.get(cookie);
+  if (!g) {
+    g = calculateGenerator(cookie.bytes(), HANDSHAKE_CI, HANDSHAKE_SID, true);
+    generators.set(cookie, g);
+  }
+  return g;
+}
 
 /** The associated data of one side: its role and hello fields, length-prefixed. */
 export function associatedData(role: Role, hello: Hello): Buffer {
@@ -125,7 +141,7 @@ export class Handshake {
     this.state = 'hello';
     if (this.role === 'listener') return {};
     return this.guard(() => {
-      const g = calculateGenerator(this.cookie.bytes(), HANDSHAKE_CI, HANDSHAKE_SID);
+      const g = generatorFor(this.cookie);
       this.scalar = sampleScalar(this.random);
       this.ownShare = scalarMult(this.scalar, g);
       const hello: HelloMessage = { ...this.local, share: this.ownShare };
@@ -166,7 +182,7 @@ export class Handshake {
       ownShare = this.ownShare!;
       k = scalarMultVfy(this.scalar!, msg.share);
     } else {
-      const g = calculateGenerator(this.cookie.bytes(), HANDSHAKE_CI, HANDSHAKE_SID);
+      const g = generatorFor(this.cookie);
       const y = sampleScalar(this.random);
       ownShare = scalarMult(y, g);
       k = scalarMultVfy(y, msg.share);

@@ -96,6 +96,13 @@ test('messages from A and B, secret points K and ISK (initiator/responder)', () 
   assert.equal(toHex(deriveIsk(SID, kA, transcript)), toHex(ISK_IR));
 });
 
+test('a generator built for reuse (with its multiplication table) gives the same shares', () => {
+  const g = calculateGenerator(PRS, CI, SID, true);
+  assert.equal(toHex(g.encode()), G);
+  assert.equal(toHex(scalarMult(scalarFromBytes(YA_SCALAR), g)), YA);
+  assert.equal(toHex(scalarMult(scalarFromBytes(YB_SCALAR), g)), YB);
+});
+
 test('scalar_mult_vfy with valid inputs', () => {
   const s = scalarFromBytes(hex('7cd0e075fa7955ba52c02759a6c90dbbfc10e6d40aea8d283e407d88cf538a05'));
   const x = hex('2c3c6b8c4f3800e7aef6864025b4ed79bd599117e427c41bd47d93d654b4a51c');
