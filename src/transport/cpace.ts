@@ -71,18 +71,21 @@ export function transcriptIr(ya: Uint8Array, adA: Uint8Array, yb: Uint8Array, ad
   return Buffer.concat([lvCat(ya, adA), lvCat(yb, adB)]);
 }
 
+// Readers of the private fields below, for this file only (set in the classes' static blocks).
+let generatorPoint: (g: CpaceGenerator) => Point;
+let scalarValue: (y: CpaceScalar) => bigint;
+
 /** A CPace generator: derived from the password, so it is password-equivalent and never shown. */
 export class CpaceGenerator {
   readonly #point: Point;
 
+  static {
+    generatorPoint = (g) => g.#point;
+  }
+
   /** @internal use calculateGenerator() */
   constructor(point: Point) {
     this.#point = point;
-  }
-
-  /** @internal the point, for scalarMult() in this file. */
-  static point(g: CpaceGenerator): Point {
-    return g.#point;
   }
 
   /** The generator's canonical encoding (for test vectors only). */
@@ -115,14 +118,13 @@ export function calculateGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Ar
 export class CpaceScalar {
   readonly #value: bigint;
 
+  static {
+    scalarValue = (y) => y.#value;
+  }
+
   /** @internal use sampleScalar() or scalarFromBytes() */
   constructor(value: bigint) {
     this.#value = value;
-  }
-
-  /** @internal the value, for the multiplications in this file. */
-  static value(y: CpaceScalar): bigint {
-    return y.#value;
   }
 
   toJSON(): string {
@@ -144,13 +146,13 @@ export function sampleScalar(random: Random): CpaceScalar {
     const bytes = random.bytes(32);
     const y = scalarFromBytes(bytes);
     bytes.fill(0);
-    if (CpaceScalar.value(y) !== 0n) return y;
+    if (scalarValue(y) !== 0n) return y;
   }
 }
 
 /** G.scalar_mult(y, g): the encoded share y*g to send to the peer. */
 export function scalarMult(y: CpaceScalar, g: CpaceGenerator): Uint8Array {
-  return CpaceGenerator.point(g).multiply(CpaceScalar.value(y)).toBytes();
+  return generatorPoint(g).multiply(scalarValue(y)).toBytes();
 }
 
 function decodeShare(x: Uint8Array): Point | undefined {
@@ -181,7 +183,7 @@ export function isIdentity(x: Uint8Array): boolean {
 export function scalarMultVfy(y: CpaceScalar, x: Uint8Array): Uint8Array {
   const p = decodeShare(x);
   if (!p) return new Uint8Array(CPACE_IDENTITY);
-  const k = p.multiply(CpaceScalar.value(y));
+  const k = p.multiply(scalarValue(y));
   return k.is0() ? new Uint8Array(CPACE_IDENTITY) : k.toBytes();
 }
 
