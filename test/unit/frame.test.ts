@@ -57,3 +57,17 @@ test('a frame exactly at the limit is accepted; encodeFrame refuses one above it
   assert.equal(d.push(encodeFrame(Buffer.alloc(1024), 1024))[0]!.length, 1024);
   assert.throws(() => encodeFrame(Buffer.alloc(1025), 1024), (e: unknown) => isClusterError(e, 'ERR_FRAME_TOO_LARGE'));
 });
+
+test('setMaxFrameBytes changes the limit for the frames whose header arrives after it', () => {
+  const d = new FrameDecoder(16);
+  const small = encodeFrame(Buffer.alloc(16, 1));
+  const big = encodeFrame(Buffer.alloc(100, 2));
+  assert.deepEqual(d.push(small), [Buffer.alloc(16, 1)]);
+  // The first bytes of the big frame's header are held, not yet judged.
+  assert.deepEqual(d.push(big.subarray(0, FRAME_HEADER_BYTES - 1)), []);
+  d.setMaxFrameBytes(1024);
+  assert.deepEqual(d.push(big.subarray(FRAME_HEADER_BYTES - 1)), [Buffer.alloc(100, 2)]);
+  d.setMaxFrameBytes(16);
+  assert.throws(() => d.push(big), (e: unknown) => isClusterError(e, 'ERR_FRAME_TOO_LARGE'));
+  assert.throws(() => new FrameDecoder().setMaxFrameBytes(-1), RangeError);
+});
