@@ -11,6 +11,7 @@ import type { Clock } from './util/clock.js';
 import { systemClock } from './util/clock.js';
 import type { Random } from './util/random.js';
 import { systemRandom } from './util/random.js';
+import { Secret } from './util/secret.js';
 import type { Logger } from './util/log.js';
 import { silentLogger } from './util/log.js';
 import type { Network } from './transport/transport.js';
@@ -78,7 +79,8 @@ export interface NodeOptions {
 /** The resolved configuration. */
 export interface NodeConfig {
   name: string;
-  cookie: string;
+  /** The cookie, held so that it never shows in a log, util.inspect() or JSON.stringify(). */
+  cookie: Secret;
   host: string;
   port: number;
   seeds: { host: string; port: number }[];
@@ -170,7 +172,7 @@ export function resolveConfig(options: NodeOptions): NodeConfig {
   const d = lanConfig();
   const cfg: NodeConfig = {
     name: options.name,
-    cookie: options.cookie,
+    cookie: new Secret(options.cookie),
     host: options.host ?? '0.0.0.0',
     port,
     seeds: (options.seeds ?? []).map(parseHostPort),

@@ -27,6 +27,7 @@ export { systemClock, ManualClock } from './util/clock.js';
 export type { Clock } from './util/clock.js';
 export { systemRandom, seededRandom } from './util/random.js';
 export type { Random } from './util/random.js';
+export { Secret } from './util/secret.js';
 export { createLogger, silentLogger } from './util/log.js';
 export type { Logger, LogLevel } from './util/log.js';
 export type { Network, Stream, Listener } from './transport/transport.js';

@@ -1,7 +1,7 @@
-// Node: the composition root. It resolves the configuration, stretches the cookie
-// once, starts the mesh (TCP listener, dialer, heartbeats), the discovery sources
-// (mDNS and seeds) and the registry sync, plugs the registry into the mesh, and
-// offers the public API: membership, the global registry, messaging, Singletons.
+// Node: the composition root. It resolves the configuration, starts the mesh (TCP
+// listener, dialer, heartbeats), the discovery sources (mDNS and seeds) and the
+// registry sync, plugs the registry into the mesh, and offers the public API:
+// membership, the global registry, messaging, Singletons.
 // Invariant: after stop() resolves, the node holds no socket and no timer.
 import { EventEmitter } from 'node:events';
 import { resolveConfig } from './config.js';
@@ -9,7 +9,6 @@ import type { NodeConfig, NodeOptions } from './config.js';
 import { ClusterError } from './errors.js';
 import { Mesh } from './mesh.js';
 import type { MeshMember } from './mesh.js';
-import { clusterTag, deriveClusterKey } from './transport/session-crypto.js';
 import { tcpNetwork } from './transport/tcp.js';
 import type { Discovery } from './discovery/discovery.js';
 import { describeError } from './errors.js';
@@ -103,7 +102,6 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     if (this.state !== 'new') throw new ClusterError('ERR_CONFIG', `start() called on a node that is ${this.state}`);
     this.state = 'starting';
     const cfg = this.config;
-    const key = deriveClusterKey(cfg.cookie);
     const registry = new RegistrySync({
       self: { name: cfg.name, inc: this.incarnation },
       clock: cfg.clock,
@@ -136,7 +134,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     });
     if (cfg.stateDir) registry.seedEpochs(readEpochs(epochFilePath(cfg.stateDir, cfg.name)));
     this.registry = registry;
-    const mesh = new Mesh(cfg, cfg.network ?? tcpNetwork, key, this.incarnation, {
+    const mesh = new Mesh(cfg, cfg.network ?? tcpNetwork, cfg.cookie, this.incarnation, {
       nodeup: (m) => {
         registry.nodeUp(m.name, m.incarnation);
         this.linkSerial.set(m.name, (this.linkSerial.get(m.name) ?? 0) + 1);
@@ -175,7 +173,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
               name: cfg.name,
               incarnation: this.incarnation,
               port: mesh.port,
-              clusterTag: clusterTag(key),
+              clusterTag: 'default',
               interface: cfg.interface,
               queryMaxIntervalMs: cfg.mdnsQueryMaxIntervalMs,
               clock: cfg.clock,

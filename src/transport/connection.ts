@@ -2,24 +2,37 @@
 // sealed session messages. It turns every fault (oversized frame, bad msgpack,
 // failed tag, bad shape, deadline) into a closed connection carrying a ClusterError;
 // nothing thrown here escapes into socket callbacks.
-// Invariant: session messages are delivered in order, only after authentication.
+// Invariants: session messages are delivered in order, only after authentication.
+// Until the handshake completes, frames are capped at MAX_HANDSHAKE_FRAME_BYTES (the
+// handshake's messages are a few hundred bytes): an unauthenticated peer can make us
+// buffer at most that much; the configured maxFrameBytes applies only once the
+// handshake is done. The handshake deadline is absolute (set once, never extended).
 import { ClusterError, describeError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { decode, encode } from '../wire/codec.js';
-import { encodeFrame, FrameDecoder } from '../wire/frame.js';
-import { parseHandshake, parseSession } from '../wire/messages.js';
+import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from '../wire/frame.js';
+import { PROTOCOL_VERSION, parseHandshake, parseSession } from '../wire/messages.js';
 import type { HandshakeMessage, Hello, SessionMessage } from '../wire/messages.js';
+import type { Random } from '../util/random.js';
+import type { Secret } from '../util/secret.js';
 import { Handshake } from './handshake.js';
 import { Opener, Sealer } from './session-crypto.js';
 import type { Role } from './session-crypto.js';
 import type { Stream } from './transport.js';
 
+/** Largest frame accepted while the handshake runs: 4 KiB (a hello is about 200 bytes). */
+export const MAX_HANDSHAKE_FRAME_BYTES = 4096;
+
 /** Settings for one connection. */
 export interface ConnectionOptions {
   role: Role;
-  clusterKey: Buffer;
+  /** The cluster cookie: the handshake's CPace password. */
+  cookie: Secret;
+  /** Source of the handshake's ephemeral scalar. */
+  random: Random;
   /** Our hello, with a fresh nonce. */
   hello: Hello;
+  /** Largest frame accepted after the handshake, in bytes. */
   maxFrameBytes: number;
   handshakeTimeoutMs: number;
   clock: Clock;
@@ -39,6 +52,7 @@ export class Connection {
   closeError: ClusterError | undefined;
   /** The code of the peer's goodbye, if it said one. */
   byeCode: string | undefined;
+  #claimedName: string | undefined;
 
   private readonly decoder: FrameDecoder;
   private readonly handshaker: Handshake;
@@ -55,8 +69,8 @@ export class Connection {
     private readonly stream: Stream,
     private readonly options: ConnectionOptions,
   ) {
-    this.decoder = new FrameDecoder(options.maxFrameBytes);
-    this.handshaker = new Handshake(options.role, options.clusterKey, options.hello);
+    this.decoder = new FrameDecoder(Math.min(MAX_HANDSHAKE_FRAME_BYTES, options.maxFrameBytes));
+    this.handshaker = new Handshake({ role: options.role, cookie: options.cookie, hello: options.hello, random: options.random });
     this.lastReceivedAt = options.clock.now();
     this.handshakePromise = new Promise<Hello>((resolve, reject) => {
       this.settle = { resolve, reject };
@@ -68,10 +82,20 @@ export class Connection {
     this.deadline = options.clock.setTimeout(() => {
       this.fail(new ClusterError('ERR_HANDSHAKE_TIMEOUT', `handshake did not complete within ${options.handshakeTimeoutMs} ms`));
     }, options.handshakeTimeoutMs);
-    this.writeHandshake(options.hello);
+    const first = this.handshaker.start();
+    if (first.send) this.writeHandshake(first.send);
+    if (first.fail) this.fail(first.fail);
   }
 
-  /** The hello we sent. */
+  /**
+   * The node name from the peer's hello once it parsed, UNVERIFIED until handshake()
+   * resolves: for log lines such as "authentication failed with bob@host", never for decisions.
+   */
+  get claimedName(): string | undefined {
+    return this.#claimedName;
+  }
+
+  /** The hello we sent (without our CPace share). */
   get localHello(): Hello {
     return this.options.hello;
   }
@@ -129,6 +153,20 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
+    // During the handshake the decoder runs with the small cap and must not see the
+    // header of a session frame before the cap is raised. Fed at most
+    // FRAME_HEADER_BYTES at a time it completes at most one frame per push and holds
+    // fewer than a header's bytes beyond it, so the cap is raised in time.
+    let offset = 0;
+    while (this.state === 'handshake' && offset < chunk.length) {
+      const end = Math.min(chunk.length, offset + FRAME_HEADER_BYTES);
+      this.onBytes(chunk.subarray(offset, end));
+      offset = end;
+    }
+    if (offset < chunk.length) this.onBytes(offset === 0 ? chunk : chunk.subarray(offset));
+  }
+
+  private onBytes(chunk: Buffer): void {
     if (this.state === 'closed') return;
     let frames: Buffer[];
     try {
@@ -151,7 +189,9 @@ export class Connection {
   }
 
   private onHandshakeFrame(frame: Buffer): void {
-    const step = this.handshaker.receive(parseHandshake(decode(frame)));
+    const msg = parseHandshake(decode(frame));
+    if (msg.t === 'hello' && msg.v === PROTOCOL_VERSION) this.#claimedName ??= msg.name;
+    const step = this.handshaker.receive(msg);
     if (step.send) this.writeHandshake(step.send);
     if (step.fail) {
       this.fail(step.fail);
@@ -163,6 +203,7 @@ export class Connection {
       this.peer = step.done.peer;
       this.sealer = new Sealer(step.done.sendKey);
       this.opener = new Opener(step.done.receiveKey);
+      this.decoder.setMaxFrameBytes(this.options.maxFrameBytes);
       this.state = 'open';
       this.settle?.resolve(step.done.peer);
     }

@@ -96,3 +96,16 @@ test('empty frames are delivered, alone and between others, in any chunking', ()
     assert.deepEqual(out.map((b) => b.toString()), ['', 'x', ''], `split at ${split}`);
   }
 });
+
+test('setMaxFrameBytes changes the limit for the frames whose header arrives after it', () => {
+  const d = new FrameDecoder(16);
+  const small = encodeFrame(Buffer.alloc(16, 1));
+  const big = encodeFrame(Buffer.alloc(100, 2));
+  assert.deepEqual(d.push(small), [Buffer.alloc(16, 1)]);
+  // The first bytes of the big frame's header are held, not yet judged.
+  assert.deepEqual(d.push(big.subarray(0, FRAME_HEADER_BYTES - 1)), []);
+  d.setMaxFrameBytes(1024);
+  assert.deepEqual(d.push(big.subarray(FRAME_HEADER_BYTES - 1)), [Buffer.alloc(100, 2)]);
+  d.setMaxFrameBytes(16);
+  assert.throws(() => d.push(big), (e: unknown) => isClusterError(e, 'ERR_FRAME_TOO_LARGE'));
+});
