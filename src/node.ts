@@ -277,13 +277,13 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     }
   }
 
-  /** Send message to the holder of name (fire and forget). Returns false if nobody holds it. */
+  /** Send message to the holder of name (fire and forget). Returns false if nobody holds it. Throws ERR_BAD_MESSAGE if message is not plain data (objects, arrays, strings, numbers, booleans, null, Uint8Array), ERR_FRAME_TOO_LARGE if it does not fit a frame. */
   send(name: string, message: unknown): boolean {
     this.running();
     return this.messaging.send(name, message);
   }
 
-  /** Send message to the holder of name and wait for its handler's answer. Rejects with ERR_NO_SUCH_NAME, ERR_CALL_TIMEOUT or ERR_CALL_FAILED. */
+  /** Send message to the holder of name and wait for its handler's answer. Rejects with ERR_NO_SUCH_NAME, ERR_CALL_TIMEOUT, ERR_CALL_FAILED, or ERR_BAD_MESSAGE / ERR_FRAME_TOO_LARGE for a message that cannot go. */
   call(name: string, message: unknown, options: CallOptions = {}): Promise<unknown> {
     this.running();
     return this.messaging.call(name, message, options);

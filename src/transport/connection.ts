@@ -16,7 +16,7 @@ import type { HandshakeMessage, Hello, SessionMessage } from '../wire/messages.j
 import type { Random } from '../util/random.js';
 import type { Secret } from '../util/secret.js';
 import { Handshake } from './handshake.js';
-import { Opener, Sealer } from './session-crypto.js';
+import { Opener, SEAL_OVERHEAD_BYTES, Sealer } from './session-crypto.js';
 import type { Role } from './session-crypto.js';
 import type { Stream } from './transport.js';
 
@@ -129,17 +129,27 @@ export class Connection {
     else this.closeHandlers.push(handler);
   }
 
-  /** Send a session message; returns false if the connection is not open. */
+  /**
+   * Send a session message; returns false if the connection is not open. Throws
+   * ERR_BAD_MESSAGE (not plain data) or ERR_FRAME_TOO_LARGE to the caller, before
+   * anything is sealed: a message of ours that cannot go is our caller's fault, not the
+   * peer's, and the connection stays open.
+   */
   send(msg: SessionMessage): boolean {
     if (this.state !== 'open' || !this.sealer) return false;
+    const body = encode(msg);
+    if (body.length + SEAL_OVERHEAD_BYTES > this.options.maxFrameBytes) {
+      throw new ClusterError('ERR_FRAME_TOO_LARGE', `a message of ${body.length} bytes does not fit the frame limit of ${this.options.maxFrameBytes} bytes`);
+    }
     try {
-      this.stream.write(encodeFrame(this.sealer.seal(encode(msg)), this.options.maxFrameBytes));
+      this.stream.write(encodeFrame(this.sealer.seal(body), this.options.maxFrameBytes));
       return true;
     } catch (err) {
       this.fail(err instanceof ClusterError ? err : new ClusterError('ERR_PROTOCOL', `cannot send: ${describeError(err)}`, { cause: err }));
       return false;
     }
   }
+
 
   /** Close, telling the peer why when a reason is given. */
   close(bye?: { code: string; reason: string }): void {

@@ -12,6 +12,8 @@ import { ClusterError } from '../errors.js';
 import { PROTOCOL_VERSION } from '../wire/messages.js';
 
 const TAG_BYTES = 16;
+/** Bytes sealing adds to a frame body (the AES-GCM tag). */
+export const SEAL_OVERHEAD_BYTES = TAG_BYTES;
 const KEY_BYTES = 32;
 
 /** Which end of a connection: the dialer connected, the listener accepted. */
