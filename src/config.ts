@@ -15,6 +15,7 @@ import type { Logger } from './util/log.js';
 import { silentLogger } from './util/log.js';
 import type { Network } from './transport/transport.js';
 import type { Discovery } from './discovery/discovery.js';
+import { DEFAULT_CLUSTER_LABEL, isValidClusterLabel } from './discovery/mdns-records.js';
 
 /** Interval between heartbeats on an idle connection: 500 ms. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 500;
@@ -39,6 +40,12 @@ export interface NodeOptions {
   name: string;
   /** Shared secret; every node of a cluster uses the same one. Never logged. */
   cookie: string;
+  /**
+   * Public cluster label advertised over mDNS (TXT `cluster`): nodes with another label
+   * are ignored by discovery, so several clusters can share a LAN. 1 to 63 characters of
+   * A-Za-z0-9_-; default 'default'. Not a secret and no access control: the cookie is.
+   */
+  cluster?: string;
   /** Address to listen on; default '0.0.0.0'. */
   host?: string;
   /** TCP port to listen on; default 0 (any free port). */
@@ -79,6 +86,7 @@ export interface NodeOptions {
 export interface NodeConfig {
   name: string;
   cookie: string;
+  cluster: string;
   host: string;
   port: number;
   seeds: { host: string; port: number }[];
@@ -171,6 +179,7 @@ export function resolveConfig(options: NodeOptions): NodeConfig {
   const cfg: NodeConfig = {
     name: options.name,
     cookie: options.cookie,
+    cluster: options.cluster ?? DEFAULT_CLUSTER_LABEL,
     host: options.host ?? '0.0.0.0',
     port,
     seeds: (options.seeds ?? []).map(parseHostPort),
@@ -195,6 +204,11 @@ export function resolveConfig(options: NodeOptions): NodeConfig {
     stateDir: options.stateDir,
     discovery: options.discovery,
   };
+  if (!isValidClusterLabel(cfg.cluster)) {
+    const raw: unknown = cfg.cluster;
+    const what = typeof raw === 'string' ? `cluster label "${raw.slice(0, 70).replace(/[^\x20-\x7e]/g, '?')}"` : `cluster label (a ${typeof raw})`;
+    fail(`${what} must be 1 to 63 characters of letters, digits, '_' and '-' (for example "lab-2"); nodes with the same label on one LAN find each other`);
+  }
   if (cfg.failureTimeoutMs < 2 * cfg.heartbeatIntervalMs) {
     fail(`failureTimeoutMs (${cfg.failureTimeoutMs}) must be at least twice heartbeatIntervalMs (${cfg.heartbeatIntervalMs})`);
   }

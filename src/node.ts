@@ -9,7 +9,7 @@ import type { NodeConfig, NodeOptions } from './config.js';
 import { ClusterError } from './errors.js';
 import { Mesh } from './mesh.js';
 import type { MeshMember } from './mesh.js';
-import { clusterTag, deriveClusterKey } from './transport/session-crypto.js';
+import { deriveClusterKey } from './transport/session-crypto.js';
 import { tcpNetwork } from './transport/tcp.js';
 import type { Discovery } from './discovery/discovery.js';
 import { describeError } from './errors.js';
@@ -175,7 +175,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
               name: cfg.name,
               incarnation: this.incarnation,
               port: mesh.port,
-              clusterTag: clusterTag(key),
+              cluster: cfg.cluster,
               interface: cfg.interface,
               queryMaxIntervalMs: cfg.mdnsQueryMaxIntervalMs,
               clock: cfg.clock,

@@ -33,10 +33,14 @@ import { seededRandom } from '../../src/util/random.js';
 import { silentLogger } from '../../src/util/log.js';
 import type { MdnsPairResult } from '../helpers/mdns-pair.js';
 
-const TAG = '0123abcd';
-const me = mdnsIdentity('alice@host', 'aaaa1111', 4000, TAG);
-const bob = mdnsIdentity('bob@host.example', 'bbbb2222', 4001, TAG);
-const ctx = { instance: me.instance, target: me.target, clusterTag: TAG };
+const CLUSTER = 'blue';
+const me = mdnsIdentity('alice@host', 'aaaa1111', 4000, CLUSTER);
+const bob = mdnsIdentity('bob@host.example', 'bbbb2222', 4001, CLUSTER);
+const ctx = { instance: me.instance, target: me.target, cluster: CLUSTER };
+/** The address Bob's packets come from. */
+const BOB_IP = '10.0.0.2';
+/** Another host on the link, which did not send Bob's records. */
+const MALLORY_IP = '10.0.0.66';
 
 type Rec = Record<string, unknown>;
 
@@ -105,7 +109,7 @@ test('serviceRecords builds PTR, SRV, TXT and one A per address, TTL 120 (0 for 
   assert.deepEqual(srv!.data, { priority: 0, weight: 0, port: 4000, target: 'cn-aaaa1111.local' });
   assert.deepEqual(
     (t!.data as Buffer[]).map((b) => b.toString()),
-    ['v=1', 'name=alice@host', `tag=${TAG}`],
+    ['v=2', 'name=alice@host', `cluster=${CLUSTER}`],
   );
   assert.equal(a1!.data, '10.0.0.1');
   assert.equal(a2!.data, '192.168.1.5');
@@ -127,9 +131,9 @@ test('a valid announcement parses and becomes one DiscoveredPeer', () => {
   assert.deepEqual(parsed.srvs, [{ instance: bob.instance, ttl: 120, port: 4001, target: bob.target }]);
   assert.deepEqual(parsed.txts, [{ instance: bob.instance, ttl: 120, name: 'bob@host.example' }]);
   assert.deepEqual(parsed.addresses, [{ target: bob.target, ttl: 120, address: '10.0.0.2' }]);
-  const res = table().apply(parsed, 0);
+  const res = table().apply(parsed, 0, BOB_IP);
   assert.deepEqual(res.changes, [
-    { kind: 'found', peer: { id: bob.instance, name: 'bob@host.example', addresses: ['10.0.0.2'], port: 4001, source: 'mdns' } },
+    { kind: 'found', peer: { id: bob.instance, name: 'bob@host.example', addresses: ['10.0.0.2'], port: 4001, source: 'mdns', sourceAddress: BOB_IP } },
   ]);
 });
 
@@ -137,16 +141,18 @@ test('records split between answers and additionals, in any order and case, stil
   const [ptr, srv, t, a] = bobRecords();
   const shout = (r: Rec): Rec => ({ ...r, name: String(r.name).toUpperCase() });
   const parsed = parseResponse(response([a!, shout(t!)], [srv!, ptr!]), ctx);
-  const res = table().apply(parsed, 0);
+  const res = table().apply(parsed, 0, BOB_IP);
   assert.deepEqual(found(res.changes), [bob.instance]);
 });
 
 /** Cases that must never produce a peer. Each is a full packet's answers. */
 const NO_PEER: [string, Rec[]][] = [
   ['own instance (our own announcement looped back)', serviceRecords(me, ['10.0.0.1']) as unknown as Rec[]],
-  ['tag of another cluster', withRecord('TXT', { data: txt('v=1', 'name=bob@host', 'tag=ffff') })],
-  ['record version 2', withRecord('TXT', { data: txt('v=2', 'name=bob@host', `tag=${TAG}`) })],
-  ['no version', withRecord('TXT', { data: txt('name=bob@host', `tag=${TAG}`) })],
+  ['label of another cluster', withRecord('TXT', { data: txt('v=2', 'name=bob@host', 'cluster=red') })],
+  ['label differing only in case', withRecord('TXT', { data: txt('v=2', 'name=bob@host', 'cluster=Blue') })],
+  ['record version 1 (cookie-derived tag)', withRecord('TXT', { data: txt('v=1', 'name=bob@host', 'tag=0123abcd') })],
+  ['record version 3', withRecord('TXT', { data: txt('v=3', 'name=bob@host', `cluster=${CLUSTER}`) })],
+  ['no version', withRecord('TXT', { data: txt('name=bob@host', `cluster=${CLUSTER}`) })],
   ['port 0', withRecord('SRV', { data: { port: 0, target: bob.target } })],
   ['port 70000', withRecord('SRV', { data: { port: 70000, target: bob.target } })],
   ['port 1.5', withRecord('SRV', { data: { port: 1.5, target: bob.target } })],
@@ -165,14 +171,16 @@ const NO_PEER: [string, Rec[]][] = [
   ['instance label over 63 bytes', bobRecords().map((r) => (r.type === 'SRV' || r.type === 'TXT' ? { ...r, name: `${'x'.repeat(64)}.${MDNS_SERVICE_TYPE}` } : r))],
   ['instance with two labels', bobRecords().map((r) => (r.type === 'SRV' || r.type === 'TXT' ? { ...r, name: `a.b.${MDNS_SERVICE_TYPE}` } : r))],
   ['target over 255 chars', withRecord('SRV', { data: { port: 4001, target: `${'t'.repeat(256)}.local` } })],
-  ['TXT data a string', withRecord('TXT', { data: `v=1 name=bob@host tag=${TAG}` })],
-  ['TXT entries strings, not bytes', withRecord('TXT', { data: ['v=1', 'name=bob@host', `tag=${TAG}`] })],
-  ['TXT name not a node name', withRecord('TXT', { data: txt('v=1', 'name=no-at-sign', `tag=${TAG}`) })],
-  ['TXT name with a space', withRecord('TXT', { data: txt('v=1', 'name=bob @host', `tag=${TAG}`) })],
-  ['TXT without name', withRecord('TXT', { data: txt('v=1', `tag=${TAG}`) })],
-  ['TXT without tag', withRecord('TXT', { data: txt('v=1', 'name=bob@host') })],
-  ['TXT entry over 255 bytes', withRecord('TXT', { data: [...txt('v=1', `tag=${TAG}`), Buffer.from(`name=${'n'.repeat(300)}@h`)] })],
-  ['TXT tag over 64 chars', withRecord('TXT', { data: txt('v=1', 'name=bob@host', `tag=${'a'.repeat(65)}`) })],
+  ['TXT data a string', withRecord('TXT', { data: `v=2 name=bob@host cluster=${CLUSTER}` })],
+  ['TXT entries strings, not bytes', withRecord('TXT', { data: ['v=2', 'name=bob@host', `cluster=${CLUSTER}`] })],
+  ['TXT name not a node name', withRecord('TXT', { data: txt('v=2', 'name=no-at-sign', `cluster=${CLUSTER}`) })],
+  ['TXT name with a space', withRecord('TXT', { data: txt('v=2', 'name=bob @host', `cluster=${CLUSTER}`) })],
+  ['TXT without name', withRecord('TXT', { data: txt('v=2', `cluster=${CLUSTER}`) })],
+  ['TXT without cluster label', withRecord('TXT', { data: txt('v=2', 'name=bob@host') })],
+  ['TXT with an empty cluster label', withRecord('TXT', { data: txt('v=2', 'name=bob@host', 'cluster=') })],
+  ['TXT cluster label with a dot', withRecord('TXT', { data: txt('v=2', 'name=bob@host', 'cluster=a.b') })],
+  ['TXT entry over 255 bytes', withRecord('TXT', { data: [...txt('v=2', `cluster=${CLUSTER}`), Buffer.from(`name=${'n'.repeat(300)}@h`)] })],
+  ['TXT cluster label over 63 chars', withRecord('TXT', { data: txt('v=2', 'name=bob@host', `cluster=${'a'.repeat(64)}`) })],
   ['negative TTL', withRecord('SRV', { ttl: -1 })],
   ['fractional TTL', withRecord('TXT', { ttl: 1.5 })],
   ['TTL as a string', withRecord('SRV', { ttl: '120' })],
@@ -183,19 +191,19 @@ const NO_PEER: [string, Rec[]][] = [
 for (const [what, answers] of NO_PEER) {
   test(`no peer: ${what}`, () => {
     const t = table();
-    const res = t.apply(parseResponse(response(answers), ctx), 0);
+    const res = t.apply(parseResponse(response(answers), ctx), 0, BOB_IP);
     assert.deepEqual(res.changes, [], what);
     // The same packet again, and later, never produces one either.
-    assert.deepEqual(t.apply(parseResponse(response(answers), ctx), 1000).changes, []);
+    assert.deepEqual(t.apply(parseResponse(response(answers), ctx), 1000, BOB_IP).changes, []);
     assert.deepEqual(t.tick(200_000).changes, []);
   });
 }
 
 test('malformed records of our service are named in `rejected`; other-cluster and other-version instances in `foreign`', () => {
   assert.match(parseResponse(response(withRecord('SRV', { data: { port: 0, target: bob.target } })), ctx).rejected.join(), /bad port/);
-  assert.match(parseResponse(response(withRecord('TXT', { data: txt('v=1', 'name=x', `tag=${TAG}`) })), ctx).rejected.join(), /not a node name/);
-  assert.deepEqual(parseResponse(response(withRecord('TXT', { data: txt('v=1', 'name=bob@host', 'tag=ffff') })), ctx).foreign, [
-    { instance: bob.instance, ttl: 120, reason: 'tag' },
+  assert.match(parseResponse(response(withRecord('TXT', { data: txt('v=2', 'name=x', `cluster=${CLUSTER}`) })), ctx).rejected.join(), /not a node name/);
+  assert.deepEqual(parseResponse(response(withRecord('TXT', { data: txt('v=2', 'name=bob@host', 'cluster=red') })), ctx).foreign, [
+    { instance: bob.instance, ttl: 120, reason: 'cluster' },
   ]);
   assert.deepEqual(parseResponse(response(withRecord('TXT', { data: txt('v=7', 'whatever') })), ctx).foreign, [
     { instance: bob.instance, ttl: 120, reason: 'version' },
@@ -205,7 +213,7 @@ test('malformed records of our service are named in `rejected`; other-cluster an
 });
 
 test('TXT: unknown keys and boolean attributes are ignored; the first of a duplicated key wins', () => {
-  const answers = withRecord('TXT', { data: txt('flag', 'extra=1', 'V=1', `tag=${TAG}`, 'name=bob@host', 'name=mallory@host', '=x') });
+  const answers = withRecord('TXT', { data: txt('flag', 'extra=1', 'V=2', `cluster=${CLUSTER}`, 'name=bob@host', 'name=mallory@host', '=x', 'cluster=red') });
   assert.deepEqual(parseResponse(response(answers), ctx).txts, [{ instance: bob.instance, ttl: 120, name: 'bob@host' }]);
 });
 
@@ -227,7 +235,7 @@ test('garbage packets parse to nothing and never throw', () => {
     const p = parseResponse(g, ctx);
     assert.deepEqual([p.ptrs.length, p.srvs.length, p.txts.length, p.foreign.length], [0, 0, 0, 0], JSON.stringify(g)?.slice(0, 80));
     assert.ok(p.addresses.length <= 256, 'records read per packet are bounded');
-    assert.deepEqual(table().apply(p, 0).changes, []);
+    assert.deepEqual(table().apply(p, 0, BOB_IP).changes, []);
   }
 });
 
@@ -240,8 +248,8 @@ test('isUsableIPv4', () => {
 
 // ---------------------------------------------------------------- the peer table
 
-function apply(t: MdnsPeerTable, answers: Rec[], now: number): ReturnType<MdnsPeerTable['apply']> {
-  return t.apply(parseResponse(response(answers), ctx), now);
+function apply(t: MdnsPeerTable, answers: Rec[], now: number, from = BOB_IP): ReturnType<MdnsPeerTable['apply']> {
+  return t.apply(parseResponse(response(answers), ctx), now, from);
 }
 
 test('repeated and duplicated packets report a peer once; a change of addresses or port reports it again', () => {
@@ -325,14 +333,14 @@ test('A records of host names no instance points at are not kept', () => {
 
 test('the number of tracked instances is capped', () => {
   const t = new MdnsPeerTable({ maxInstances: 2 });
-  const peer = (i: number): Rec[] => serviceRecords(mdnsIdentity(`n${i}@h`, `${i}`, 4000 + i, TAG), [`10.0.0.${i}`]) as unknown as Rec[];
+  const peer = (i: number): Rec[] => serviceRecords(mdnsIdentity(`n${i}@h`, `${i}`, 4000 + i, CLUSTER), [`10.0.0.${i}`]) as unknown as Rec[];
   assert.equal(found(apply(t, peer(1), 0).changes).length, 1);
   assert.equal(found(apply(t, peer(2), 0).changes).length, 1);
   const third = apply(t, peer(3), 0);
   assert.deepEqual(third.changes, []);
   assert.ok(third.dropped > 0);
   assert.equal(t.size, 2);
-  apply(t, serviceRecords(mdnsIdentity('n1@h', '1', 4001, TAG), ['10.0.0.1'], 0) as unknown as Rec[], 1);
+  apply(t, serviceRecords(mdnsIdentity('n1@h', '1', 4001, CLUSTER), ['10.0.0.1'], 0) as unknown as Rec[], 1);
   assert.equal(found(apply(t, peer(3), 2).changes).length, 1, 'room again after a goodbye');
 });
 
@@ -462,7 +470,7 @@ test('mdnsDiscovery rejects bad options with ERR_CONFIG (and opens nothing)', ()
     name: 'alice@host',
     incarnation: 'abcd',
     port: 4000,
-    clusterTag: TAG,
+    cluster: CLUSTER,
     queryMaxIntervalMs: 60_000,
     clock: new ManualClock(),
     random: seededRandom(1),
@@ -474,7 +482,9 @@ test('mdnsDiscovery rejects bad options with ERR_CONFIG (and opens nothing)', ()
     ['incarnation', { incarnation: 'xyz' }],
     ['port 0', { port: 0 }],
     ['port 70000', { port: 70000 }],
-    ['tag', { clusterTag: '' }],
+    ['cluster empty', { cluster: '' }],
+    ['cluster too long', { cluster: 'a'.repeat(64) }],
+    ['cluster with a dot', { cluster: 'a.b' }],
     ['interface', { interface: 'eth0' }],
     ['interval', { queryMaxIntervalMs: 0 }],
   ];
@@ -488,7 +498,7 @@ test('stop() before start() resolves and is idempotent', async () => {
     name: 'alice@host',
     incarnation: 'abcd',
     port: 4000,
-    clusterTag: TAG,
+    cluster: CLUSTER,
     queryMaxIntervalMs: 60_000,
     clock: new ManualClock(),
     random: seededRandom(1),
@@ -564,10 +574,10 @@ test('two real nodes find each other in a private namespace, ignore another clus
     assert.equal(code, 0);
 
     assert.deepEqual(result.alice.found, [
-      { id: result.bob.instance, name: 'bob@pair.test', addresses: ['127.0.0.1'], port: 4002, source: 'mdns' },
+      { id: result.bob.instance, name: 'bob@pair.test', addresses: ['127.0.0.1'], port: 4002, source: 'mdns', sourceAddress: '127.0.0.1' },
     ], 'alice found bob exactly once, with his port and address');
     assert.deepEqual(result.bob.found, [
-      { id: result.alice.instance, name: 'alice@pair.test', addresses: ['127.0.0.1'], port: 4001, source: 'mdns' },
+      { id: result.alice.instance, name: 'alice@pair.test', addresses: ['127.0.0.1'], port: 4001, source: 'mdns', sourceAddress: '127.0.0.1' },
     ], 'bob found alice exactly once');
     assert.deepEqual(result.carol.found, [], 'a node of another cluster reports nobody');
     assert.deepEqual(result.alice.lost, [result.bob.instance], "bob's stop() made alice lose him (goodbye, not TTL expiry)");
