@@ -10,22 +10,26 @@ import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { NetworkInterfaceInfo } from 'node:os';
 import {
+  MAX_ACCEPTED_TTL_S,
   MDNS_RECORD_TTL_S,
   MDNS_SERVICE_TYPE,
   browseQuery,
   buildQuery,
   instanceLabel,
   isUsableIPv4,
+  isValidClusterLabel,
   mdnsIdentity,
   parseResponse,
+  parseTxt,
   queryAsksForUs,
   queryDelayMs,
   serviceRecords,
 } from '../../src/discovery/mdns-records.js';
-import { MdnsPeerTable } from '../../src/discovery/mdns-peers.js';
+import { MdnsPeerTable, acceptRecord } from '../../src/discovery/mdns-peers.js';
 import type { PeerChange } from '../../src/discovery/mdns-peers.js';
 import { mdnsDiscovery } from '../../src/discovery/mdns.js';
-import { onInterfaceSubnet, selectMdnsInterfaces } from '../../src/discovery/mdns-interfaces.js';
+import { classifySource, onInterfaceSubnet, selectMdnsInterfaces } from '../../src/discovery/mdns-interfaces.js';
+import type { SourceLink } from '../../src/discovery/mdns-interfaces.js';
 import type { MdnsOptions } from '../../src/discovery/mdns.js';
 import { isClusterError } from '../../src/errors.js';
 import { ManualClock } from '../../src/util/clock.js';
@@ -122,6 +126,41 @@ test('serviceRecords builds PTR, SRV, TXT and one A per address, TTL 120 (0 for 
   );
 });
 
+test('nothing derived from the cookie is advertised: TXT holds only v, name and the public cluster label', () => {
+  // The identity takes no key: every byte of every record is a function of the name,
+  // incarnation, port, cluster label and addresses, all of them public.
+  const recs = serviceRecords(me, ['10.0.0.1']);
+  const txtRec = recs.find((r) => r.type === 'TXT');
+  const keys = (txtRec!.data as Buffer[]).map((b) => b.toString().split('=')[0]);
+  assert.deepEqual(keys, ['v', 'name', 'cluster']);
+  const wire = JSON.stringify(recs);
+  assert.doesNotMatch(wire, /tag=/);
+  const publicParts = [me.instance, me.target, MDNS_SERVICE_TYPE, 'v=2', 'name=alice@host', `cluster=${CLUSTER}`, '10.0.0.1', '4000'];
+  let rest = recs.map((r) => (typeof r.data === 'string' ? r.data : r.type === 'SRV' ? `${r.data.port} ${r.data.target}` : (r.data as Buffer[]).map(String).join(' '))).join(' ');
+  for (const p of publicParts) rest = rest.split(p).join('');
+  assert.equal(rest.trim().replace(/\s+/g, ''), '', 'every record is made of public inputs only');
+  // Two identities that differ only in what a cookie would have changed do not exist any more:
+  assert.equal(mdnsIdentity.length, 4, 'mdnsIdentity(name, incarnation, port, cluster): no key parameter');
+});
+
+test('cluster labels: 1 to 63 characters of A-Za-z0-9_-', () => {
+  const cases: [unknown, boolean][] = [
+    ['default', true],
+    ['a', true],
+    ['Lab_2-east', true],
+    ['x'.repeat(63), true],
+    ['', false],
+    ['x'.repeat(64), false],
+    ['a.b', false],
+    ['a b', false],
+    ['é', false],
+    ['a\n', false],
+    [42, false],
+    [undefined, false],
+  ];
+  for (const [label, want] of cases) assert.equal(isValidClusterLabel(label), want, JSON.stringify(label));
+});
+
 // ---------------------------------------------------------------- parsing responses
 
 test('a valid announcement parses and becomes one DiscoveredPeer', () => {
@@ -212,6 +251,52 @@ test('malformed records of our service are named in `rejected`; other-cluster an
   assert.deepEqual([own.ptrs, own.srvs, own.txts, own.addresses, own.rejected], [[], [], [], [], []], 'own records vanish without a trace');
 });
 
+test('cluster label matching: the same label is ours, another label (or a v1 tag record) is foreign', () => {
+  const cases: [string, string[], string, 'ok' | 'cluster' | 'version' | 'rejected'][] = [
+    ['same label', ['v=2', 'name=bob@host', 'cluster=blue'], 'blue', 'ok'],
+    ['same label, keys in any order', ['cluster=blue', 'name=bob@host', 'v=2'], 'blue', 'ok'],
+    ['other label', ['v=2', 'name=bob@host', 'cluster=red'], 'blue', 'cluster'],
+    ['other label, same cookie or not: mDNS cannot tell', ['v=2', 'name=bob@host', 'cluster=default'], 'blue', 'cluster'],
+    ['case matters', ['v=2', 'name=bob@host', 'cluster=BLUE'], 'blue', 'cluster'],
+    ['first cluster key wins', ['v=2', 'name=bob@host', 'cluster=red', 'cluster=blue'], 'blue', 'cluster'],
+    ['old layout with a tag', ['v=1', 'name=bob@host', 'tag=0123456789abcdef'], 'blue', 'version'],
+    ['no label', ['v=2', 'name=bob@host'], 'blue', 'rejected'],
+    ['label with a dot', ['v=2', 'name=bob@host', 'cluster=blue.x'], 'blue', 'rejected'],
+  ];
+  for (const [what, entries, label, want] of cases) {
+    const r = parseTxt(txt(...entries), label);
+    const got = r.ok ? 'ok' : (r.foreign ?? 'rejected');
+    assert.equal(got, want, what);
+  }
+});
+
+test('TTLs from the network are clamped to MAX_ACCEPTED_TTL_S (240 s)', () => {
+  assert.equal(MAX_ACCEPTED_TTL_S, 240);
+  const cases: [number, number][] = [
+    [0, 0],
+    [1, 1],
+    [120, 120],
+    [240, 240],
+    [241, 240],
+    [4500, 240],
+    [86_400, 240],
+    [0xffff_ffff, 240],
+  ];
+  for (const [sent, kept] of cases) {
+    const p = parseResponse(response(bobRecords(sent)), ctx);
+    assert.deepEqual(
+      [p.ptrs[0]?.ttl, p.srvs[0]?.ttl, p.txts[0]?.ttl, p.addresses[0]?.ttl],
+      [kept, kept, kept, kept],
+      `TTL ${sent}`,
+    );
+  }
+  // A forged day-long TTL keeps the candidate for 240 s, not a day.
+  const t = table();
+  assert.deepEqual(found(apply(t, bobRecords(86_400), 0).changes), [bob.instance]);
+  assert.deepEqual(t.tick(239_999).changes, []);
+  assert.deepEqual(t.tick(240_000).changes, [{ kind: 'lost', id: bob.instance }]);
+});
+
 test('TXT: unknown keys and boolean attributes are ignored; the first of a duplicated key wins', () => {
   const answers = withRecord('TXT', { data: txt('flag', 'extra=1', 'V=2', `cluster=${CLUSTER}`, 'name=bob@host', 'name=mallory@host', '=x', 'cluster=red') });
   assert.deepEqual(parseResponse(response(answers), ctx).txts, [{ instance: bob.instance, ttl: 120, name: 'bob@host' }]);
@@ -275,6 +360,76 @@ test('goodbye (TTL 0) loses the peer at once; a goodbye for an unknown instance 
   const t = table();
   assert.deepEqual(apply(t, bobRecords(0), 0).changes, []);
   assert.equal(t.size, 0);
+});
+
+test('a goodbye counts only from the address the records came from', () => {
+  // [what, records of the goodbye (TTL 0), sent from, peer lost?]
+  const only = (type: string): Rec[] => bobRecords(0).filter((r) => r.type === type);
+  const cases: [string, Rec[], string, boolean][] = [
+    ['full goodbye from Bob', bobRecords(0), BOB_IP, true],
+    ['full goodbye from Mallory', bobRecords(0), MALLORY_IP, false],
+    ['PTR goodbye from Bob', only('PTR'), BOB_IP, true],
+    ['PTR goodbye from Mallory', only('PTR'), MALLORY_IP, false],
+    ['SRV goodbye from Bob', only('SRV'), BOB_IP, true],
+    ['SRV goodbye from Mallory', only('SRV'), MALLORY_IP, false],
+    ['TXT goodbye from Bob', only('TXT'), BOB_IP, true],
+    ['TXT goodbye from Mallory', only('TXT'), MALLORY_IP, false],
+    ['A goodbye from Bob', only('A'), BOB_IP, true],
+    ['A goodbye from Mallory', only('A'), MALLORY_IP, false],
+    ['goodbye from Bob on another of his addresses', bobRecords(0), '10.0.0.3', false],
+  ];
+  for (const [what, records, from, lost] of cases) {
+    const t = table();
+    apply(t, bobRecords(), 0);
+    const res = apply(t, records, 1000, from);
+    assert.deepEqual(res.changes, lost ? [{ kind: 'lost', id: bob.instance }] : [], what);
+    assert.equal(res.ignoredGoodbyes.length > 0, !lost, `${what}: listed as ignored`);
+    if (!lost) {
+      assert.deepEqual(t.tick(100_000).changes, [], `${what}: the peer is still there later`);
+      assert.deepEqual(apply(t, bobRecords(0), 100_001, BOB_IP).changes, [{ kind: 'lost', id: bob.instance }], `${what}: Bob's own goodbye still works`);
+    }
+  }
+});
+
+test('a multi-homed peer: a goodbye from the address that last refreshed a record is honoured', () => {
+  const t = table();
+  apply(t, bobRecords(), 0, BOB_IP);
+  apply(t, bobRecords(), 10, '192.168.1.2'); // the same records through his second interface
+  assert.deepEqual(apply(t, bobRecords(0), 20, '192.168.1.2').changes, [{ kind: 'lost', id: bob.instance }]);
+});
+
+test('a stranger cannot shorten a record (a short TTL is a goodbye in disguise), only refresh or extend it', () => {
+  // acceptRecord(held, now, ttl, source): the record to hold, or undefined to ignore the new one.
+  const held = { expiresAt: 120_000, source: BOB_IP };
+  const cases: [string, string, number, number, number | undefined][] = [
+    // what, source, now, ttl, expected expiresAt (undefined = ignored)
+    ['owner, same TTL', BOB_IP, 1000, 120, 121_000],
+    ['owner, shorter (1 s flush)', BOB_IP, 1000, 1, 2000],
+    ['stranger, 1 s', MALLORY_IP, 1000, 1, undefined],
+    ['stranger, ends earlier', MALLORY_IP, 1000, 100, undefined],
+    ['stranger, ends at the same time', MALLORY_IP, 0, 120, 120_000],
+    ['stranger, extends', MALLORY_IP, 1000, 120, 121_000],
+  ];
+  for (const [what, source, now, ttl, want] of cases) assert.equal(acceptRecord(held, now, ttl, source)?.expiresAt, want, what);
+  assert.equal(acceptRecord(undefined, 0, 1, MALLORY_IP)?.expiresAt, 1000, 'a new record is taken as it comes');
+
+  const t = table();
+  apply(t, bobRecords(), 0);
+  apply(t, withRecord('SRV', { ttl: 1 }), 10, MALLORY_IP);
+  assert.deepEqual(t.tick(5000).changes, [], 'the forged 1 s SRV did not expire Bob');
+});
+
+test('a stranger cannot turn a known peer into another cluster (which would drop it)', () => {
+  const foreignTxt = withRecord('TXT', { data: txt('v=2', 'name=bob@host', 'cluster=red') });
+  const t = table();
+  apply(t, bobRecords(), 0);
+  const res = apply(t, foreignTxt, 1000, MALLORY_IP);
+  assert.deepEqual(res.changes, []);
+  assert.deepEqual(res.ignoredGoodbyes, [bob.instance]);
+  assert.deepEqual(t.tick(60_000).changes, []);
+  const u = table();
+  apply(u, bobRecords(), 0);
+  assert.deepEqual(apply(u, foreignTxt, 1000, BOB_IP).changes, [{ kind: 'lost', id: bob.instance }], 'but the instance itself may say so');
 });
 
 test('a full goodbye (every record TTL 0, as stop() sends it) loses the peer exactly once', () => {
@@ -456,6 +611,26 @@ test('interface selection', () => {
   const none = pick((n) => flags[n], undefined, { lo: [ifc('127.0.0.1', true, '255.0.0.0')] });
   assert.deepEqual(none.names, []);
   assert.match(none.warnings.join(), /no multicast-capable IPv4 interface.*--seed still works/);
+});
+
+test('responses are acted on only from the local link (RFC 6762 §11)', () => {
+  const eth0 = { name: 'eth0', address: '10.0.0.5', addresses: [{ address: '10.0.0.5', netmask: '255.255.255.0' }, { address: '10.9.0.5', netmask: '255.255.0.0' }] };
+  const wlan0 = { name: 'wlan0', address: '192.168.1.7', addresses: [{ address: '192.168.1.7', netmask: '255.255.255.0' }] };
+  const lo = { name: 'lo', address: '127.0.0.1', addresses: [{ address: '127.0.0.1', netmask: '255.0.0.0' }] };
+  const cases: [string, typeof eth0, (typeof eth0)[], string, SourceLink][] = [
+    ['same subnet', eth0, [wlan0], '10.0.0.200', 'this-link'],
+    ['our own address (looped back)', eth0, [wlan0], '10.0.0.5', 'this-link'],
+    ['second subnet of the interface', eth0, [wlan0], '10.9.200.1', 'this-link'],
+    ['subnet of another of our interfaces', eth0, [wlan0], '192.168.1.20', 'other-link'],
+    ['that same packet on the right socket', wlan0, [eth0], '192.168.1.20', 'this-link'],
+    ['off-link: routed from elsewhere', eth0, [wlan0], '10.0.1.1', 'off-link'],
+    ['off-link: public address', eth0, [wlan0], '8.8.8.8', 'off-link'],
+    ['off-link: loopback seen on eth0', eth0, [wlan0], '127.0.0.1', 'off-link'],
+    ['loopback on lo', lo, [], '127.0.0.1', 'this-link'],
+    ['off-link with no other interface', eth0, [], '172.16.0.1', 'off-link'],
+    ['not an address', eth0, [wlan0], 'garbage', 'off-link'],
+  ];
+  for (const [what, arrivedOn, others, src, want] of cases) assert.equal(classifySource(arrivedOn, others, src), want, what);
 });
 
 test('subnet matching', () => {
