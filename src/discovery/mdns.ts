@@ -11,7 +11,9 @@
 // RFC's other test (IP TTL 255) is out of reach because Node cannot read a datagram's
 // TTL, so the source-subnet check is the rule; a sender on the link can still forge
 // any source address, which is why every record is validated, TTLs are clamped, and
-// goodbyes count only from the address the records came from (mdns-peers.ts).
+// goodbyes count only from the address the records came from (mdns-peers.ts). Queries
+// from off the link are not answered either, so the node never reflects its records at
+// an address beyond the link.
 // Invariants: nothing thrown in a socket or timer callback escapes (every body is
 // guarded); socket trouble is logged once per interface and error code, never per
 // packet; no timers are left and no sink call is made after stop() resolves; a packet
@@ -28,7 +30,7 @@ import type { Random } from '../util/random.js';
 import type { Logger } from '../util/log.js';
 import type { Discovery, DiscoverySink } from './discovery.js';
 import { classifySource, ipv4ToInt, onInterfaceSubnet, selectMdnsInterfaces, sysfsInterfaceFlags } from './mdns-interfaces.js';
-import type { MdnsInterface, MdnsInterfaceSelection } from './mdns-interfaces.js';
+import type { MdnsInterface, MdnsInterfaceSelection, SourceLink } from './mdns-interfaces.js';
 import { MdnsPeerTable } from './mdns-peers.js';
 import type { PeerTableResult } from './mdns-peers.js';
 import {
@@ -375,7 +377,7 @@ class MdnsDiscovery implements Discovery {
   private onResponse(ep: Endpoint, packet: unknown, rinfo: RemoteInfo): void {
     if (!this.active()) return;
     if (rinfo.port !== MDNS_PORT) return; // RFC 6762 §6: responses must come from port 5353
-    const link = classifySource(ep.iface, this.endpoints.filter((o) => o !== ep && !o.dead).map((o) => o.iface), rinfo.address);
+    const link = this.linkOf(ep, rinfo.address);
     if (link === 'other-link') return; // the endpoint of that link acts on its own copy
     if (link === 'off-link') {
       this.offLink(ep, rinfo.address);
@@ -391,7 +393,10 @@ class MdnsDiscovery implements Discovery {
     if (parsed.ptrs.length + parsed.srvs.length + parsed.txts.length + parsed.addresses.length + parsed.foreign.length === 0) return;
     const res = this.table.apply(parsed, this.opts.clock.now(), rinfo.address);
     if (res.ignoredGoodbyes.length > 0) {
-      this.log.debug('mDNS: ignored a goodbye from another address than the records came from', { from: rinfo.address, names: res.ignoredGoodbyes.slice(0, 3) });
+      this.log.debug('mDNS: ignored a goodbye from another address than the records came from', {
+        from: rinfo.address,
+        names: res.ignoredGoodbyes.slice(0, 3).map((n) => n.slice(0, 80)),
+      });
     }
     this.handle(res);
   }
@@ -411,7 +416,13 @@ class MdnsDiscovery implements Discovery {
   private onQuery(ep: Endpoint, packet: unknown, rinfo: RemoteInfo): void {
     if (!this.active()) return;
     if (!queryAsksForUs(this.id, packet)) return;
-    if (!this.arrivedOn(ep, rinfo.address)) return;
+    const link = this.linkOf(ep, rinfo.address);
+    if (link === 'other-link') return; // the endpoint of that link answers its own copy
+    if (link === 'off-link') {
+      // Never answer off the link (RFC 6762 §11): a unicast answer would reflect our records at any address.
+      this.log.debug('mDNS: ignored a query from an off-link source', { from: rinfo.address, iface: ep.iface.name });
+      return;
+    }
     if (rinfo.port === MDNS_PORT) {
       this.respondSoon(ep, 20 + 100 * this.opts.random.float());
       return;
@@ -427,10 +438,9 @@ class MdnsDiscovery implements Discovery {
     this.send(ep, (m, cb) => m.respond({ id, questions, answers }, { port: rinfo.port, address: rinfo.address }, cb));
   }
 
-  /** Whether a packet from src seen on ep's socket came in through ep's interface (as far as we can tell). */
-  private arrivedOn(ep: Endpoint, src: string): boolean {
-    if (onInterfaceSubnet(ep.iface, src)) return true;
-    return !this.endpoints.some((other) => other !== ep && !other.dead && onInterfaceSubnet(other.iface, src));
+  /** Where src lies as seen from ep (see classifySource): ep's own link, another endpoint's link, or off-link. */
+  private linkOf(ep: Endpoint, src: string): SourceLink {
+    return classifySource(ep.iface, this.endpoints.filter((o) => o !== ep && !o.dead).map((o) => o.iface), src);
   }
 
   private announce(ep: Endpoint): void {

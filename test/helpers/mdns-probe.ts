@@ -8,6 +8,9 @@
 //   sniff: listen on the group and print, as one JSON line, the first response that
 //          holds a record of our service type: every record, TXT entries as strings,
 //          plus the whole packet as hex.
+//   query: send a legacy unicast query (from an ephemeral port, so the answer comes
+//          back by unicast) for our service type from a chosen source address, and
+//          print `answered` or, after waitMs of silence, `silent`.
 // Arguments come as one JSON object in argv[2] (ForgeArgs or SniffArgs).
 // Invariant: the socket is closed and the process exits by itself within timeoutMs.
 import { createSocket } from 'node:dgram';
@@ -43,6 +46,17 @@ export interface SniffArgs {
   source: string;
   /** Give up (exit 3) after this long; default 15 000 ms. */
   timeoutMs?: number;
+}
+
+/** Arguments of `query`. */
+export interface QueryArgs {
+  mode: 'query';
+  /** Source address to send from (an ephemeral port is used). */
+  from: string;
+  /** The node's address (unicast) or 224.0.0.251. */
+  to: string;
+  /** How long to wait for an answer; default 2000 ms. */
+  waitMs?: number;
 }
 
 /** What `sniff` prints. */
@@ -126,12 +140,33 @@ async function sniff(a: SniffArgs): Promise<void> {
   }
 }
 
+async function query(a: QueryArgs): Promise<void> {
+  const sock = createSocket({ type: 'udp4' });
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(0, a.from, () => resolve());
+  });
+  if (a.to === MDNS_GROUP) sock.setMulticastInterface(a.from);
+  const answered = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), a.waitMs ?? 2000);
+    sock.on('message', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  sock.send(dnsPacket.encode({ type: 'query', id: 4242, questions: [{ name: MDNS_SERVICE_TYPE, type: 'PTR' }] }), 5353, a.to);
+  const got = await answered;
+  sock.close();
+  process.stdout.write(got ? 'answered\n' : 'silent\n');
+}
+
 async function main(): Promise<void> {
   guardVirtualHost();
-  const args = JSON.parse(process.argv[2] ?? '{}') as ForgeArgs | SniffArgs;
+  const args = JSON.parse(process.argv[2] ?? '{}') as ForgeArgs | SniffArgs | QueryArgs;
   if (args.mode === 'forge') await forge(args);
   else if (args.mode === 'sniff') await sniff(args);
-  else throw new Error('usage: mdns-probe.ts \'{"mode":"forge"|"sniff",...}\'');
+  else if (args.mode === 'query') await query(args);
+  else throw new Error('usage: mdns-probe.ts \'{"mode":"forge"|"sniff"|"query",...}\'');
 }
 
 main().catch((err: unknown) => {

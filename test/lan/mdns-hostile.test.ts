@@ -6,6 +6,9 @@
 //   multicast and by unicast, is dropped with a debug line and one warning, and its fake
 //   instance is never dialed; the same forgery sent from the attacker's on-link address
 //   (the control case) is dialed, which proves the forgery itself would have worked.
+// - Off-link queries go unanswered: a legacy unicast query from the off-link address
+//   gets no reply (the node would otherwise reflect its records at any address), while
+//   the same query from the on-link address is answered (control).
 // - What a node advertises holds nothing derived from the cookie: TXT is exactly v, name
 //   and the public cluster label, and the packet holds neither the cookie nor the tag
 //   the old layout derived from it.
@@ -17,7 +20,7 @@ import type { ChildProcess } from 'node:child_process';
 import { READY_TIMEOUT_MS, lanSkipReason, useLan } from '../helpers/lan-fixture.js';
 import { REPO_ROOT } from '../helpers/cli-process.js';
 import type { VirtualLan } from '../helpers/vlan.js';
-import type { ForgeArgs, SniffArgs, SniffResult } from '../helpers/mdns-probe.js';
+import type { ForgeArgs, QueryArgs, SniffArgs, SniffResult } from '../helpers/mdns-probe.js';
 
 const skip = await lanSkipReason();
 const PROBE = fileURLToPath(new URL('../helpers/mdns-probe.ts', import.meta.url));
@@ -35,7 +38,7 @@ interface Output {
 }
 
 /** Run the probe on a host (inside the virtual LAN) and collect its output. */
-function probe(lan: VirtualLan, host: number, args: ForgeArgs | SniffArgs, timeoutMs = 20_000): Promise<Output> {
+function probe(lan: VirtualLan, host: number, args: ForgeArgs | SniffArgs | QueryArgs, timeoutMs = 20_000): Promise<Output> {
   const child = lan.spawn(host, process.execPath, ['--import', TSX, PROBE, JSON.stringify(args)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   return collect(child, timeoutMs);
 }
@@ -62,6 +65,18 @@ for (const port of [${OFF_PORT}, ${ON_PORT}]) {
   net.createServer((s) => { console.log('conn ' + port); s.destroy(); }).listen(port, '0.0.0.0', () => { if (++up === 2) console.log('listening'); });
 }`;
 
+/**
+ * Give the attacker host a second address on a subnet the node's host is not on, and
+ * give the node's host a route to it through the attacker, as if it sat behind a
+ * router: off-link, yet reachable, so an answer would really arrive.
+ */
+async function offLinkAttacker(lan: VirtualLan, node: number, attacker: number): Promise<void> {
+  const added = await lan.exec(attacker, 'ip', ['addr', 'add', `${OFF_LINK}/24`, 'dev', 'eth0']);
+  assert.equal(added.code, 0, `ip addr add: ${added.stderr}`);
+  const route = await lan.exec(node, 'ip', ['route', 'add', `${OFF_LINK.split('.').slice(0, 3).join('.')}.0/24`, 'via', lan.host(attacker).address, 'dev', 'eth0']);
+  assert.equal(route.code, 0, `ip route add: ${route.stderr}`);
+}
+
 async function waitForOutput(get: () => string, pattern: RegExp, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pattern.test(get())) {
@@ -73,8 +88,7 @@ async function waitForOutput(get: () => string, pattern: RegExp, timeoutMs: numb
 test('responses from off-link sources are ignored; the same forgery on-link is dialed', { skip, timeout: 90_000 }, async (t) => {
   const f = await useLan(t, 2);
   const [h1, h2] = f.lan.hosts as [(typeof f.lan.hosts)[0], (typeof f.lan.hosts)[0]];
-  const added = await f.lan.exec(h2, 'ip', ['addr', 'add', `${OFF_LINK}/24`, 'dev', 'eth0']);
-  assert.equal(added.code, 0, `ip addr add: ${added.stderr}`);
+  await offLinkAttacker(f.lan, h1.index, h2.index);
 
   const node = f.start(h1, { logLevel: 'debug' });
   await node.waitReady(READY_TIMEOUT_MS);
@@ -120,6 +134,22 @@ test('responses from off-link sources are ignored; the same forgery on-link is d
   assert.ok(found.some((id) => id.startsWith('fake-on@h2-')), `the on-link fake was found: ${found.join(', ')}`);
   assert.ok(!found.some((id) => id.startsWith('fake-off@h2-')), `the off-link fake was found: ${found.join(', ')}`);
   assert.equal(node.exit, undefined, 'the node keeps running');
+});
+
+test('queries from off-link sources go unanswered; on-link ones are answered', { skip, timeout: 60_000 }, async (t) => {
+  const f = await useLan(t, 2);
+  const [h1, h2] = [f.lan.host(1), f.lan.host(2)];
+  await offLinkAttacker(f.lan, h1.index, h2.index);
+  const node = f.start(h1, { logLevel: 'debug' });
+  await node.waitReady(READY_TIMEOUT_MS);
+
+  const onLink = await probe(f.lan, h2.index, { mode: 'query', from: h2.address, to: h1.address, waitMs: 5000 });
+  assert.equal(onLink.stdout.trim(), 'answered', `control: an on-link legacy query is answered (${onLink.stderr})`);
+  const offLink = await probe(f.lan, h2.index, { mode: 'query', from: OFF_LINK, to: h1.address, waitMs: 2000 });
+  assert.equal(offLink.code, 0, offLink.stderr);
+  // The query did arrive (the node says it ignored it), and no answer came back.
+  await node.waitForLog((l) => l.message === 'mDNS: ignored a query from an off-link source' && l.fields.from === OFF_LINK, 5000);
+  assert.equal(offLink.stdout.trim(), 'silent', 'the node answered a query from off the link');
 });
 
 /** The TXT tag of record version 1: HMAC(scrypt(cookie, fixed salt), label), an offline verifier for the cookie. */
