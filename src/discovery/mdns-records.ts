@@ -282,6 +282,22 @@ function ttlOf(r: Record<string, unknown>): number | undefined {
   return Math.min(t, MAX_ACCEPTED_TTL_S);
 }
 
+/** The TXT keys we read. */
+const TXT_KEYS = ['v', 'name', 'cluster'] as const;
+/** Longest TXT key we read, in bytes ('cluster'). */
+const MAX_TXT_KEY_BYTES = 7;
+
+/** Which of our keys the first `len` bytes of entry spell, in any case (RFC 6763 §6.4), without allocating. */
+function txtKey(entry: Uint8Array, len: number): (typeof TXT_KEYS)[number] | undefined {
+  for (const k of TXT_KEYS) {
+    if (k.length !== len) continue;
+    let i = 0;
+    while (i < len && ((entry[i] ?? 0) | 0x20) === k.charCodeAt(i)) i++; // | 0x20 lower-cases an ASCII letter
+    if (i === len) return k;
+  }
+  return undefined;
+}
+
 /** Outcome of parseTxt: the node name, or why the TXT record is not one of ours. */
 export type TxtResult = { ok: true; name: string } | { ok: false; foreign?: ForeignReason; why: string };
 
@@ -292,12 +308,14 @@ export function parseTxt(data: unknown, cluster: string): TxtResult {
   for (const entry of data.slice(0, 64)) {
     if (!(entry instanceof Uint8Array)) return { ok: false, why: 'TXT entry is not bytes' };
     if (entry.length > 255) return { ok: false, why: 'TXT entry longer than 255 bytes' };
-    const s = Buffer.from(entry.buffer, entry.byteOffset, entry.length).toString('utf8');
-    const eq = s.indexOf('=');
-    if (eq <= 0) continue; // boolean attribute or empty key: not ours
-    const key = s.slice(0, eq).toLowerCase();
-    if (key !== 'v' && key !== 'name' && key !== 'cluster') continue; // unknown keys are allowed
-    if (!found.has(key)) found.set(key, s.slice(eq + 1)); // RFC 6763 §6.4: first occurrence wins
+    // Only the key is looked at before it is known to be ours, and a value is decoded at
+    // most once per key: a packet full of TXT entries costs little.
+    const eq = entry.indexOf(0x3d); // '='
+    if (eq <= 0 || eq > MAX_TXT_KEY_BYTES) continue; // boolean attribute, empty key, or a key longer than ours
+    const key = txtKey(entry, eq);
+    if (key === undefined) continue; // unknown keys are allowed
+    if (found.has(key)) continue; // RFC 6763 §6.4: first occurrence wins
+    found.set(key, Buffer.from(entry.buffer, entry.byteOffset + eq + 1, entry.length - eq - 1).toString('utf8'));
   }
   const v = found.get('v');
   if (v !== MDNS_TXT_VERSION) return { ok: false, foreign: 'version', why: `TXT version ${v === undefined ? 'missing' : JSON.stringify(v.slice(0, 16))} is not ${MDNS_TXT_VERSION}` };

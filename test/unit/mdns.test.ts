@@ -255,6 +255,8 @@ test('cluster label matching: the same label is ours, another label (or a v1 tag
   const cases: [string, string[], string, 'ok' | 'cluster' | 'version' | 'rejected'][] = [
     ['same label', ['v=2', 'name=bob@host', 'cluster=blue'], 'blue', 'ok'],
     ['same label, keys in any order', ['cluster=blue', 'name=bob@host', 'v=2'], 'blue', 'ok'],
+    ['keys in any case', ['V=2', 'NAME=bob@host', 'Cluster=blue'], 'blue', 'ok'],
+    ['look-alike keys are not ours', ['v=2', 'name=bob@host', 'clustr=blue', 'cluster_=blue', 'cluste=blue'], 'blue', 'rejected'],
     ['other label', ['v=2', 'name=bob@host', 'cluster=red'], 'blue', 'cluster'],
     ['other label, same cookie or not: mDNS cannot tell', ['v=2', 'name=bob@host', 'cluster=default'], 'blue', 'cluster'],
     ['case matters', ['v=2', 'name=bob@host', 'cluster=BLUE'], 'blue', 'cluster'],
