@@ -3,6 +3,7 @@
 // messages travel in clear; everything after the handshake is sealed (session-crypto).
 // Invariant: a value that passes parse*() has exactly the declared shape.
 import { ClusterError } from '../errors.js';
+import { describeValue } from '../util/untrusted.js';
 
 /** Wire protocol version; peers with another version are refused with both named. */
 export const PROTOCOL_VERSION = 1;
@@ -145,7 +146,7 @@ export function parseHandshake(v: unknown): HandshakeMessage {
     case 'refuse':
       return { t: 'refuse', code: str(v, 'code', 64), reason: str(v, 'reason', 1024) };
     default:
-      return bad(`unknown handshake message type ${JSON.stringify(String(v.t)).slice(0, 40)}`);
+      return bad(`unknown handshake message type (${describeValue(v.t)})`);
   }
 }
 
@@ -175,6 +176,6 @@ export function parseSession(v: unknown): SessionMessage {
     case 'app':
       return { t: 'app', ch: str(v, 'ch', 64), body: v.body };
     default:
-      return bad(`unknown message type ${JSON.stringify(String(v.t)).slice(0, 40)}`);
+      return bad(`unknown message type (${describeValue(v.t)})`);
   }
 }
