@@ -3,6 +3,7 @@
 // profiles: lanConfig() for real networks and testConfig() for fast local tests.
 // Invariant: a NodeConfig is always valid; resolveConfig throws ERR_CONFIG otherwise.
 import { ClusterError } from './errors.js';
+import { describeValue } from './util/untrusted.js';
 import { isValidNodeName } from './wire/messages.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './wire/frame.js';
 import { DEFAULT_ANTI_ENTROPY_INTERVAL_MS, DEFAULT_REGISTRY_FANOUT } from './registry/sync.js';
@@ -205,9 +206,7 @@ export function resolveConfig(options: NodeOptions): NodeConfig {
     discovery: options.discovery,
   };
   if (!isValidClusterLabel(cfg.cluster)) {
-    const raw: unknown = cfg.cluster;
-    const what = typeof raw === 'string' ? `cluster label "${raw.slice(0, 70).replace(/[^\x20-\x7e]/g, '?')}"` : `cluster label (a ${typeof raw})`;
-    fail(`${what} must be 1 to 63 characters of letters, digits, '_' and '-' (for example "lab-2"); nodes with the same label on one LAN find each other`);
+    fail(`cluster label ${describeValue(cfg.cluster as unknown, 70)} must be 1 to 63 characters of letters, digits, '_' and '-' (for example "lab-2"); nodes with the same label on one LAN find each other`);
   }
   if (cfg.failureTimeoutMs < 2 * cfg.heartbeatIntervalMs) {
     fail(`failureTimeoutMs (${cfg.failureTimeoutMs}) must be at least twice heartbeatIntervalMs (${cfg.heartbeatIntervalMs})`);

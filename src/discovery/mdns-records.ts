@@ -9,6 +9,7 @@
 // share a LAN are kept apart by a public label (TXT `cluster`), and whether a peer knows
 // the cookie is for the handshake alone to tell.
 import { isValidNodeName, MAX_NAME_LENGTH } from '../wire/messages.js';
+import { describeValue } from '../util/untrusted.js';
 
 /** The DNS-SD service type every cluster-node advertises. */
 export const MDNS_SERVICE_TYPE = '_cluster-node._tcp.local';
@@ -318,7 +319,7 @@ export function parseTxt(data: unknown, cluster: string): TxtResult {
     found.set(key, Buffer.from(entry.buffer, entry.byteOffset + eq + 1, entry.length - eq - 1).toString('utf8'));
   }
   const v = found.get('v');
-  if (v !== MDNS_TXT_VERSION) return { ok: false, foreign: 'version', why: `TXT version ${v === undefined ? 'missing' : JSON.stringify(v.slice(0, 16))} is not ${MDNS_TXT_VERSION}` };
+  if (v !== MDNS_TXT_VERSION) return { ok: false, foreign: 'version', why: `TXT version ${describeValue(v, 16)} is not ${MDNS_TXT_VERSION}` };
   const label = found.get('cluster');
   if (!isValidClusterLabel(label)) return { ok: false, why: 'TXT cluster label missing or not 1-63 characters of A-Za-z0-9_-' };
   if (label !== cluster) return { ok: false, foreign: 'cluster', why: 'TXT cluster label of another cluster' };

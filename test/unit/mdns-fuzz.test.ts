@@ -3,20 +3,20 @@
 // multicast-dns hands us), fed to parseResponse, queryAsksForUs and the peer table.
 // None may throw, each packet must cost under a few milliseconds, and the table keeps
 // its invariants (bounded size, `lost` only for a peer reported found).
-// Seeded: the seed is printed; replay with FUZZ_SEED=<seed> (and FUZZ_PATH=<path> for
-// the counterexample). Short by default; longer with FUZZ_RUNS=<n> per property.
+// Seeded through test/helpers/fuzz.ts: the seed is printed; replay with FUZZ_SEED=<seed>
+// (and FUZZ_PATH=<path> for the counterexample). Short by default; longer with
+// FUZZ_RUNS=<n> per property.
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
+import { fuzz, fuzzRuns, fuzzSeed } from '../helpers/fuzz.js';
 import { MDNS_SERVICE_TYPE, mdnsIdentity, parseResponse, queryAsksForUs, serviceRecords } from '../../src/discovery/mdns-records.js';
 import { MdnsPeerTable } from '../../src/discovery/mdns-peers.js';
 
-const SEED = Number(process.env.FUZZ_SEED ?? 7_000_613);
-const PATH = process.env.FUZZ_PATH;
-const RUNS = process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : 200;
+const RUNS = fuzzRuns(200);
 /** Most time one packet may take through parsing and the table, in ms (the best of five tries counts, so a GC pause does not fail the test). */
 const BUDGET_MS = Number(process.env.FUZZ_BUDGET_MS ?? 5);
 const MAX_INSTANCES = 64;
@@ -41,17 +41,10 @@ function loadDnsPacket(): DnsPacket | undefined {
 }
 const dnsPacket = loadDnsPacket();
 
-/** Run a property with the fixed seed; a failure names the seed, the path and the counterexample. */
-function check<T>(t: TestContext, what: string, arb: fc.Arbitrary<T>, predicate: (v: T) => void, runs = RUNS): void {
-  t.diagnostic(`${what}: seed ${SEED}, ${runs} runs`);
-  const details = fc.check(fc.property(arb, predicate), { seed: SEED, numRuns: runs, ...(PATH ? { path: PATH, endOnFailure: true } : {}) });
-  if (details.failed) {
-    throw new Error(
-      `${what}: failed; replay with FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath}\n` +
-        `counterexample: ${fc.stringify(details.counterexample).slice(0, 2000)}\n` +
-        `${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`,
-    );
-  }
+/** Run a property (helpers/fuzz.ts), saying which seed and how many runs. */
+function check<T>(t: TestContext, what: string, arb: fc.Arbitrary<T>, predicate: (v: T) => void): void {
+  t.diagnostic(`${what}: seed ${fuzzSeed()}, ${RUNS} runs (replay: FUZZ_SEED=${fuzzSeed()})`);
+  fuzz(what, arb, predicate, RUNS);
 }
 
 /** Time fn in ms; when over budget, the best of five tries counts (a GC pause is not the packet's fault). */
