@@ -34,3 +34,4 @@ export type { Network, Stream, Listener } from './transport/transport.js';
 export { MemoryNetwork } from './transport/memory.js';
 export type { Discovery, DiscoveredPeer, DiscoverySink } from './discovery/discovery.js';
 export { staticDiscovery } from './discovery/static.js';
+export { DEFAULT_CLUSTER_LABEL } from './discovery/mdns-records.js';

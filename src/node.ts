@@ -173,7 +173,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
               name: cfg.name,
               incarnation: this.incarnation,
               port: mesh.port,
-              clusterTag: 'default',
+              cluster: cfg.cluster,
               interface: cfg.interface,
               queryMaxIntervalMs: cfg.mdnsQueryMaxIntervalMs,
               clock: cfg.clock,

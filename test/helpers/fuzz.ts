@@ -6,6 +6,11 @@ import fc from 'fast-check';
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_201);
 const PATH = process.env.FUZZ_PATH;
 
+/** The seed every property runs with: FUZZ_SEED if set, else a fixed default (print it so a run can be replayed). */
+export function fuzzSeed(): number {
+  return SEED;
+}
+
 /** The number of runs: FUZZ_RUNS if set, else defaultRuns. */
 export function fuzzRuns(defaultRuns: number): number {
   return process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : defaultRuns;
