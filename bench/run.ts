@@ -14,6 +14,7 @@ export interface Benchmark {
 export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
   formation: { summary: FORMATION_SUMMARY, run: runFormation },
   registry: { summary: REGISTRY_SUMMARY, run: runRegistry },
+  hostile: { summary: 'what a sender without the cookie costs a node before the handshake: freeze, memory, survival', run: async (argv) => (await import('./hostile.js')).runHostile(argv) },
   failover: { summary: 'Singleton takeover time and overlap after SIGKILL/SIGSTOP/SIGTERM of the holder', run: async (argv) => (await import('./failover.js')).runFailover(argv) },
 };
 

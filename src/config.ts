@@ -3,6 +3,7 @@
 // profiles: lanConfig() for real networks and testConfig() for fast local tests.
 // Invariant: a NodeConfig is always valid; resolveConfig throws ERR_CONFIG otherwise.
 import { ClusterError } from './errors.js';
+import { describeValue } from './util/untrusted.js';
 import { isValidNodeName } from './wire/messages.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './wire/frame.js';
 import { DEFAULT_ANTI_ENTROPY_INTERVAL_MS, DEFAULT_REGISTRY_FANOUT } from './registry/sync.js';
@@ -11,10 +12,12 @@ import type { Clock } from './util/clock.js';
 import { systemClock } from './util/clock.js';
 import type { Random } from './util/random.js';
 import { systemRandom } from './util/random.js';
+import { Secret } from './util/secret.js';
 import type { Logger } from './util/log.js';
 import { silentLogger } from './util/log.js';
 import type { Network } from './transport/transport.js';
 import type { Discovery } from './discovery/discovery.js';
+import { DEFAULT_CLUSTER_LABEL, isValidClusterLabel } from './discovery/mdns-records.js';
 
 /** Interval between heartbeats on an idle connection: 500 ms. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 500;
@@ -39,6 +42,12 @@ export interface NodeOptions {
   name: string;
   /** Shared secret; every node of a cluster uses the same one. Never logged. */
   cookie: string;
+  /**
+   * Public cluster label advertised over mDNS (TXT `cluster`): nodes with another label
+   * are ignored by discovery, so several clusters can share a LAN. 1 to 63 characters of
+   * A-Za-z0-9_-; default 'default'. Not a secret and no access control: the cookie is.
+   */
+  cluster?: string;
   /** Address to listen on; default '0.0.0.0'. */
   host?: string;
   /** TCP port to listen on; default 0 (any free port). */
@@ -78,7 +87,9 @@ export interface NodeOptions {
 /** The resolved configuration. */
 export interface NodeConfig {
   name: string;
-  cookie: string;
+  /** The cookie, held so that it never shows in a log, util.inspect() or JSON.stringify(). */
+  cookie: Secret;
+  cluster: string;
   host: string;
   port: number;
   seeds: { host: string; port: number }[];
@@ -170,7 +181,8 @@ export function resolveConfig(options: NodeOptions): NodeConfig {
   const d = lanConfig();
   const cfg: NodeConfig = {
     name: options.name,
-    cookie: options.cookie,
+    cookie: new Secret(options.cookie),
+    cluster: options.cluster ?? DEFAULT_CLUSTER_LABEL,
     host: options.host ?? '0.0.0.0',
     port,
     seeds: (options.seeds ?? []).map(parseHostPort),
@@ -195,6 +207,9 @@ export function resolveConfig(options: NodeOptions): NodeConfig {
     stateDir: options.stateDir,
     discovery: options.discovery,
   };
+  if (!isValidClusterLabel(cfg.cluster)) {
+    fail(`cluster label ${describeValue(cfg.cluster as unknown, 70)} must be 1 to 63 characters of letters, digits, '_' and '-' (for example "lab-2"); nodes with the same label on one LAN find each other`);
+  }
   if (cfg.failureTimeoutMs < 2 * cfg.heartbeatIntervalMs) {
     fail(`failureTimeoutMs (${cfg.failureTimeoutMs}) must be at least twice heartbeatIntervalMs (${cfg.heartbeatIntervalMs})`);
   }

@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'ERR_NO_SUCH_NAME'
   | 'ERR_CALL_TIMEOUT'
   | 'ERR_CALL_FAILED'
-  | 'ERR_NOT_HOLDER';
+  | 'ERR_NOT_HOLDER'
+  | 'ERR_BAD_MESSAGE';
 
 /** An error with a stable `code`; `cause` carries the underlying error, if any. */
 export class ClusterError extends Error {
@@ -36,8 +37,8 @@ export function isClusterError(err: unknown, code?: ErrorCode): err is ClusterEr
   return err instanceof ClusterError && (code === undefined || err.code === code);
 }
 
-/** A short, log-safe description of any thrown value. */
+/** A short, log-safe description of any thrown value (an Error's message; otherwise only the value's type). */
 export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message;
-  return String(err);
+  return `a thrown ${err === null ? 'null' : typeof err}`;
 }

@@ -1,7 +1,7 @@
-// Node: the composition root. It resolves the configuration, stretches the cookie
-// once, starts the mesh (TCP listener, dialer, heartbeats), the discovery sources
-// (mDNS and seeds) and the registry sync, plugs the registry into the mesh, and
-// offers the public API: membership, the global registry, messaging, Singletons.
+// Node: the composition root. It resolves the configuration, starts the mesh (TCP
+// listener, dialer, heartbeats), the discovery sources (mDNS and seeds) and the
+// registry sync, plugs the registry into the mesh, and offers the public API:
+// membership, the global registry, messaging, Singletons.
 // Invariant: after stop() resolves, the node holds no socket and no timer.
 import { EventEmitter } from 'node:events';
 import { resolveConfig } from './config.js';
@@ -9,7 +9,6 @@ import type { NodeConfig, NodeOptions } from './config.js';
 import { ClusterError } from './errors.js';
 import { Mesh } from './mesh/mesh.js';
 import type { MeshMember } from './mesh/mesh.js';
-import { clusterTag, deriveClusterKey } from './transport/session-crypto.js';
 import { tcpNetwork } from './transport/tcp.js';
 import type { Discovery } from './discovery/discovery.js';
 import { describeError } from './errors.js';
@@ -103,7 +102,6 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     if (this.state !== 'new') throw new ClusterError('ERR_CONFIG', `start() called on a node that is ${this.state}`);
     this.state = 'starting';
     const cfg = this.config;
-    const key = deriveClusterKey(cfg.cookie);
     const registry = new RegistrySync({
       self: { name: cfg.name, inc: this.incarnation },
       clock: cfg.clock,
@@ -136,7 +134,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     });
     if (cfg.stateDir) registry.seedEpochs(readEpochs(epochFilePath(cfg.stateDir, cfg.name)));
     this.registry = registry;
-    const mesh = new Mesh(cfg, cfg.network ?? tcpNetwork, key, this.incarnation, {
+    const mesh = new Mesh(cfg, cfg.network ?? tcpNetwork, cfg.cookie, this.incarnation, {
       nodeup: (m) => {
         registry.nodeUp(m.name, m.incarnation);
         this.linkSerial.set(m.name, (this.linkSerial.get(m.name) ?? 0) + 1);
@@ -175,7 +173,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
               name: cfg.name,
               incarnation: this.incarnation,
               port: mesh.port,
-              clusterTag: clusterTag(key),
+              cluster: cfg.cluster,
               interface: cfg.interface,
               queryMaxIntervalMs: cfg.mdnsQueryMaxIntervalMs,
               clock: cfg.clock,
@@ -279,13 +277,13 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     }
   }
 
-  /** Send message to the holder of name (fire and forget). Returns false if nobody holds it. */
+  /** Send message to the holder of name (fire and forget). Returns false if nobody holds it. Throws ERR_BAD_MESSAGE if message is not plain data (objects, arrays, strings, numbers, booleans, null, Uint8Array), ERR_FRAME_TOO_LARGE if it does not fit a frame. */
   send(name: string, message: unknown): boolean {
     this.running();
     return this.messaging.send(name, message);
   }
 
-  /** Send message to the holder of name and wait for its handler's answer. Rejects with ERR_NO_SUCH_NAME, ERR_CALL_TIMEOUT or ERR_CALL_FAILED. */
+  /** Send message to the holder of name and wait for its handler's answer. Rejects with ERR_NO_SUCH_NAME, ERR_CALL_TIMEOUT, ERR_CALL_FAILED, or ERR_BAD_MESSAGE / ERR_FRAME_TOO_LARGE for a message that cannot go. */
   call(name: string, message: unknown, options: CallOptions = {}): Promise<unknown> {
     this.running();
     return this.messaging.call(name, message, options);

@@ -11,6 +11,7 @@ import { ClusterError, describeError } from '../errors.js';
 import { createLogger, LOG_LEVELS } from '../util/log.js';
 import type { LogLevel } from '../util/log.js';
 import { DEFAULT_FAILURE_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS } from '../config.js';
+import { DEFAULT_CLUSTER_LABEL, isValidClusterLabel } from '../discovery/mdns-records.js';
 import { startPrinter } from './printer.js';
 import { roaringSingleton, SINGLETON_NAME } from '../singleton/singleton.js';
 import { DEFAULT_SETTLE_MS } from '../singleton/supervisor.js';
@@ -33,6 +34,7 @@ export function shortHostname(): string {
 interface CliArgs {
   name: string;
   cookie: string;
+  cluster: string;
   port: number;
   host: string;
   interface: string | undefined;
@@ -67,8 +69,9 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
       [
         '$0 --sname NAME --cookie SECRET [options]',
         '',
-        'Start a cluster node. Nodes on one LAN with the same cookie find each other (mDNS)',
-        'and form one cluster. Every second each node prints the other members on stdout.',
+        'Start a cluster node. Nodes on one LAN with the same --cluster label find each other',
+        '(mDNS) and, if they share the cookie, form one cluster. Every second each node prints',
+        'the other members on stdout.',
         'The first node to claim it runs the Singleton, which prints',
         '"I am singleton, hear me roar" every second. Logs go to stderr.',
       ].join('\n'),
@@ -77,6 +80,7 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
     .option('name', { type: 'string', describe: 'full node name NAME@HOST (instead of --sname)' })
     .option('cookie', { type: 'string', describe: 'shared secret of the cluster (or --cookie-file, or $CLUSTER_NODE_COOKIE)' })
     .option('cookie-file', { type: 'string', describe: 'read the cookie from this file (first line)' })
+    .option('cluster', { type: 'string', default: DEFAULT_CLUSTER_LABEL, describe: 'public cluster label advertised over mDNS (1-63 of A-Za-z0-9_-); nodes with another label are ignored, so clusters can share a LAN. Not a secret: the cookie is' })
     .option('port', { type: 'number', default: 0, describe: 'TCP port to listen on (0 = any free port)' })
     .option('listen', { type: 'string', default: '0.0.0.0', describe: 'IPv4 address to listen on' })
     .option('interface', { type: 'string', describe: 'IPv4 address of the interface mDNS uses (default: every multicast-capable IPv4 interface)' })
@@ -126,6 +130,7 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
   } else {
     throw new UsageError('a node name is required: --sname NAME or --name NAME@HOST');
   }
+  if (!isValidClusterLabel(a.cluster)) throw new UsageError(`--cluster must be 1 to 63 characters of letters, digits, '_' and '-' (for example lab-2)`);
   if (!Number.isFinite(a.settle) || a.settle < 0) throw new UsageError('--settle must be 0 or more milliseconds');
   if (a.quorum !== undefined && (!Number.isInteger(a.quorum) || a.quorum < 1)) throw new UsageError('--quorum must be a positive whole number of members');
 
@@ -151,6 +156,7 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
   return {
     name,
     cookie,
+    cluster: a.cluster,
     port,
     host: a.listen,
     interface: a.interface,
@@ -187,6 +193,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     node = createNode({
       name: args.name,
       cookie: args.cookie,
+      cluster: args.cluster,
       host: args.host,
       port: args.port,
       seeds: args.seeds,

@@ -13,6 +13,12 @@ export interface DiscoveredPeer {
   /** TCP port. */
   port: number;
   source: 'mdns' | 'seed';
+  /**
+   * mDNS only: the IPv4 source address of the response that described this candidate
+   * (its SRV record). Always on one of our links, but not authenticated: anyone on the
+   * link can send from any address. Undefined for seeds.
+   */
+  sourceAddress?: string;
 }
 
 /** Where a discovery source reports what it finds. */

@@ -1,6 +1,7 @@
 // mDNS interfaces: which IPv4 interfaces mDNS runs on (pure selection over the OS's
-// interface list and Linux interface flags) and whether an address lies on one of an
-// interface's subnets. Reads /sys and /proc for flags; never opens a socket.
+// interface list and Linux interface flags), whether an address lies on one of an
+// interface's subnets, and the local-link rule for responses (RFC 6762 §11). Reads
+// /sys and /proc for flags; never opens a socket.
 import type { NetworkInterfaceInfo } from 'node:os';
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -130,4 +131,23 @@ export function onInterfaceSubnet(iface: MdnsInterface, ip: string): boolean {
     const mask = ipv4ToInt(a.netmask);
     return addr !== undefined && mask !== undefined && (addr & mask) >>> 0 === (x & mask) >>> 0;
   });
+}
+
+/**
+ * Where the source address of a received mDNS packet lies, seen from the endpoint whose
+ * socket got it: on that endpoint's own link (one of its interface's subnets), on the
+ * link of another of our endpoints (Linux hands every packet to every socket bound to
+ * port 5353, so that endpoint's copy is the one to act on), or on none of our links.
+ */
+export type SourceLink = 'this-link' | 'other-link' | 'off-link';
+
+/**
+ * The local-link rule for responses (RFC 6762 §11): a response, multicast or unicast,
+ * is acted on only by the endpoint whose interface subnet holds its source address,
+ * and one from an address on none of our interfaces' subnets is off-link and dropped.
+ * (The RFC's other test, IP TTL 255, is not possible: Node cannot read a datagram's TTL.)
+ */
+export function classifySource(arrivedOn: MdnsInterface, others: readonly MdnsInterface[], src: string): SourceLink {
+  if (onInterfaceSubnet(arrivedOn, src)) return 'this-link';
+  return others.some((o) => o !== arrivedOn && onInterfaceSubnet(o, src)) ? 'other-link' : 'off-link';
 }

@@ -3,6 +3,14 @@
 // appeared, changed or went away, which host names to resolve, and which instances
 // to re-query before their records run out (RFC 6762 §5.2: at 80, 85, 90, 95 % of TTL).
 // Time is passed in (milliseconds on any monotonic scale); the table owns no timers.
+// Every record remembers the source address of the packet it came from, because mDNS
+// has no authentication and a record is only as good as who sent it:
+// - a goodbye (TTL 0) removes an instance, an address or a foreign instance only when
+//   it comes from the source address the record was learned from; from anyone else it
+//   is ignored (and listed in `ignoredGoodbyes`);
+// - a record from another source than the one held may replace it or extend its life,
+//   never shorten it (a TTL of 1 s from a stranger is a goodbye in disguise);
+// - a stranger cannot turn a known instance of ours into a foreign one (which would drop it).
 // Invariants: a peer is reported found only with SRV + TXT + at least one address, and
 // again only when its name, port or addresses change, so repeated or duplicated
 // packets never produce a second report; lost is reported only for a peer reported
@@ -32,7 +40,15 @@ export interface PeerTableResult {
   refresh: string[];
   /** New instances not tracked because the table is full. */
   dropped: number;
+  /**
+   * Names (instances or host names) whose goodbye or foreign claim was ignored because it
+   * came from another source address than the records it would remove (at most 8 listed).
+   */
+  ignoredGoodbyes: string[];
 }
+
+/** Most names listed in PeerTableResult.ignoredGoodbyes per call. */
+const MAX_IGNORED_LISTED = 8;
 
 /** Options for MdnsPeerTable. */
 export interface MdnsPeerTableOptions {
@@ -51,6 +67,8 @@ export interface MdnsPeerTableOptions {
 interface Timed {
   expiresAt: number;
   ttlMs: number;
+  /** Source address of the packet this record came from. */
+  source: string;
 }
 
 interface Instance {
@@ -67,8 +85,27 @@ interface Instance {
   reported?: { name: string; port: number; addresses: string[] };
 }
 
-function timed(nowMs: number, ttlS: number): Timed {
-  return { expiresAt: nowMs + ttlS * 1000, ttlMs: ttlS * 1000 };
+function timed(nowMs: number, ttlS: number, source: string): Timed {
+  return { expiresAt: nowMs + ttlS * 1000, ttlMs: ttlS * 1000, source };
+}
+
+/**
+ * The record to hold after a (non-goodbye) record with ttlS arrives from source, or
+ * undefined to ignore it: a record from another source than the held one may not bring
+ * its expiry forward (it may extend it, or replace it with the same expiry or later).
+ */
+export function acceptRecord(held: Pick<Timed, 'expiresAt' | 'source'> | undefined, nowMs: number, ttlS: number, source: string): Timed | undefined {
+  const next = timed(nowMs, ttlS, source);
+  if (held && held.source !== source && next.expiresAt < held.expiresAt) return undefined;
+  return next;
+}
+
+function newResult(): PeerTableResult {
+  return { changes: [], resolve: [], refresh: [], dropped: 0, ignoredGoodbyes: [] };
+}
+
+function noteIgnored(result: PeerTableResult, name: string): void {
+  if (result.ignoredGoodbyes.length < MAX_IGNORED_LISTED && !result.ignoredGoodbyes.includes(name)) result.ignoredGoodbyes.push(name);
 }
 
 /** The set of mDNS instances we know, with their expiry. */
@@ -95,38 +132,52 @@ export class MdnsPeerTable {
     return this.instances.size;
   }
 
-  /** Fold one validated response into the table. TTL 0 records are goodbyes and act at once. */
-  apply(parsed: ParsedResponse, nowMs: number): PeerTableResult {
-    const result: PeerTableResult = { changes: [], resolve: [], refresh: [], dropped: 0 };
+  /**
+   * Fold one validated response, received from the IPv4 address `source`, into the table.
+   * TTL 0 records are goodbyes and act at once, if they come from the source the records
+   * were learned from.
+   */
+  apply(parsed: ParsedResponse, nowMs: number, source: string): PeerTableResult {
+    const result = newResult();
     for (const f of parsed.foreign) {
+      const held = this.foreign.get(f.instance);
       if (f.ttl === 0) {
-        this.foreign.delete(f.instance);
+        if (held?.source === source) this.foreign.delete(f.instance);
+        else if (held) noteIgnored(result, f.instance);
         continue;
       }
-      this.goodbye(f.instance, result); // an instance cannot change cluster; forget what it said before
-      if (this.foreign.has(f.instance) || this.foreign.size < this.maxInstances) this.foreign.set(f.instance, timed(nowMs, f.ttl));
+      if (this.instances.has(f.instance)) {
+        // An instance cannot change cluster: forget what it said before, if it says so itself.
+        if (!this.goodbye(f.instance, result, source)) continue;
+      }
+      const next = acceptRecord(held, nowMs, f.ttl, source);
+      if (next && (held || this.foreign.size < this.maxInstances)) this.foreign.set(f.instance, next);
     }
     for (const p of parsed.ptrs) {
-      if (p.ttl === 0) this.goodbye(p.instance, result);
-      else if (this.foreign.has(p.instance)) this.foreign.set(p.instance, timed(nowMs, p.ttl));
-      else {
+      if (p.ttl === 0) this.goodbye(p.instance, result, source);
+      else if (this.foreign.has(p.instance)) {
+        const next = acceptRecord(this.foreign.get(p.instance), nowMs, p.ttl, source);
+        if (next) this.foreign.set(p.instance, next);
+      } else {
         const inst = this.getOrCreate(p.instance, result);
-        if (inst) inst.ptr = timed(nowMs, p.ttl);
+        if (inst) inst.ptr = acceptRecord(inst.ptr, nowMs, p.ttl, source) ?? inst.ptr;
       }
     }
     for (const s of parsed.srvs) {
-      if (s.ttl === 0) this.goodbye(s.instance, result);
+      if (s.ttl === 0) this.goodbye(s.instance, result, source);
       else if (!this.foreign.has(s.instance)) {
         const inst = this.getOrCreate(s.instance, result);
-        if (inst) inst.srv = { ...timed(nowMs, s.ttl), port: s.port, target: s.target };
+        const next = inst && acceptRecord(inst.srv, nowMs, s.ttl, source);
+        if (inst && next) inst.srv = { ...next, port: s.port, target: s.target };
       }
     }
     for (const t of parsed.txts) {
-      if (t.ttl === 0) this.goodbye(t.instance, result);
+      if (t.ttl === 0) this.goodbye(t.instance, result, source);
       else {
         this.foreign.delete(t.instance);
         const inst = this.getOrCreate(t.instance, result);
-        if (inst) inst.txt = { ...timed(nowMs, t.ttl), name: t.name };
+        const next = inst && acceptRecord(inst.txt, nowMs, t.ttl, source);
+        if (inst && next) inst.txt = { ...next, name: t.name };
       }
     }
     if (parsed.addresses.length > 0) {
@@ -134,12 +185,16 @@ export class MdnsPeerTable {
       for (const a of parsed.addresses) {
         if (!wanted.has(a.target)) continue;
         let addrs = this.targets.get(a.target);
+        const held = addrs?.get(a.address);
         if (a.ttl === 0) {
-          addrs?.delete(a.address);
+          if (held?.source === source) addrs?.delete(a.address);
+          else if (held) noteIgnored(result, a.target);
           continue;
         }
+        const next = acceptRecord(held, nowMs, a.ttl, source);
+        if (!next) continue;
         if (!addrs) this.targets.set(a.target, (addrs = new Map()));
-        if (addrs.has(a.address) || addrs.size < this.maxAddresses) addrs.set(a.address, timed(nowMs, a.ttl));
+        if (held || addrs.size < this.maxAddresses) addrs.set(a.address, next);
       }
     }
     this.settle(result);
@@ -148,7 +203,7 @@ export class MdnsPeerTable {
 
   /** Expire records whose TTL ran out and collect due refresh queries. Call at nextDeadline(). */
   tick(nowMs: number): PeerTableResult {
-    const result: PeerTableResult = { changes: [], resolve: [], refresh: [], dropped: 0 };
+    const result = newResult();
     for (const inst of this.instances.values()) {
       if (inst.ptr && inst.ptr.expiresAt <= nowMs) delete inst.ptr;
       if (inst.srv && inst.srv.expiresAt <= nowMs) delete inst.srv;
@@ -217,11 +272,20 @@ export class MdnsPeerTable {
     return inst;
   }
 
-  private goodbye(id: string, result: PeerTableResult): void {
+  /**
+   * Forget instance id if `source` is where one of its records came from; returns true
+   * if it is gone (or was never there), false if the goodbye was ignored.
+   */
+  private goodbye(id: string, result: PeerTableResult, source: string): boolean {
     const inst = this.instances.get(id);
-    if (!inst) return;
+    if (!inst) return true;
+    if (inst.ptr?.source !== source && inst.srv?.source !== source && inst.txt?.source !== source) {
+      noteIgnored(result, id);
+      return false;
+    }
     this.instances.delete(id);
     if (inst.reported) result.changes.push({ kind: 'lost', id });
+    return true;
   }
 
   private referencedTargets(): Set<string> {
@@ -248,7 +312,7 @@ export class MdnsPeerTable {
           inst.reported = view;
           result.changes.push({
             kind: 'found',
-            peer: { id: inst.id, name: view.name, addresses: [...addresses], port: view.port, source: 'mdns' },
+            peer: { id: inst.id, name: view.name, addresses: [...addresses], port: view.port, source: 'mdns', sourceAddress: inst.srv.source },
           });
         }
         this.updateRefreshBase(inst);

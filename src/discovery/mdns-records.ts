@@ -4,23 +4,36 @@
 // (untrusted) response into validated records. No sockets, no timers, no state.
 // Invariants: every name built here fits DNS limits (labels <= 63 bytes, names <= 255);
 // every record returned by parseResponse has been shape- and range-checked, names are
-// lower-cased, and records of our own instance are never returned.
+// lower-cased, TTLs are clamped to MAX_ACCEPTED_TTL_S, and records of our own instance
+// are never returned. Nothing derived from the cookie is ever advertised: clusters that
+// share a LAN are kept apart by a public label (TXT `cluster`), and whether a peer knows
+// the cookie is for the handshake alone to tell.
 import { isValidNodeName, MAX_NAME_LENGTH } from '../wire/messages.js';
+import { describeValue } from '../util/untrusted.js';
 
 /** The DNS-SD service type every cluster-node advertises. */
 export const MDNS_SERVICE_TYPE = '_cluster-node._tcp.local';
-/** Value of the TXT key `v`: the version of this record layout. */
-export const MDNS_TXT_VERSION = '1';
+/**
+ * Value of the TXT key `v`: the version of this record layout. Version 2 carries the
+ * public `cluster` label; version 1 carried a cookie-derived `tag` and is foreign now.
+ */
+export const MDNS_TXT_VERSION = '2';
 /** TTL of every record we advertise, in seconds: 120 s. */
 export const MDNS_RECORD_TTL_S = 120;
 /** Longest DNS name accepted from the network, in characters. */
 export const MAX_DNS_NAME_LENGTH = 255;
 /** Longest DNS label, in bytes (RFC 1035). */
 export const MAX_DNS_LABEL_BYTES = 63;
-/** Longest TXT `tag` value accepted, in characters. */
-export const MAX_TAG_LENGTH = 64;
-/** Longest TTL accepted from the network, in seconds (longer ones are clamped): 75 min. */
-export const MAX_ACCEPTED_TTL_S = 4500;
+/** Longest cluster label, in characters: 63 (one DNS label). */
+export const MAX_CLUSTER_LABEL_LENGTH = 63;
+/** The cluster label every node uses unless told otherwise: 'default'. */
+export const DEFAULT_CLUSTER_LABEL = 'default';
+/**
+ * Longest TTL accepted from the network, in seconds: 240 s (twice the 120 s of our own
+ * records). Longer ones are clamped, so a forged record outlives its sender by at most
+ * four minutes.
+ */
+export const MAX_ACCEPTED_TTL_S = 240;
 /** Hex digits of the incarnation used in DNS names (64 bits keep boots apart). */
 export const INCARNATION_NAME_DIGITS = 16;
 /** Most records read from one packet (answers + additionals); the rest are ignored. */
@@ -38,8 +51,8 @@ export interface MdnsIdentity {
   port: number;
   /** Node name (TXT `name`). */
   name: string;
-  /** Cluster tag (TXT `tag`). */
-  clusterTag: string;
+  /** Public cluster label (TXT `cluster`), e.g. 'default'. */
+  cluster: string;
 }
 
 /** A PTR record as we send it. */
@@ -112,14 +125,22 @@ export function instanceLabel(name: string, incarnation: string): string {
   return `${base}-${inc}`;
 }
 
-/** The identity (names, port, TXT data) a node advertises. Pure; does not validate its inputs. */
-export function mdnsIdentity(name: string, incarnation: string, port: number, clusterTag: string): MdnsIdentity {
+/** True if s is a cluster label: 1 to 63 characters of A-Za-z0-9_- (matched exactly, case-sensitive). */
+export function isValidClusterLabel(s: unknown): s is string {
+  return typeof s === 'string' && s.length >= 1 && s.length <= MAX_CLUSTER_LABEL_LENGTH && /^[A-Za-z0-9_-]+$/.test(s);
+}
+
+/**
+ * The identity (names, port, TXT data) a node advertises. Pure; does not validate its
+ * inputs. It takes no key: nothing secret goes into a record.
+ */
+export function mdnsIdentity(name: string, incarnation: string, port: number, cluster: string): MdnsIdentity {
   return {
     instance: `${instanceLabel(name, incarnation)}.${MDNS_SERVICE_TYPE}`,
     target: `cn-${incarnationForNames(incarnation)}.local`,
     port,
     name,
-    clusterTag,
+    cluster,
   };
 }
 
@@ -137,7 +158,7 @@ export function serviceRecords(id: MdnsIdentity, addresses: readonly string[], t
       type: 'TXT',
       ttl: ttlS,
       flush,
-      data: [`v=${MDNS_TXT_VERSION}`, `name=${id.name}`, `tag=${id.clusterTag}`].map((s) => Buffer.from(s, 'utf8')),
+      data: [`v=${MDNS_TXT_VERSION}`, `name=${id.name}`, `cluster=${id.cluster}`].map((s) => Buffer.from(s, 'utf8')),
     },
     ...addresses.map((a): ARecord => ({ name: id.target, type: 'A', ttl: ttlS, flush, data: a })),
   ];
@@ -226,11 +247,14 @@ export interface ParsedAddress {
   ttl: number;
   address: string;
 }
+/** Why an instance of our service type is not one of ours: another cluster label, or another record version. */
+export type ForeignReason = 'cluster' | 'version';
+
 /** An instance of our service type that belongs to another cluster or record version. */
 export interface ParsedForeign {
   instance: string;
   ttl: number;
-  reason: 'tag' | 'version';
+  reason: ForeignReason;
 }
 /** Everything usable in one response, validated. */
 export interface ParsedResponse {
@@ -249,8 +273,8 @@ export interface ParseContext {
   instance: string;
   /** Our target host name. */
   target: string;
-  /** Only TXT records with this tag are of our cluster. */
-  clusterTag: string;
+  /** Only TXT records with this cluster label are of our cluster. */
+  cluster: string;
 }
 
 function ttlOf(r: Record<string, unknown>): number | undefined {
@@ -259,28 +283,46 @@ function ttlOf(r: Record<string, unknown>): number | undefined {
   return Math.min(t, MAX_ACCEPTED_TTL_S);
 }
 
-/** Outcome of parseTxt: the node name, or why the TXT record is not one of ours. */
-export type TxtResult = { ok: true; name: string } | { ok: false; foreign?: 'tag' | 'version'; why: string };
+/** The TXT keys we read. */
+const TXT_KEYS = ['v', 'name', 'cluster'] as const;
+/** Longest TXT key we read, in bytes ('cluster'). */
+const MAX_TXT_KEY_BYTES = 7;
 
-/** Validate TXT data (dns-packet gives an array of Buffers) against our layout. */
-export function parseTxt(data: unknown, clusterTag: string): TxtResult {
+/** Which of our keys the first `len` bytes of entry spell, in any case (RFC 6763 §6.4), without allocating. */
+function txtKey(entry: Uint8Array, len: number): (typeof TXT_KEYS)[number] | undefined {
+  for (const k of TXT_KEYS) {
+    if (k.length !== len) continue;
+    let i = 0;
+    while (i < len && ((entry[i] ?? 0) | 0x20) === k.charCodeAt(i)) i++; // | 0x20 lower-cases an ASCII letter
+    if (i === len) return k;
+  }
+  return undefined;
+}
+
+/** Outcome of parseTxt: the node name, or why the TXT record is not one of ours. */
+export type TxtResult = { ok: true; name: string } | { ok: false; foreign?: ForeignReason; why: string };
+
+/** Validate TXT data (dns-packet gives an array of Buffers) against our layout and cluster label. */
+export function parseTxt(data: unknown, cluster: string): TxtResult {
   if (!Array.isArray(data)) return { ok: false, why: 'TXT data is not a list' };
   const found = new Map<string, string>();
   for (const entry of data.slice(0, 64)) {
     if (!(entry instanceof Uint8Array)) return { ok: false, why: 'TXT entry is not bytes' };
     if (entry.length > 255) return { ok: false, why: 'TXT entry longer than 255 bytes' };
-    const s = Buffer.from(entry.buffer, entry.byteOffset, entry.length).toString('utf8');
-    const eq = s.indexOf('=');
-    if (eq <= 0) continue; // boolean attribute or empty key: not ours
-    const key = s.slice(0, eq).toLowerCase();
-    if (key !== 'v' && key !== 'name' && key !== 'tag') continue; // unknown keys are allowed
-    if (!found.has(key)) found.set(key, s.slice(eq + 1)); // RFC 6763 §6.4: first occurrence wins
+    // Only the key is looked at before it is known to be ours, and a value is decoded at
+    // most once per key: a packet full of TXT entries costs little.
+    const eq = entry.indexOf(0x3d); // '='
+    if (eq <= 0 || eq > MAX_TXT_KEY_BYTES) continue; // boolean attribute, empty key, or a key longer than ours
+    const key = txtKey(entry, eq);
+    if (key === undefined) continue; // unknown keys are allowed
+    if (found.has(key)) continue; // RFC 6763 §6.4: first occurrence wins
+    found.set(key, Buffer.from(entry.buffer, entry.byteOffset + eq + 1, entry.length - eq - 1).toString('utf8'));
   }
   const v = found.get('v');
-  if (v !== MDNS_TXT_VERSION) return { ok: false, foreign: 'version', why: `TXT version ${JSON.stringify(v ?? null).slice(0, 20)} is not ${MDNS_TXT_VERSION}` };
-  const tag = found.get('tag');
-  if (tag === undefined || tag.length === 0 || tag.length > MAX_TAG_LENGTH) return { ok: false, why: 'TXT tag missing or too long' };
-  if (tag !== clusterTag) return { ok: false, foreign: 'tag', why: 'TXT tag of another cluster' };
+  if (v !== MDNS_TXT_VERSION) return { ok: false, foreign: 'version', why: `TXT version ${describeValue(v, 16)} is not ${MDNS_TXT_VERSION}` };
+  const label = found.get('cluster');
+  if (!isValidClusterLabel(label)) return { ok: false, why: 'TXT cluster label missing or not 1-63 characters of A-Za-z0-9_-' };
+  if (label !== cluster) return { ok: false, foreign: 'cluster', why: 'TXT cluster label of another cluster' };
   const name = found.get('name');
   if (name === undefined || name.length > MAX_NAME_LENGTH || !isValidNodeName(name)) return { ok: false, why: 'TXT name missing or not a node name' };
   return { ok: true, name };
@@ -359,7 +401,7 @@ export function parseResponse(packet: unknown, ctx: ParseContext): ParsedRespons
           out.rejected.push('TXT record with a bad name or TTL');
           continue;
         }
-        const txt = parseTxt(raw.data, ctx.clusterTag);
+        const txt = parseTxt(raw.data, ctx.cluster);
         if (txt.ok) out.txts.push({ instance: name, ttl, name: txt.name });
         else if (txt.foreign) out.foreign.push({ instance: name, ttl, reason: txt.foreign });
         else out.rejected.push(`TXT record of ${name}: ${txt.why}`);

@@ -3,13 +3,23 @@
 // only importer of `multicast-dns`. It opens one
 // multicast-dns socket per chosen IPv4 interface (all bound to 0.0.0.0:5353 with
 // SO_REUSEADDR, joined and sending on that one interface), announces, answers, queries
-// and says goodbye, and reports peers of our cluster to a DiscoverySink.
+// and says goodbye, and reports peers of our cluster (same public cluster label) to a
+// DiscoverySink. Nothing it advertises is derived from the cookie.
+// Responses are accepted from the local link only (RFC 6762 §11): a response, multicast
+// or unicast, whose source address is on none of our interfaces' subnets is dropped,
+// counted, logged at debug, and warned about at most once a minute per interface. The
+// RFC's other test (IP TTL 255) is out of reach because Node cannot read a datagram's
+// TTL, so the source-subnet check is the rule; a sender on the link can still forge
+// any source address, which is why every record is validated, TTLs are clamped, and
+// goodbyes count only from the address the records came from (mdns-peers.ts). Queries
+// from off the link are not answered either, so the node never reflects its records at
+// an address beyond the link.
 // Invariants: nothing thrown in a socket or timer callback escapes (every body is
 // guarded); socket trouble is logged once per interface and error code, never per
 // packet; no timers are left and no sink call is made after stop() resolves; a packet
 // seen on several sockets (Linux delivers each multicast packet to every socket bound
-// to the port) is harmless because the table is idempotent and each socket answers
-// only queries from its own subnets.
+// to the port) is acted on only by the socket of the interface whose subnet holds its
+// source, and each socket answers only queries from its own subnets.
 import makeMdns from 'multicast-dns';
 import { networkInterfaces } from 'node:os';
 import type { RemoteInfo } from 'node:dgram';
@@ -19,8 +29,8 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Random } from '../util/random.js';
 import type { Logger } from '../util/log.js';
 import type { Discovery, DiscoverySink } from './discovery.js';
-import { ipv4ToInt, onInterfaceSubnet, selectMdnsInterfaces, sysfsInterfaceFlags } from './mdns-interfaces.js';
-import type { MdnsInterface, MdnsInterfaceSelection } from './mdns-interfaces.js';
+import { classifySource, ipv4ToInt, onInterfaceSubnet, selectMdnsInterfaces, sysfsInterfaceFlags } from './mdns-interfaces.js';
+import type { MdnsInterface, MdnsInterfaceSelection, SourceLink } from './mdns-interfaces.js';
 import { MdnsPeerTable } from './mdns-peers.js';
 import type { PeerTableResult } from './mdns-peers.js';
 import {
@@ -28,6 +38,7 @@ import {
   MDNS_SERVICE_TYPE,
   browseQuery,
   buildQuery,
+  isValidClusterLabel,
   mdnsIdentity,
   parseResponse,
   queryAsksForUs,
@@ -50,6 +61,8 @@ export const MDNS_BIND_TIMEOUT_MS = 2000;
 export const MDNS_STOP_STEP_TIMEOUT_MS = 1000;
 /** How often the interfaces are listed again, to follow a cable plugged in (or an address given) after start: 3 s. */
 export const MDNS_RESCAN_INTERVAL_MS = 3000;
+/** Least time between two warnings about off-link responses on one interface: 60 s. */
+export const MDNS_OFF_LINK_WARN_INTERVAL_MS = 60_000;
 /** TTL of records in answers to legacy (non-5353) unicast queries, in seconds (RFC 6762 §6.7). */
 const LEGACY_TTL_S = 10;
 /** Most questions in one refresh or resolve query. */
@@ -62,8 +75,11 @@ export interface MdnsOptions {
   incarnation: string;
   /** TCP port this node listens on (SRV port), 1..65535. */
   port: number;
-  /** Short tag derived from the cookie; only peers with the same tag are reported. */
-  clusterTag: string;
+  /**
+   * Public cluster label (TXT `cluster`), 1 to 63 characters of A-Za-z0-9_-; only peers
+   * with the same label are reported. Not a secret: the handshake checks the cookie.
+   */
+  cluster: string;
   /** IPv4 address of the one interface to use; default every multicast-capable IPv4 interface. */
   interface?: string;
   /** Longest interval between browse queries in ms (they go out at start, then 1 s, 2 s, 4 s ...); config default 60 000. */
@@ -84,7 +100,7 @@ export function mdnsDiscovery(options: MdnsOptions): Discovery {
   if (typeof options.name !== 'string' || !isValidNodeName(options.name)) bad(`name ${JSON.stringify(options.name)} is not a node name (name@host)`);
   if (typeof options.incarnation !== 'string' || !/^[0-9a-fA-F]{1,64}$/.test(options.incarnation)) bad('incarnation must be 1 to 64 hex digits');
   if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) bad(`port ${options.port} must be the bound TCP port, 1..65535`);
-  if (typeof options.clusterTag !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(options.clusterTag)) bad('clusterTag must be 1 to 64 characters of A-Za-z0-9_-');
+  if (!isValidClusterLabel(options.cluster)) bad('cluster must be 1 to 63 characters of A-Za-z0-9_-');
   if (options.interface !== undefined && ipv4ToInt(options.interface) === undefined) bad(`interface ${JSON.stringify(options.interface)} must be an IPv4 address such as 192.168.1.10`);
   if (!Number.isFinite(options.queryMaxIntervalMs) || options.queryMaxIntervalMs <= 0) bad('queryMaxIntervalMs must be a positive number of milliseconds');
   return new MdnsDiscovery(options);
@@ -107,6 +123,9 @@ interface Endpoint {
   lastResponseAt: number;
   lastLegacyAt: number;
   responseTimer: TimerHandle | undefined;
+  /** Responses dropped because their source was off-link, and when we last warned about it. */
+  offLinkDropped: number;
+  offLinkWarnedAt: number;
 }
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -130,7 +149,7 @@ class MdnsDiscovery implements Discovery {
   constructor(opts: MdnsOptions) {
     this.opts = opts;
     this.log = opts.logger.child({ component: 'mdns' });
-    this.id = mdnsIdentity(opts.name, opts.incarnation, opts.port, opts.clusterTag);
+    this.id = mdnsIdentity(opts.name, opts.incarnation, opts.port, opts.cluster);
     this.table = new MdnsPeerTable({
       isPreferredAddress: (a) => this.endpoints.some((ep) => !ep.dead && onInterfaceSubnet(ep.iface, a)),
       jitter01: () => opts.random.float(),
@@ -262,6 +281,8 @@ class MdnsDiscovery implements Discovery {
       lastResponseAt: -Infinity,
       lastLegacyAt: -Infinity,
       responseTimer: undefined,
+      offLinkDropped: 0,
+      offLinkWarnedAt: -Infinity,
     };
     this.endpoints.push(ep);
     let m: MulticastDns;
@@ -356,6 +377,12 @@ class MdnsDiscovery implements Discovery {
   private onResponse(ep: Endpoint, packet: unknown, rinfo: RemoteInfo): void {
     if (!this.active()) return;
     if (rinfo.port !== MDNS_PORT) return; // RFC 6762 §6: responses must come from port 5353
+    const link = this.linkOf(ep, rinfo.address);
+    if (link === 'other-link') return; // the endpoint of that link acts on its own copy
+    if (link === 'off-link') {
+      this.offLink(ep, rinfo.address);
+      return;
+    }
     const parsed = parseResponse(packet, this.id);
     if (parsed.rejected.length > 0) {
       this.log.debug('mDNS: ignored malformed records', { from: rinfo.address, iface: ep.iface.name, reasons: parsed.rejected.slice(0, 3) });
@@ -364,13 +391,38 @@ class MdnsDiscovery implements Discovery {
       this.log.debug('mDNS: ignored an instance of another cluster or version', { instance: f.instance, reason: f.reason, from: rinfo.address });
     }
     if (parsed.ptrs.length + parsed.srvs.length + parsed.txts.length + parsed.addresses.length + parsed.foreign.length === 0) return;
-    this.handle(this.table.apply(parsed, this.opts.clock.now()));
+    const res = this.table.apply(parsed, this.opts.clock.now(), rinfo.address);
+    if (res.ignoredGoodbyes.length > 0) {
+      this.log.debug('mDNS: ignored a goodbye from another address than the records came from', {
+        from: rinfo.address,
+        names: res.ignoredGoodbyes.slice(0, 3).map((n) => n.slice(0, 80)),
+      });
+    }
+    this.handle(res);
+  }
+
+  /** Drop a response from an off-link source: count it, debug each, warn once a minute per interface. */
+  private offLink(ep: Endpoint, from: string): void {
+    ep.offLinkDropped++;
+    this.log.debug('mDNS: dropped a response from an off-link source', { from, iface: ep.iface.name });
+    const now = this.opts.clock.now();
+    if (now - ep.offLinkWarnedAt < MDNS_OFF_LINK_WARN_INTERVAL_MS) return;
+    ep.offLinkWarnedAt = now;
+    this.log.warn(
+      `mDNS: ignoring responses from ${from}, which is not on the subnet of interface ${this.where(ep)} (RFC 6762 §11: only the local link may answer); ${ep.offLinkDropped} dropped so far`,
+    );
   }
 
   private onQuery(ep: Endpoint, packet: unknown, rinfo: RemoteInfo): void {
     if (!this.active()) return;
     if (!queryAsksForUs(this.id, packet)) return;
-    if (!this.arrivedOn(ep, rinfo.address)) return;
+    const link = this.linkOf(ep, rinfo.address);
+    if (link === 'other-link') return; // the endpoint of that link answers its own copy
+    if (link === 'off-link') {
+      // Never answer off the link (RFC 6762 §11): a unicast answer would reflect our records at any address.
+      this.log.debug('mDNS: ignored a query from an off-link source', { from: rinfo.address, iface: ep.iface.name });
+      return;
+    }
     if (rinfo.port === MDNS_PORT) {
       this.respondSoon(ep, 20 + 100 * this.opts.random.float());
       return;
@@ -386,10 +438,9 @@ class MdnsDiscovery implements Discovery {
     this.send(ep, (m, cb) => m.respond({ id, questions, answers }, { port: rinfo.port, address: rinfo.address }, cb));
   }
 
-  /** Whether a packet from src seen on ep's socket came in through ep's interface (as far as we can tell). */
-  private arrivedOn(ep: Endpoint, src: string): boolean {
-    if (onInterfaceSubnet(ep.iface, src)) return true;
-    return !this.endpoints.some((other) => other !== ep && !other.dead && onInterfaceSubnet(other.iface, src));
+  /** Where src lies as seen from ep (see classifySource): ep's own link, another endpoint's link, or off-link. */
+  private linkOf(ep: Endpoint, src: string): SourceLink {
+    return classifySource(ep.iface, this.endpoints.filter((o) => o !== ep && !o.dead).map((o) => o.iface), src);
   }
 
   private announce(ep: Endpoint): void {

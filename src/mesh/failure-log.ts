@@ -7,6 +7,7 @@
 // suppressed lines ends and the address fails again, one summary line says how many;
 // at most `maxAddresses` addresses are tracked (the oldest is forgotten first).
 import type { Logger, LogLevel, LogMeta } from '../util/log.js';
+import { cleanText, describeValue } from '../util/untrusted.js';
 
 /** Lines per address per window at their own level. */
 export const FAILURE_LOGS_PER_WINDOW = 5;
@@ -69,10 +70,11 @@ export class FailureLog {
 
 /**
  * A value from the network made safe for a log line: a string of plain name characters
- * as it is, anything else as a JSON-escaped excerpt of at most maxChars characters.
+ * as it is; any other string quoted and cleaned (util/untrusted.ts cleanText, at most
+ * maxChars characters); anything else described by its type.
  */
 export function logSafe(value: unknown, maxChars = 64): string {
-  if (typeof value === 'string' && value.length <= maxChars && /^[A-Za-z0-9_.@:-]*$/.test(value)) return value;
-  if (typeof value !== 'string') return `<${typeof value}>`;
-  return JSON.stringify(value.slice(0, maxChars)) + (value.length > maxChars ? '…' : '');
+  if (typeof value !== 'string') return describeValue(value);
+  if (value.length <= maxChars && /^[A-Za-z0-9_.@:-]*$/.test(value)) return value;
+  return `"${cleanText(value, maxChars)}"`;
 }

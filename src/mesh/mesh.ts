@@ -19,6 +19,7 @@ import { PROTOCOL_VERSION } from '../wire/messages.js';
 import type { Hello, MemberInfo, SessionMessage } from '../wire/messages.js';
 import type { Logger } from '../util/log.js';
 import type { TimerHandle } from '../util/clock.js';
+import type { Secret } from '../util/secret.js';
 import { decideAdmission, InboundSlots, isNewcomer } from './admission.js';
 import type { InboundAction } from './admission.js';
 import { CandidateTable, candidateName } from './candidates.js';
@@ -83,7 +84,7 @@ export class Mesh {
   constructor(
     private readonly config: NodeConfig,
     private readonly network: Network,
-    private readonly clusterKey: Buffer,
+    private readonly cookie: Secret,
     readonly incarnation: string,
     private readonly events: MeshEvents,
   ) {
@@ -354,7 +355,8 @@ export class Mesh {
   private connect(stream: Stream, role: Role): Connection {
     const conn = new Connection(stream, {
       role,
-      clusterKey: this.clusterKey,
+      cookie: this.cookie,
+      random: this.config.random,
       hello: this.hello(),
       maxFrameBytes: this.config.maxFrameBytes,
       handshakeTimeoutMs: this.config.handshakeTimeoutMs,

@@ -2,6 +2,7 @@
 // validation. Everything here arrives from the network and is checked field by
 // field before the registry sees it.
 import { ClusterError } from '../errors.js';
+import { describeValue } from '../util/untrusted.js';
 import { isValidNodeName } from '../wire/messages.js';
 import { isStamp } from './hlc.js';
 import type { Stamp } from './hlc.js';
@@ -142,6 +143,6 @@ export function parseRegistryMessage(v: unknown): RegistryMessage {
       if (!isValidRegisteredName(m.name)) bad('qrel name must be 1..255 characters');
       return { k: 'qrel', name: m.name, epoch: nat(m.epoch, 'qrel epoch') };
     default:
-      return bad(`unknown kind ${JSON.stringify(String(m.k)).slice(0, 40)}`);
+      return bad(`unknown kind (${describeValue(m.k)})`);
   }
 }

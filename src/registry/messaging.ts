@@ -26,7 +26,7 @@ export interface MessagingPort {
   readonly clock: Clock;
   /** The holder of name, if any. */
   whereis(name: string): Claim | undefined;
-  /** Send a registry message to a connected member; false if it is not connected. */
+  /** Send a registry message to a connected member; false if it is not connected; throws ERR_BAD_MESSAGE or ERR_FRAME_TOO_LARGE for a body that cannot go. */
   sendTo(node: string, msg: RegistryMessage): boolean;
 }
 
@@ -78,8 +78,18 @@ export class NameMessaging {
       this.calls.set(id, { resolve, reject, to: holder.owner, timer });
       if (holder.owner === this.port.self) {
         queueMicrotask(() => this.deliver(name, message, this.port.self, (ok, body) => this.settle(id, ok, body)));
-      } else if (!this.port.sendTo(holder.owner, { k: 'msg', name, body: message, id })) {
-        this.settle(id, false, { code: 'ERR_CALL_FAILED', message: `${holder.owner} is not connected` });
+      } else {
+        let sent: boolean;
+        try {
+          sent = this.port.sendTo(holder.owner, { k: 'msg', name, body: message, id });
+        } catch (err) {
+          // The message cannot go (not plain data, too large): the caller's error, as it is.
+          this.port.clock.clearTimeout(timer);
+          this.calls.delete(id);
+          reject(err);
+          return;
+        }
+        if (!sent) this.settle(id, false, { code: 'ERR_CALL_FAILED', message: `${holder.owner} is not connected` });
       }
     });
   }
@@ -94,7 +104,13 @@ export class NameMessaging {
     Promise.resolve()
       .then(() => handler(body, { name, from }))
       .then(
-        (result) => reply?.(true, result ?? null),
+        (result) => {
+          try {
+            reply?.(true, result ?? null);
+          } catch (err) {
+            reply?.(false, { code: 'ERR_CALL_FAILED', message: `the handler's result cannot be sent: ${describeError(err)}` });
+          }
+        },
         (err: unknown) => reply?.(false, { code: 'ERR_CALL_FAILED', message: describeError(err) }),
       );
   }

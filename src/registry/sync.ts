@@ -27,7 +27,11 @@ import type { Claim, Delta, OwnerDigest } from './registry.js';
 
 /** How the registry reaches other members (the node plugs the mesh in). */
 export interface RegistryPort {
-  /** Send to a connected member; false if it is not connected. */
+  /**
+   * Send to a connected member; false if it is not connected. Throws ERR_BAD_MESSAGE or
+   * ERR_FRAME_TOO_LARGE, with the connection left open, for a message that cannot go
+   * (a handler's reply that is not plain data or does not fit a frame).
+   */
   send(to: string, msg: RegistryMessage): boolean;
 }
 
@@ -254,7 +258,7 @@ export class RegistrySync {
           if (waiting.delete(member)) settleIfDecided();
         },
       });
-      for (const m of [...waiting]) if (!this.o.port.send(m, { k: 'qreq', id, name, epoch })) waiting.delete(m);
+      for (const m of [...waiting]) if (!this.send(m, { k: 'qreq', id, name, epoch })) waiting.delete(m);
       settleIfDecided();
     });
   }
@@ -263,7 +267,7 @@ export class RegistrySync {
   releaseQuorum(name: string, epoch: number, from: string[]): void {
     for (const m of from) {
       if (m === this.o.self.name) this.dropGrant(m, name, epoch);
-      else this.o.port.send(m, { k: 'qrel', name, epoch });
+      else this.send(m, { k: 'qrel', name, epoch });
     }
   }
 
@@ -341,14 +345,14 @@ export class RegistrySync {
     const sendFrom = (i: number): void => {
       if (this.stopped || this.members.get(member) !== inc0) return;
       const end = Math.min(deltas.length, i + JOIN_CHUNKS_PER_TURN);
-      for (let j = i; j < end; j++) this.o.port.send(member, { k: 'delta', d: deltas[j]!, h });
+      for (let j = i; j < end; j++) this.send(member, { k: 'delta', d: deltas[j]!, h });
       if (end < deltas.length) {
         this.o.clock.setTimeout(() => sendFrom(end), 0);
         return;
       }
       const epochs = this.epochsMessage();
-      if (epochs) this.o.port.send(member, epochs);
-      this.o.port.send(member, { k: 'synced', h: this.hlc.peek() });
+      if (epochs) this.send(member, epochs);
+      this.send(member, { k: 'synced', h: this.hlc.peek() });
     };
     sendFrom(0);
   }
@@ -374,6 +378,7 @@ export class RegistrySync {
         const holder = this.state.winner(msg.name);
         const mine = holder && holder.owner === this.o.self.name && holder.incarnation === this.o.self.inc;
         const id = msg.id;
+        // A reply that cannot be sent throws to the caller of reply() (messaging), which answers with the error instead.
         const reply = id === undefined ? undefined : (ok: boolean, body: unknown): void => void this.o.port.send(from, { k: 'reply', id, ok, body });
         if (!mine) {
           reply?.(false, { code: 'ERR_NOT_HOLDER', message: `${this.o.self.name} does not hold ${msg.name}` });
@@ -392,7 +397,7 @@ export class RegistrySync {
         if (!this.members.has(from)) return;
         const ok = this.mayGrant(from, msg.name, msg.epoch);
         if (ok) this.grant(from, msg.name, msg.epoch);
-        this.o.port.send(from, { k: 'qres', id: msg.id, ok, epoch: this.epochOf(msg.name) });
+        this.send(from, { k: 'qres', id: msg.id, ok, epoch: this.epochOf(msg.name) });
         return;
       }
       case 'qres':
@@ -419,7 +424,7 @@ export class RegistrySync {
     // second-hand (an owner's push that was lost on the way) is forwarded onwards.
     if (from === d.owner) return;
     const h = this.hlc.peek();
-    for (const to of this.pick(this.fanout, [from, d.owner])) this.o.port.send(to, { k: 'delta', d, h });
+    for (const to of this.pick(this.fanout, [from, d.owner])) this.send(to, { k: 'delta', d, h });
   }
 
   private onDigest(from: string, theirs: OwnerDigest[], isReply: boolean): void {
@@ -436,13 +441,13 @@ export class RegistrySync {
       known.delete(key);
       const theirVersion = their?.version ?? 0;
       if (mine.version > theirVersion) {
-        for (const d of this.state.deltaSince(mine.owner, mine.inc, theirVersion, this.maxEntries)) this.o.port.send(from, { k: 'delta', d, h });
+        for (const d of this.state.deltaSince(mine.owner, mine.inc, theirVersion, this.maxEntries)) this.send(from, { k: 'delta', d, h });
       } else if (their && theirVersion > mine.version && this.accepts(mine.owner, mine.inc)) {
         theyHaveMore = true;
       }
     }
     for (const od of known.values()) if (this.accepts(od.owner, od.inc) && od.version > 0) theyHaveMore = true;
-    if (theyHaveMore && !isReply) this.o.port.send(from, { k: 'digest', owners: this.state.digest(), reply: true, h });
+    if (theyHaveMore && !isReply) this.send(from, { k: 'digest', owners: this.state.digest(), reply: true, h });
     this.collectOwn();
   }
 
@@ -457,9 +462,9 @@ export class RegistrySync {
     try {
       const [to] = this.pick(1, []);
       if (to) {
-        this.o.port.send(to, { k: 'digest', owners: this.state.digest(), reply: false, h: this.hlc.peek() });
+        this.send(to, { k: 'digest', owners: this.state.digest(), reply: false, h: this.hlc.peek() });
         const epochs = this.epochsMessage();
-        if (epochs) this.o.port.send(to, epochs);
+        if (epochs) this.send(to, epochs);
       }
       this.collectOwn();
     } catch (err) {
@@ -492,10 +497,20 @@ export class RegistrySync {
    */
   private pushOwn(d: Delta): void {
     const h = this.hlc.peek();
-    for (const to of this.members.keys()) this.o.port.send(to, { k: 'delta', d, h });
+    for (const to of this.members.keys()) this.send(to, { k: 'delta', d, h });
   }
 
   /** Up to n random members, excluding some (a partial Fisher-Yates shuffle). */
+  /** Send one of our own registry messages; one that cannot go (a bug, or a map grown past a frame) is logged and dropped, never thrown into a timer. */
+  private send(to: string, msg: RegistryMessage): boolean {
+    try {
+      return this.o.port.send(to, msg);
+    } catch (err) {
+      this.o.logger.error(`cannot send a registry ${msg.k} message to ${to}: ${describeError(err)}`, { peer: to });
+      return false;
+    }
+  }
+
   private pick(n: number, exclude: string[]): string[] {
     const pool = [...this.members.keys()].filter((m) => !exclude.includes(m));
     const k = Math.min(n, pool.length);

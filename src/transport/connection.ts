@@ -2,24 +2,37 @@
 // sealed session messages. It turns every fault (oversized frame, bad msgpack,
 // failed tag, bad shape, deadline) into a closed connection carrying a ClusterError;
 // nothing thrown here escapes into socket callbacks.
-// Invariant: session messages are delivered in order, only after authentication.
+// Invariants: session messages are delivered in order, only after authentication.
+// Until the handshake completes, frames are capped at MAX_HANDSHAKE_FRAME_BYTES (the
+// handshake's messages are a few hundred bytes): an unauthenticated peer can make us
+// buffer at most that much; the configured maxFrameBytes applies only once the
+// handshake is done. The handshake deadline is absolute (set once, never extended).
 import { ClusterError, describeError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { decode, encode } from '../wire/codec.js';
-import { encodeFrame, FrameDecoder } from '../wire/frame.js';
-import { parseHandshake, parseSession } from '../wire/messages.js';
+import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from '../wire/frame.js';
+import { PROTOCOL_VERSION, parseHandshake, parseSession } from '../wire/messages.js';
 import type { HandshakeMessage, Hello, SessionMessage } from '../wire/messages.js';
+import type { Random } from '../util/random.js';
+import type { Secret } from '../util/secret.js';
 import { Handshake } from './handshake.js';
-import { Opener, Sealer } from './session-crypto.js';
+import { Opener, SEAL_OVERHEAD_BYTES, Sealer } from './session-crypto.js';
 import type { Role } from './session-crypto.js';
 import type { Stream } from './transport.js';
+
+/** Largest frame accepted while the handshake runs: 4 KiB (a hello is about 200 bytes). */
+export const MAX_HANDSHAKE_FRAME_BYTES = 4096;
 
 /** Settings for one connection. */
 export interface ConnectionOptions {
   role: Role;
-  clusterKey: Buffer;
+  /** The cluster cookie: the handshake's CPace password. */
+  cookie: Secret;
+  /** Source of the handshake's ephemeral scalar. */
+  random: Random;
   /** Our hello, with a fresh nonce. */
   hello: Hello;
+  /** Largest frame accepted after the handshake, in bytes. */
   maxFrameBytes: number;
   handshakeTimeoutMs: number;
   clock: Clock;
@@ -39,6 +52,7 @@ export class Connection {
   closeError: ClusterError | undefined;
   /** The code of the peer's goodbye, if it said one. */
   byeCode: string | undefined;
+  #claimedName: string | undefined;
 
   private readonly decoder: FrameDecoder;
   private readonly handshaker: Handshake;
@@ -50,14 +64,13 @@ export class Connection {
   private readonly backlog: SessionMessage[] = [];
   private readonly closeHandlers: ((err?: ClusterError) => void)[] = [];
   private readonly handshakePromise: Promise<Hello>;
-  private claimed: string | undefined;
 
   constructor(
     private readonly stream: Stream,
     private readonly options: ConnectionOptions,
   ) {
-    this.decoder = new FrameDecoder(options.maxFrameBytes);
-    this.handshaker = new Handshake(options.role, options.clusterKey, options.hello);
+    this.decoder = new FrameDecoder(Math.min(MAX_HANDSHAKE_FRAME_BYTES, options.maxFrameBytes));
+    this.handshaker = new Handshake({ role: options.role, cookie: options.cookie, hello: options.hello, random: options.random });
     this.lastReceivedAt = options.clock.now();
     this.handshakePromise = new Promise<Hello>((resolve, reject) => {
       this.settle = { resolve, reject };
@@ -69,21 +82,22 @@ export class Connection {
     this.deadline = options.clock.setTimeout(() => {
       this.fail(new ClusterError('ERR_HANDSHAKE_TIMEOUT', `handshake did not complete within ${options.handshakeTimeoutMs} ms`));
     }, options.handshakeTimeoutMs);
-    this.writeHandshake(options.hello);
-  }
-
-  /** The hello we sent. */
-  get localHello(): Hello {
-    return this.options.hello;
+    const first = this.handshaker.start();
+    if (first.send) this.writeHandshake(first.send);
+    if (first.fail) this.fail(first.fail);
   }
 
   /**
-   * The name the peer's hello claimed, as soon as that hello parsed: NOT verified (the
-   * handshake may still fail), for telling a user whom a failed handshake was with.
-   * undefined until a hello of our protocol version arrives.
+   * The node name from the peer's hello once it parsed, UNVERIFIED until handshake()
+   * resolves: for log lines such as "authentication failed with bob@host", never for decisions.
    */
   get claimedName(): string | undefined {
-    return this.claimed;
+    return this.#claimedName;
+  }
+
+  /** The hello we sent (without our CPace share). */
+  get localHello(): Hello {
+    return this.options.hello;
   }
 
   get role(): Role {
@@ -115,17 +129,27 @@ export class Connection {
     else this.closeHandlers.push(handler);
   }
 
-  /** Send a session message; returns false if the connection is not open. */
+  /**
+   * Send a session message; returns false if the connection is not open. Throws
+   * ERR_BAD_MESSAGE (not plain data) or ERR_FRAME_TOO_LARGE to the caller, before
+   * anything is sealed: a message of ours that cannot go is our caller's fault, not the
+   * peer's, and the connection stays open.
+   */
   send(msg: SessionMessage): boolean {
     if (this.state !== 'open' || !this.sealer) return false;
+    const body = encode(msg);
+    if (body.length + SEAL_OVERHEAD_BYTES > this.options.maxFrameBytes) {
+      throw new ClusterError('ERR_FRAME_TOO_LARGE', `a message of ${body.length} bytes does not fit the frame limit of ${this.options.maxFrameBytes} bytes`);
+    }
     try {
-      this.stream.write(encodeFrame(this.sealer.seal(encode(msg)), this.options.maxFrameBytes));
+      this.stream.write(encodeFrame(this.sealer.seal(body), this.options.maxFrameBytes));
       return true;
     } catch (err) {
       this.fail(err instanceof ClusterError ? err : new ClusterError('ERR_PROTOCOL', `cannot send: ${describeError(err)}`, { cause: err }));
       return false;
     }
   }
+
 
   /** Close, telling the peer why when a reason is given. */
   close(bye?: { code: string; reason: string }): void {
@@ -139,6 +163,20 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
+    // During the handshake the decoder runs with the small cap and must not see the
+    // header of a session frame before the cap is raised. Fed at most
+    // FRAME_HEADER_BYTES at a time it completes at most one frame per push and holds
+    // fewer than a header's bytes beyond it, so the cap is raised in time.
+    let offset = 0;
+    while (this.state === 'handshake' && offset < chunk.length) {
+      const end = Math.min(chunk.length, offset + FRAME_HEADER_BYTES);
+      this.onBytes(chunk.subarray(offset, end));
+      offset = end;
+    }
+    if (offset < chunk.length) this.onBytes(offset === 0 ? chunk : chunk.subarray(offset));
+  }
+
+  private onBytes(chunk: Buffer): void {
     if (this.state === 'closed') return;
     let frames: Buffer[];
     try {
@@ -162,7 +200,7 @@ export class Connection {
 
   private onHandshakeFrame(frame: Buffer): void {
     const msg = parseHandshake(decode(frame));
-    if (msg.t === 'hello' && msg.name !== '' && this.claimed === undefined) this.claimed = msg.name;
+    if (msg.t === 'hello' && msg.v === PROTOCOL_VERSION) this.#claimedName ??= msg.name;
     const step = this.handshaker.receive(msg);
     if (step.send) this.writeHandshake(step.send);
     if (step.fail) {
@@ -175,6 +213,7 @@ export class Connection {
       this.peer = step.done.peer;
       this.sealer = new Sealer(step.done.sendKey);
       this.opener = new Opener(step.done.receiveKey);
+      this.decoder.setMaxFrameBytes(this.options.maxFrameBytes);
       this.state = 'open';
       this.settle?.resolve(step.done.peer);
     }

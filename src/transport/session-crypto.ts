@@ -1,80 +1,56 @@
-// Session crypto: everything secret, built on node:crypto only.
-// - The cookie is stretched once per process with scrypt into the cluster key.
-// - Each side proves knowledge of the key with HMAC-SHA256 over a transcript that
-//   binds its role, both hellos (names, incarnations, nonces, ports) and the version.
-// - Two traffic keys (one per direction) come from HKDF over the transcript; every
-//   frame after the handshake is sealed with AES-256-GCM under a per-direction
+// Session crypto: the symmetric half of a session, built on node:crypto only.
+// - From the CPace ISK (handshake.ts) HKDF-SHA256 derives, each under its own label,
+//   two key-confirmation keys (one per role) and two traffic keys (one per direction).
+// - Key confirmation: each side sends HMAC-SHA256(its role's confirmation key,
+//   lv(role) || transcript), checked in constant time by the other side.
+// - Every frame after the handshake is sealed with AES-256-GCM under a per-direction
 //   counter nonce, so a frame replayed within a session or into another fails.
-// Invariant: no function here returns or logs the cookie or a key-derived secret
-// except as key material handed to the cipher.
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, scryptSync, timingSafeEqual } from 'node:crypto';
+// Invariant: no function here returns or logs the ISK or a key derived from it except
+// as key material handed to the cipher or the MAC.
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { ClusterError } from '../errors.js';
 import { PROTOCOL_VERSION } from '../wire/messages.js';
-import type { Hello } from '../wire/messages.js';
 
-/** scrypt cost for stretching the cookie (2^15: ~50-100 ms once per process). */
-export const COOKIE_SCRYPT_N = 1 << 15;
-const SCRYPT_SALT = 'cluster-node/v1/cookie';
 const TAG_BYTES = 16;
+/** Bytes sealing adds to a frame body (the AES-GCM tag). */
+export const SEAL_OVERHEAD_BYTES = TAG_BYTES;
 const KEY_BYTES = 32;
 
 /** Which end of a connection: the dialer connected, the listener accepted. */
 export type Role = 'dialer' | 'listener';
 
-/** Stretch the cookie into the 32-byte cluster key (slow on purpose; call once). */
-export function deriveClusterKey(cookie: string): Buffer {
-  return scryptSync(cookie, SCRYPT_SALT, KEY_BYTES, { N: COOKIE_SCRYPT_N, r: 8, p: 1, maxmem: 256 * 1024 * 1024 });
-}
-
-/** A short public tag (16 hex chars) for the cluster, safe to advertise: it reveals nothing usable about the cookie. */
-export function clusterTag(clusterKey: Buffer): string {
-  return createHmac('sha256', clusterKey).update('cluster-node/v1/mdns-tag').digest('hex').slice(0, 16);
-}
-
-function field(h: ReturnType<typeof createHash>, value: string | Uint8Array | number): void {
-  const bytes = typeof value === 'number' ? Buffer.from(String(value)) : typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(bytes.length);
-  h.update(len);
-  h.update(bytes);
-}
-
-/** SHA-256 of the canonical, length-prefixed encoding of both hellos, dialer first. */
-export function transcriptHash(dialer: Hello, listener: Hello): Buffer {
-  const h = createHash('sha256');
-  field(h, `cluster-node/v${PROTOCOL_VERSION}/handshake`);
-  for (const hello of [dialer, listener]) {
-    field(h, hello.v);
-    field(h, hello.name);
-    field(h, hello.inc);
-    field(h, hello.nonce);
-    field(h, hello.port);
-    field(h, hello.up);
-  }
-  return h.digest();
-}
-
-/** The proof a side with the given role sends: HMAC-SHA256(clusterKey, role || transcript). */
-export function computeProof(clusterKey: Buffer, role: Role, transcript: Buffer): Buffer {
-  return createHmac('sha256', clusterKey).update(`proof:${role}:`).update(transcript).digest();
-}
-
-/** Constant-time check of the peer's proof. */
-export function verifyProof(clusterKey: Buffer, role: Role, transcript: Buffer, mac: Uint8Array): boolean {
-  const expected = computeProof(clusterKey, role, transcript);
-  return mac.length === expected.length && timingSafeEqual(expected, mac);
-}
-
-/** The two traffic keys of a session. */
-export interface TrafficKeys {
+/** The keys of one session, all derived from its ISK; the ISK itself is not kept. */
+export interface SessionKeys {
+  /** Key of the dialer's confirmation MAC. */
+  confirmDialer: Buffer;
+  /** Key of the listener's confirmation MAC. */
+  confirmListener: Buffer;
+  /** AES-256-GCM key for frames the dialer sends. */
   dialerToListener: Buffer;
+  /** AES-256-GCM key for frames the listener sends. */
   listenerToDialer: Buffer;
 }
 
-/** Derive one key per direction with HKDF-SHA256 over the transcript. */
-export function deriveTrafficKeys(clusterKey: Buffer, transcript: Buffer): TrafficKeys {
-  const key = (label: string): Buffer => Buffer.from(hkdfSync('sha256', clusterKey, transcript, `cluster-node/v1/${label}`, KEY_BYTES));
-  return { dialerToListener: key('d2l'), listenerToDialer: key('l2d') };
+/** Derive the session's four keys from the CPace ISK with HKDF-SHA256, one label each. */
+export function deriveSessionKeys(isk: Uint8Array): SessionKeys {
+  const key = (label: string): Buffer => Buffer.from(hkdfSync('sha256', isk, Buffer.alloc(0), `cluster-node/v${PROTOCOL_VERSION}/${label}`, KEY_BYTES));
+  return {
+    confirmDialer: key('confirm/dialer'),
+    confirmListener: key('confirm/listener'),
+    dialerToListener: key('traffic/d2l'),
+    listenerToDialer: key('traffic/l2d'),
+  };
+}
+
+/** The confirmation MAC a side with the given role sends: HMAC-SHA256(key, len(role) || role || transcript). */
+export function confirmationMac(key: Uint8Array, role: Role, transcript: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(Buffer.from([role.length])).update(role).update(transcript).digest();
+}
+
+/** Constant-time check of the peer's confirmation MAC. */
+export function verifyConfirmation(key: Uint8Array, role: Role, transcript: Uint8Array, mac: Uint8Array): boolean {
+  const expected = confirmationMac(key, role, transcript);
+  return mac.length === expected.length && timingSafeEqual(expected, mac);
 }
 
 function nonceFor(counter: bigint): Buffer {

@@ -1,7 +1,11 @@
 // Log: the narrow Logger port the library writes to, and its winston adapter (the
 // only importer of winston). Logs go to stderr so stdout carries only demo lines.
-// Invariant: callers never pass a cookie, key or nonce-derived secret in meta.
+// Invariants: callers never pass a cookie, key or nonce-derived secret in meta; no
+// line written holds a control character, ANSI escape or line separator, whatever a
+// peer put in a string that reached the message or meta (cleanText escapes them), so
+// a peer cannot forge log lines or drive the terminal.
 import winston from 'winston';
+import { cleanText } from './untrusted.js';
 
 /** Structured log fields; values must be plain data. */
 export type LogMeta = Record<string, unknown>;
@@ -43,21 +47,36 @@ export interface LoggerOptions {
 /** The log levels accepted on the command line. */
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
+/** Longest string value written in a log line, in characters (longer ones are cut with a note). */
+const MAX_LOGGED_CHARS = 2000;
+
 function formatMeta(meta: Record<string, unknown>): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(meta)) {
     if (v === undefined) continue;
-    parts.push(`${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+    parts.push(`${cleanText(k, 64)}=${cleanText(typeof v === 'string' ? v : (JSON.stringify(v) ?? typeof v), MAX_LOGGED_CHARS)}`);
   }
   return parts.length ? ' ' + parts.join(' ') : '';
 }
+
+/** Escapes unprintable characters in the message and in string meta values (JSON lines too). */
+const sanitize = winston.format((info) => {
+  const rec = info as Record<string | symbol, unknown>;
+  if (typeof rec.message === 'string') rec.message = cleanText(rec.message, MAX_LOGGED_CHARS);
+  for (const k of Object.keys(rec)) {
+    const v = rec[k];
+    if (k !== 'message' && typeof v === 'string') rec[k] = cleanText(v, MAX_LOGGED_CHARS);
+  }
+  return info;
+});
 
 /** A winston-backed Logger writing to stderr (or the given stream). */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const format =
     options.format === 'json'
-      ? winston.format.combine(winston.format.timestamp(), winston.format.json())
+      ? winston.format.combine(sanitize(), winston.format.timestamp(), winston.format.json())
       : winston.format.combine(
+          sanitize(),
           winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
           winston.format.printf((info) => {
             const { level, message, timestamp, ...rest } = info as Record<string, unknown>;

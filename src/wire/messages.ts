@@ -1,11 +1,21 @@
 // Messages: every message two nodes exchange, as a discriminated union on `t`, and
 // the validators that turn a decoded (untrusted) value into one of them. Handshake
 // messages travel in clear; everything after the handshake is sealed (session-crypto).
-// Invariant: a value that passes parse*() has exactly the declared shape.
+// Invariants: a value that passes parse*() has exactly the declared shape (handshake
+// messages: exactly the declared keys, byte fields of their exact length); an error
+// message never contains String() of an untrusted value, only its type and a
+// length-capped, escaped excerpt (describeValue() in util/untrusted.ts).
 import { ClusterError } from '../errors.js';
+import { describeValue } from '../util/untrusted.js';
 
-/** Wire protocol version; peers with another version are refused with both named. */
-export const PROTOCOL_VERSION = 1;
+/** Wire protocol version; peers with another version are refused with both named. Version 2: the CPace handshake. */
+export const PROTOCOL_VERSION = 2;
+
+/** Bytes in a CPace share (an encoded ristretto255 element). */
+export const SHARE_BYTES = 32;
+
+/** Bytes in a key-confirmation MAC (HMAC-SHA256). */
+export const CONFIRM_MAC_BYTES = 32;
 
 /** Longest node name accepted, in characters. */
 export const MAX_NAME_LENGTH = 255;
@@ -27,9 +37,15 @@ export interface Hello {
   up: number;
 }
 
-/** Proof of knowing the cookie: HMAC over the handshake transcript. */
-export interface Auth {
-  t: 'auth';
+/** A hello as it travels: the sender's Hello plus its CPace share (Ya from the dialer, Yb from the listener). */
+export interface HelloMessage extends Hello {
+  /** The sender's CPace public share: a canonical 32-byte ristretto255 encoding. */
+  share: Uint8Array;
+}
+
+/** Key confirmation: a MAC under a key derived from the CPace ISK over the transcript and the sender's role. */
+export interface Confirm {
+  t: 'confirm';
   mac: Uint8Array;
 }
 
@@ -41,7 +57,7 @@ export interface Refuse {
 }
 
 /** The messages of the handshake, sent in clear. */
-export type HandshakeMessage = Hello | Auth | Refuse;
+export type HandshakeMessage = HelloMessage | Confirm | Refuse;
 
 /** A member as gossiped between nodes: enough to dial it. */
 export interface MemberInfo {
@@ -84,6 +100,11 @@ function bad(what: string): never {
   throw new ClusterError('ERR_PROTOCOL', `invalid message: ${what}`);
 }
 
+function exactKeys(o: Record<string, unknown>, keys: readonly string[]): void {
+  const have = Object.keys(o);
+  if (have.length !== keys.length || have.some((k) => !keys.includes(k))) bad(`expected exactly the fields ${keys.join(', ')}`);
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
@@ -123,13 +144,20 @@ function incarnation(o: Record<string, unknown>, k: string): string {
   return s;
 }
 
-/** Validate a decoded handshake message. Only `v` and `t` are read from a hello of another version. */
+const HELLO_KEYS = ['t', 'v', 'name', 'inc', 'nonce', 'port', 'up', 'share'] as const;
+
+/**
+ * Validate a decoded handshake message strictly: exactly the declared fields, byte strings of
+ * their exact length (nonce 32, share 32, mac 32). Only `v` and `t` are read from a hello of
+ * another version, so the refusal can name both versions.
+ */
 export function parseHandshake(v: unknown): HandshakeMessage {
-  if (!isObject(v)) bad('not a map');
+  if (!isObject(v)) bad(`handshake message is ${describeValue(v)}, not a map`);
   switch (v.t) {
     case 'hello': {
       const version = uint(v, 'v', 0xffff);
-      if (version !== PROTOCOL_VERSION) return { t: 'hello', v: version, name: '', inc: '', nonce: new Uint8Array(0), port: 0, up: 0 };
+      if (version !== PROTOCOL_VERSION) return { t: 'hello', v: version, name: '', inc: '', nonce: new Uint8Array(0), port: 0, up: 0, share: new Uint8Array(0) };
+      exactKeys(v, HELLO_KEYS);
       return {
         t: 'hello',
         v: version,
@@ -138,14 +166,17 @@ export function parseHandshake(v: unknown): HandshakeMessage {
         nonce: bytes(v, 'nonce', 32),
         port: uint(v, 'port', 65535),
         up: uint(v, 'up', Number.MAX_SAFE_INTEGER),
+        share: bytes(v, 'share', SHARE_BYTES),
       };
     }
-    case 'auth':
-      return { t: 'auth', mac: bytes(v, 'mac', 32) };
+    case 'confirm':
+      exactKeys(v, ['t', 'mac']);
+      return { t: 'confirm', mac: bytes(v, 'mac', CONFIRM_MAC_BYTES) };
     case 'refuse':
+      exactKeys(v, ['t', 'code', 'reason']);
       return { t: 'refuse', code: str(v, 'code', 64), reason: str(v, 'reason', 1024) };
     default:
-      return bad(`unknown handshake message type ${JSON.stringify(String(v.t)).slice(0, 40)}`);
+      return bad(`unknown handshake message type (${describeValue(v.t)})`);
   }
 }
 
@@ -175,6 +206,6 @@ export function parseSession(v: unknown): SessionMessage {
     case 'app':
       return { t: 'app', ch: str(v, 'ch', 64), body: v.body };
     default:
-      return bad(`unknown message type ${JSON.stringify(String(v.t)).slice(0, 40)}`);
+      return bad(`unknown message type (${describeValue(v.t)})`);
   }
 }

@@ -67,9 +67,9 @@ async function main(): Promise<MdnsPairResult> {
   const b = recorder();
   const c = recorder();
   const common = { clock: systemClock, random: systemRandom, queryMaxIntervalMs: 1000 };
-  const alice = mdnsDiscovery({ ...common, name: 'alice@pair.test', incarnation: 'aa01', port: 4001, clusterTag: 'c1ab', logger: a.logger });
-  const bob = mdnsDiscovery({ ...common, name: 'bob@pair.test', incarnation: 'bb02', port: 4002, clusterTag: 'c1ab', interface: '127.0.0.1', logger: b.logger });
-  const carol = mdnsDiscovery({ ...common, name: 'carol@pair.test', incarnation: 'cc03', port: 4003, clusterTag: 'ffff', logger: c.logger });
+  const alice = mdnsDiscovery({ ...common, name: 'alice@pair.test', incarnation: 'aa01', port: 4001, cluster: 'pair', logger: a.logger });
+  const bob = mdnsDiscovery({ ...common, name: 'bob@pair.test', incarnation: 'bb02', port: 4002, cluster: 'pair', interface: '127.0.0.1', logger: b.logger });
+  const carol = mdnsDiscovery({ ...common, name: 'carol@pair.test', incarnation: 'cc03', port: 4003, cluster: 'other-pair', logger: c.logger });
   const all: Discovery[] = [alice, bob, carol];
   const garbage = createSocket({ type: 'udp4', reuseAddr: true });
   const result: MdnsPairResult = {

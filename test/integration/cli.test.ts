@@ -69,6 +69,7 @@ const usageCases: [string, string[], RegExp][] = [
   ['bad seed', ['--sname', 'x', '--cookie', 'c', '--seed', 'nohostport'], /host:port/],
   ['unknown flag', ['--sname', 'x', '--cookie', 'c', '--bogus'], /Unknown argument/],
   ['bad name', ['--name', 'no-at-sign', '--cookie', 'c'], /NAME@HOST/],
+  ['bad cluster label', ['--sname', 'x', '--cookie', 'c', '--cluster', 'lab.2'], /--cluster must be 1 to 63 characters/],
   ['missing cookie file', ['--sname', 'x', '--cookie-file', '/nonexistent/cookie'], /cannot read --cookie-file/],
 ];
 for (const [what, args, message] of usageCases) {
@@ -87,6 +88,7 @@ test('--help exits 0 with examples; --version prints the version', { skip: missi
   assert.match(text, /--sname/);
   assert.match(text, /Examples:/);
   assert.match(text, /--seed/);
+  assert.match(text, /--cluster/);
   const version = cli('x@local', [], { rawArgs: ['--version'] });
   assert.equal((await version.waitExit(10_000)).code, 0);
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -133,3 +133,18 @@ test('two holders meet: the later claimant stops and is not restarted, the first
   assert.deepEqual(log, ['a start', 'b start', 'b stop']);
   await waitFor(() => [a, b, bridge].every((n) => n.whereis('S') === 'a@local'), 2000);
 });
+
+test('a message or reply that is not plain data fails for its sender only; the connection stays up', async () => {
+  const [a, b] = await cluster(2);
+  await a!.register('clock', (msg) => (msg === 'date' ? new Date() : { ok: msg }));
+  await waitFor(() => b!.whereis('clock') === 'n1@local', 2000);
+  let downs = 0;
+  b!.on('nodedown', () => downs++);
+  assert.throws(() => b!.send('clock', { at: new Date() }), (e: unknown) => isClusterError(e, 'ERR_BAD_MESSAGE'));
+  await assert.rejects(b!.call('clock', new Map([[{}, 1]])), (e: unknown) => isClusterError(e, 'ERR_BAD_MESSAGE'));
+  await assert.rejects(b!.call('clock', 'x'.repeat(2 * 1024 * 1024)), (e: unknown) => isClusterError(e, 'ERR_FRAME_TOO_LARGE'));
+  await assert.rejects(b!.call('clock', 'date', { timeoutMs: 2000 }), (e: unknown) => isClusterError(e, 'ERR_CALL_FAILED') && /cannot be sent/.test((e as Error).message));
+  assert.deepEqual(await b!.call('clock', 7), { ok: 7 });
+  assert.equal(downs, 0);
+  assert.deepEqual(b!.members(), ['n1@local']);
+});

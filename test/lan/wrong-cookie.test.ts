@@ -1,7 +1,9 @@
 // Wrong cookie: a node with a different cookie on the same LAN never appears in
-// anyone's list and its own lists stay []. It runs mDNS like the others and also
-// names node1 as a --seed, so it really dials in and its handshake is refused
-// (someone logs "authentication failed"), rather than merely never meeting anyone.
+// anyone's list and its own lists stay []. It runs mDNS like the others with the same
+// (default) cluster label, which is public and no secret, so mDNS cannot tell it
+// apart and the others may dial it too; it also names node1 as a --seed, so it really
+// dials in. Its handshakes are refused (someone logs "authentication failed"), rather
+// than it merely never meeting anyone. (Other labels are in cluster-label.test.ts.)
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';

@@ -10,22 +10,26 @@ import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { NetworkInterfaceInfo } from 'node:os';
 import {
+  MAX_ACCEPTED_TTL_S,
   MDNS_RECORD_TTL_S,
   MDNS_SERVICE_TYPE,
   browseQuery,
   buildQuery,
   instanceLabel,
   isUsableIPv4,
+  isValidClusterLabel,
   mdnsIdentity,
   parseResponse,
+  parseTxt,
   queryAsksForUs,
   queryDelayMs,
   serviceRecords,
 } from '../../src/discovery/mdns-records.js';
-import { MdnsPeerTable } from '../../src/discovery/mdns-peers.js';
+import { MdnsPeerTable, acceptRecord } from '../../src/discovery/mdns-peers.js';
 import type { PeerChange } from '../../src/discovery/mdns-peers.js';
 import { mdnsDiscovery } from '../../src/discovery/mdns.js';
-import { onInterfaceSubnet, selectMdnsInterfaces } from '../../src/discovery/mdns-interfaces.js';
+import { classifySource, onInterfaceSubnet, selectMdnsInterfaces } from '../../src/discovery/mdns-interfaces.js';
+import type { SourceLink } from '../../src/discovery/mdns-interfaces.js';
 import type { MdnsOptions } from '../../src/discovery/mdns.js';
 import { isClusterError } from '../../src/errors.js';
 import { ManualClock } from '../../src/util/clock.js';
@@ -33,10 +37,14 @@ import { seededRandom } from '../../src/util/random.js';
 import { silentLogger } from '../../src/util/log.js';
 import type { MdnsPairResult } from '../helpers/mdns-pair.js';
 
-const TAG = '0123abcd';
-const me = mdnsIdentity('alice@host', 'aaaa1111', 4000, TAG);
-const bob = mdnsIdentity('bob@host.example', 'bbbb2222', 4001, TAG);
-const ctx = { instance: me.instance, target: me.target, clusterTag: TAG };
+const CLUSTER = 'blue';
+const me = mdnsIdentity('alice@host', 'aaaa1111', 4000, CLUSTER);
+const bob = mdnsIdentity('bob@host.example', 'bbbb2222', 4001, CLUSTER);
+const ctx = { instance: me.instance, target: me.target, cluster: CLUSTER };
+/** The address Bob's packets come from. */
+const BOB_IP = '10.0.0.2';
+/** Another host on the link, which did not send Bob's records. */
+const MALLORY_IP = '10.0.0.66';
 
 type Rec = Record<string, unknown>;
 
@@ -105,7 +113,7 @@ test('serviceRecords builds PTR, SRV, TXT and one A per address, TTL 120 (0 for 
   assert.deepEqual(srv!.data, { priority: 0, weight: 0, port: 4000, target: 'cn-aaaa1111.local' });
   assert.deepEqual(
     (t!.data as Buffer[]).map((b) => b.toString()),
-    ['v=1', 'name=alice@host', `tag=${TAG}`],
+    ['v=2', 'name=alice@host', `cluster=${CLUSTER}`],
   );
   assert.equal(a1!.data, '10.0.0.1');
   assert.equal(a2!.data, '192.168.1.5');
@@ -118,6 +126,41 @@ test('serviceRecords builds PTR, SRV, TXT and one A per address, TTL 120 (0 for 
   );
 });
 
+test('nothing derived from the cookie is advertised: TXT holds only v, name and the public cluster label', () => {
+  // The identity takes no key: every byte of every record is a function of the name,
+  // incarnation, port, cluster label and addresses, all of them public.
+  const recs = serviceRecords(me, ['10.0.0.1']);
+  const txtRec = recs.find((r) => r.type === 'TXT');
+  const keys = (txtRec!.data as Buffer[]).map((b) => b.toString().split('=')[0]);
+  assert.deepEqual(keys, ['v', 'name', 'cluster']);
+  const wire = JSON.stringify(recs);
+  assert.doesNotMatch(wire, /tag=/);
+  const publicParts = [me.instance, me.target, MDNS_SERVICE_TYPE, 'v=2', 'name=alice@host', `cluster=${CLUSTER}`, '10.0.0.1', '4000'];
+  let rest = recs.map((r) => (typeof r.data === 'string' ? r.data : r.type === 'SRV' ? `${r.data.port} ${r.data.target}` : (r.data as Buffer[]).map(String).join(' '))).join(' ');
+  for (const p of publicParts) rest = rest.split(p).join('');
+  assert.equal(rest.trim().replace(/\s+/g, ''), '', 'every record is made of public inputs only');
+  // Two identities that differ only in what a cookie would have changed do not exist any more:
+  assert.equal(mdnsIdentity.length, 4, 'mdnsIdentity(name, incarnation, port, cluster): no key parameter');
+});
+
+test('cluster labels: 1 to 63 characters of A-Za-z0-9_-', () => {
+  const cases: [unknown, boolean][] = [
+    ['default', true],
+    ['a', true],
+    ['Lab_2-east', true],
+    ['x'.repeat(63), true],
+    ['', false],
+    ['x'.repeat(64), false],
+    ['a.b', false],
+    ['a b', false],
+    ['é', false],
+    ['a\n', false],
+    [42, false],
+    [undefined, false],
+  ];
+  for (const [label, want] of cases) assert.equal(isValidClusterLabel(label), want, JSON.stringify(label));
+});
+
 // ---------------------------------------------------------------- parsing responses
 
 test('a valid announcement parses and becomes one DiscoveredPeer', () => {
@@ -127,9 +170,9 @@ test('a valid announcement parses and becomes one DiscoveredPeer', () => {
   assert.deepEqual(parsed.srvs, [{ instance: bob.instance, ttl: 120, port: 4001, target: bob.target }]);
   assert.deepEqual(parsed.txts, [{ instance: bob.instance, ttl: 120, name: 'bob@host.example' }]);
   assert.deepEqual(parsed.addresses, [{ target: bob.target, ttl: 120, address: '10.0.0.2' }]);
-  const res = table().apply(parsed, 0);
+  const res = table().apply(parsed, 0, BOB_IP);
   assert.deepEqual(res.changes, [
-    { kind: 'found', peer: { id: bob.instance, name: 'bob@host.example', addresses: ['10.0.0.2'], port: 4001, source: 'mdns' } },
+    { kind: 'found', peer: { id: bob.instance, name: 'bob@host.example', addresses: ['10.0.0.2'], port: 4001, source: 'mdns', sourceAddress: BOB_IP } },
   ]);
 });
 
@@ -137,16 +180,18 @@ test('records split between answers and additionals, in any order and case, stil
   const [ptr, srv, t, a] = bobRecords();
   const shout = (r: Rec): Rec => ({ ...r, name: String(r.name).toUpperCase() });
   const parsed = parseResponse(response([a!, shout(t!)], [srv!, ptr!]), ctx);
-  const res = table().apply(parsed, 0);
+  const res = table().apply(parsed, 0, BOB_IP);
   assert.deepEqual(found(res.changes), [bob.instance]);
 });
 
 /** Cases that must never produce a peer. Each is a full packet's answers. */
 const NO_PEER: [string, Rec[]][] = [
   ['own instance (our own announcement looped back)', serviceRecords(me, ['10.0.0.1']) as unknown as Rec[]],
-  ['tag of another cluster', withRecord('TXT', { data: txt('v=1', 'name=bob@host', 'tag=ffff') })],
-  ['record version 2', withRecord('TXT', { data: txt('v=2', 'name=bob@host', `tag=${TAG}`) })],
-  ['no version', withRecord('TXT', { data: txt('name=bob@host', `tag=${TAG}`) })],
+  ['label of another cluster', withRecord('TXT', { data: txt('v=2', 'name=bob@host', 'cluster=red') })],
+  ['label differing only in case', withRecord('TXT', { data: txt('v=2', 'name=bob@host', 'cluster=Blue') })],
+  ['record version 1 (cookie-derived tag)', withRecord('TXT', { data: txt('v=1', 'name=bob@host', 'tag=0123abcd') })],
+  ['record version 3', withRecord('TXT', { data: txt('v=3', 'name=bob@host', `cluster=${CLUSTER}`) })],
+  ['no version', withRecord('TXT', { data: txt('name=bob@host', `cluster=${CLUSTER}`) })],
   ['port 0', withRecord('SRV', { data: { port: 0, target: bob.target } })],
   ['port 70000', withRecord('SRV', { data: { port: 70000, target: bob.target } })],
   ['port 1.5', withRecord('SRV', { data: { port: 1.5, target: bob.target } })],
@@ -165,14 +210,16 @@ const NO_PEER: [string, Rec[]][] = [
   ['instance label over 63 bytes', bobRecords().map((r) => (r.type === 'SRV' || r.type === 'TXT' ? { ...r, name: `${'x'.repeat(64)}.${MDNS_SERVICE_TYPE}` } : r))],
   ['instance with two labels', bobRecords().map((r) => (r.type === 'SRV' || r.type === 'TXT' ? { ...r, name: `a.b.${MDNS_SERVICE_TYPE}` } : r))],
   ['target over 255 chars', withRecord('SRV', { data: { port: 4001, target: `${'t'.repeat(256)}.local` } })],
-  ['TXT data a string', withRecord('TXT', { data: `v=1 name=bob@host tag=${TAG}` })],
-  ['TXT entries strings, not bytes', withRecord('TXT', { data: ['v=1', 'name=bob@host', `tag=${TAG}`] })],
-  ['TXT name not a node name', withRecord('TXT', { data: txt('v=1', 'name=no-at-sign', `tag=${TAG}`) })],
-  ['TXT name with a space', withRecord('TXT', { data: txt('v=1', 'name=bob @host', `tag=${TAG}`) })],
-  ['TXT without name', withRecord('TXT', { data: txt('v=1', `tag=${TAG}`) })],
-  ['TXT without tag', withRecord('TXT', { data: txt('v=1', 'name=bob@host') })],
-  ['TXT entry over 255 bytes', withRecord('TXT', { data: [...txt('v=1', `tag=${TAG}`), Buffer.from(`name=${'n'.repeat(300)}@h`)] })],
-  ['TXT tag over 64 chars', withRecord('TXT', { data: txt('v=1', 'name=bob@host', `tag=${'a'.repeat(65)}`) })],
+  ['TXT data a string', withRecord('TXT', { data: `v=2 name=bob@host cluster=${CLUSTER}` })],
+  ['TXT entries strings, not bytes', withRecord('TXT', { data: ['v=2', 'name=bob@host', `cluster=${CLUSTER}`] })],
+  ['TXT name not a node name', withRecord('TXT', { data: txt('v=2', 'name=no-at-sign', `cluster=${CLUSTER}`) })],
+  ['TXT name with a space', withRecord('TXT', { data: txt('v=2', 'name=bob @host', `cluster=${CLUSTER}`) })],
+  ['TXT without name', withRecord('TXT', { data: txt('v=2', `cluster=${CLUSTER}`) })],
+  ['TXT without cluster label', withRecord('TXT', { data: txt('v=2', 'name=bob@host') })],
+  ['TXT with an empty cluster label', withRecord('TXT', { data: txt('v=2', 'name=bob@host', 'cluster=') })],
+  ['TXT cluster label with a dot', withRecord('TXT', { data: txt('v=2', 'name=bob@host', 'cluster=a.b') })],
+  ['TXT entry over 255 bytes', withRecord('TXT', { data: [...txt('v=2', `cluster=${CLUSTER}`), Buffer.from(`name=${'n'.repeat(300)}@h`)] })],
+  ['TXT cluster label over 63 chars', withRecord('TXT', { data: txt('v=2', 'name=bob@host', `cluster=${'a'.repeat(64)}`) })],
   ['negative TTL', withRecord('SRV', { ttl: -1 })],
   ['fractional TTL', withRecord('TXT', { ttl: 1.5 })],
   ['TTL as a string', withRecord('SRV', { ttl: '120' })],
@@ -183,19 +230,19 @@ const NO_PEER: [string, Rec[]][] = [
 for (const [what, answers] of NO_PEER) {
   test(`no peer: ${what}`, () => {
     const t = table();
-    const res = t.apply(parseResponse(response(answers), ctx), 0);
+    const res = t.apply(parseResponse(response(answers), ctx), 0, BOB_IP);
     assert.deepEqual(res.changes, [], what);
     // The same packet again, and later, never produces one either.
-    assert.deepEqual(t.apply(parseResponse(response(answers), ctx), 1000).changes, []);
+    assert.deepEqual(t.apply(parseResponse(response(answers), ctx), 1000, BOB_IP).changes, []);
     assert.deepEqual(t.tick(200_000).changes, []);
   });
 }
 
 test('malformed records of our service are named in `rejected`; other-cluster and other-version instances in `foreign`', () => {
   assert.match(parseResponse(response(withRecord('SRV', { data: { port: 0, target: bob.target } })), ctx).rejected.join(), /bad port/);
-  assert.match(parseResponse(response(withRecord('TXT', { data: txt('v=1', 'name=x', `tag=${TAG}`) })), ctx).rejected.join(), /not a node name/);
-  assert.deepEqual(parseResponse(response(withRecord('TXT', { data: txt('v=1', 'name=bob@host', 'tag=ffff') })), ctx).foreign, [
-    { instance: bob.instance, ttl: 120, reason: 'tag' },
+  assert.match(parseResponse(response(withRecord('TXT', { data: txt('v=2', 'name=x', `cluster=${CLUSTER}`) })), ctx).rejected.join(), /not a node name/);
+  assert.deepEqual(parseResponse(response(withRecord('TXT', { data: txt('v=2', 'name=bob@host', 'cluster=red') })), ctx).foreign, [
+    { instance: bob.instance, ttl: 120, reason: 'cluster' },
   ]);
   assert.deepEqual(parseResponse(response(withRecord('TXT', { data: txt('v=7', 'whatever') })), ctx).foreign, [
     { instance: bob.instance, ttl: 120, reason: 'version' },
@@ -204,8 +251,56 @@ test('malformed records of our service are named in `rejected`; other-cluster an
   assert.deepEqual([own.ptrs, own.srvs, own.txts, own.addresses, own.rejected], [[], [], [], [], []], 'own records vanish without a trace');
 });
 
+test('cluster label matching: the same label is ours, another label (or a v1 tag record) is foreign', () => {
+  const cases: [string, string[], string, 'ok' | 'cluster' | 'version' | 'rejected'][] = [
+    ['same label', ['v=2', 'name=bob@host', 'cluster=blue'], 'blue', 'ok'],
+    ['same label, keys in any order', ['cluster=blue', 'name=bob@host', 'v=2'], 'blue', 'ok'],
+    ['keys in any case', ['V=2', 'NAME=bob@host', 'Cluster=blue'], 'blue', 'ok'],
+    ['look-alike keys are not ours', ['v=2', 'name=bob@host', 'clustr=blue', 'cluster_=blue', 'cluste=blue'], 'blue', 'rejected'],
+    ['other label', ['v=2', 'name=bob@host', 'cluster=red'], 'blue', 'cluster'],
+    ['other label, same cookie or not: mDNS cannot tell', ['v=2', 'name=bob@host', 'cluster=default'], 'blue', 'cluster'],
+    ['case matters', ['v=2', 'name=bob@host', 'cluster=BLUE'], 'blue', 'cluster'],
+    ['first cluster key wins', ['v=2', 'name=bob@host', 'cluster=red', 'cluster=blue'], 'blue', 'cluster'],
+    ['old layout with a tag', ['v=1', 'name=bob@host', 'tag=0123456789abcdef'], 'blue', 'version'],
+    ['no label', ['v=2', 'name=bob@host'], 'blue', 'rejected'],
+    ['label with a dot', ['v=2', 'name=bob@host', 'cluster=blue.x'], 'blue', 'rejected'],
+  ];
+  for (const [what, entries, label, want] of cases) {
+    const r = parseTxt(txt(...entries), label);
+    const got = r.ok ? 'ok' : (r.foreign ?? 'rejected');
+    assert.equal(got, want, what);
+  }
+});
+
+test('TTLs from the network are clamped to MAX_ACCEPTED_TTL_S (240 s)', () => {
+  assert.equal(MAX_ACCEPTED_TTL_S, 240);
+  const cases: [number, number][] = [
+    [0, 0],
+    [1, 1],
+    [120, 120],
+    [240, 240],
+    [241, 240],
+    [4500, 240],
+    [86_400, 240],
+    [0xffff_ffff, 240],
+  ];
+  for (const [sent, kept] of cases) {
+    const p = parseResponse(response(bobRecords(sent)), ctx);
+    assert.deepEqual(
+      [p.ptrs[0]?.ttl, p.srvs[0]?.ttl, p.txts[0]?.ttl, p.addresses[0]?.ttl],
+      [kept, kept, kept, kept],
+      `TTL ${sent}`,
+    );
+  }
+  // A forged day-long TTL keeps the candidate for 240 s, not a day.
+  const t = table();
+  assert.deepEqual(found(apply(t, bobRecords(86_400), 0).changes), [bob.instance]);
+  assert.deepEqual(t.tick(239_999).changes, []);
+  assert.deepEqual(t.tick(240_000).changes, [{ kind: 'lost', id: bob.instance }]);
+});
+
 test('TXT: unknown keys and boolean attributes are ignored; the first of a duplicated key wins', () => {
-  const answers = withRecord('TXT', { data: txt('flag', 'extra=1', 'V=1', `tag=${TAG}`, 'name=bob@host', 'name=mallory@host', '=x') });
+  const answers = withRecord('TXT', { data: txt('flag', 'extra=1', 'V=2', `cluster=${CLUSTER}`, 'name=bob@host', 'name=mallory@host', '=x', 'cluster=red') });
   assert.deepEqual(parseResponse(response(answers), ctx).txts, [{ instance: bob.instance, ttl: 120, name: 'bob@host' }]);
 });
 
@@ -227,7 +322,7 @@ test('garbage packets parse to nothing and never throw', () => {
     const p = parseResponse(g, ctx);
     assert.deepEqual([p.ptrs.length, p.srvs.length, p.txts.length, p.foreign.length], [0, 0, 0, 0], JSON.stringify(g)?.slice(0, 80));
     assert.ok(p.addresses.length <= 256, 'records read per packet are bounded');
-    assert.deepEqual(table().apply(p, 0).changes, []);
+    assert.deepEqual(table().apply(p, 0, BOB_IP).changes, []);
   }
 });
 
@@ -240,8 +335,8 @@ test('isUsableIPv4', () => {
 
 // ---------------------------------------------------------------- the peer table
 
-function apply(t: MdnsPeerTable, answers: Rec[], now: number): ReturnType<MdnsPeerTable['apply']> {
-  return t.apply(parseResponse(response(answers), ctx), now);
+function apply(t: MdnsPeerTable, answers: Rec[], now: number, from = BOB_IP): ReturnType<MdnsPeerTable['apply']> {
+  return t.apply(parseResponse(response(answers), ctx), now, from);
 }
 
 test('repeated and duplicated packets report a peer once; a change of addresses or port reports it again', () => {
@@ -267,6 +362,76 @@ test('goodbye (TTL 0) loses the peer at once; a goodbye for an unknown instance 
   const t = table();
   assert.deepEqual(apply(t, bobRecords(0), 0).changes, []);
   assert.equal(t.size, 0);
+});
+
+test('a goodbye counts only from the address the records came from', () => {
+  // [what, records of the goodbye (TTL 0), sent from, peer lost?]
+  const only = (type: string): Rec[] => bobRecords(0).filter((r) => r.type === type);
+  const cases: [string, Rec[], string, boolean][] = [
+    ['full goodbye from Bob', bobRecords(0), BOB_IP, true],
+    ['full goodbye from Mallory', bobRecords(0), MALLORY_IP, false],
+    ['PTR goodbye from Bob', only('PTR'), BOB_IP, true],
+    ['PTR goodbye from Mallory', only('PTR'), MALLORY_IP, false],
+    ['SRV goodbye from Bob', only('SRV'), BOB_IP, true],
+    ['SRV goodbye from Mallory', only('SRV'), MALLORY_IP, false],
+    ['TXT goodbye from Bob', only('TXT'), BOB_IP, true],
+    ['TXT goodbye from Mallory', only('TXT'), MALLORY_IP, false],
+    ['A goodbye from Bob', only('A'), BOB_IP, true],
+    ['A goodbye from Mallory', only('A'), MALLORY_IP, false],
+    ['goodbye from Bob on another of his addresses', bobRecords(0), '10.0.0.3', false],
+  ];
+  for (const [what, records, from, lost] of cases) {
+    const t = table();
+    apply(t, bobRecords(), 0);
+    const res = apply(t, records, 1000, from);
+    assert.deepEqual(res.changes, lost ? [{ kind: 'lost', id: bob.instance }] : [], what);
+    assert.equal(res.ignoredGoodbyes.length > 0, !lost, `${what}: listed as ignored`);
+    if (!lost) {
+      assert.deepEqual(t.tick(100_000).changes, [], `${what}: the peer is still there later`);
+      assert.deepEqual(apply(t, bobRecords(0), 100_001, BOB_IP).changes, [{ kind: 'lost', id: bob.instance }], `${what}: Bob's own goodbye still works`);
+    }
+  }
+});
+
+test('a multi-homed peer: a goodbye from the address that last refreshed a record is honoured', () => {
+  const t = table();
+  apply(t, bobRecords(), 0, BOB_IP);
+  apply(t, bobRecords(), 10, '192.168.1.2'); // the same records through his second interface
+  assert.deepEqual(apply(t, bobRecords(0), 20, '192.168.1.2').changes, [{ kind: 'lost', id: bob.instance }]);
+});
+
+test('a stranger cannot shorten a record (a short TTL is a goodbye in disguise), only refresh or extend it', () => {
+  // acceptRecord(held, now, ttl, source): the record to hold, or undefined to ignore the new one.
+  const held = { expiresAt: 120_000, source: BOB_IP };
+  const cases: [string, string, number, number, number | undefined][] = [
+    // what, source, now, ttl, expected expiresAt (undefined = ignored)
+    ['owner, same TTL', BOB_IP, 1000, 120, 121_000],
+    ['owner, shorter (1 s flush)', BOB_IP, 1000, 1, 2000],
+    ['stranger, 1 s', MALLORY_IP, 1000, 1, undefined],
+    ['stranger, ends earlier', MALLORY_IP, 1000, 100, undefined],
+    ['stranger, ends at the same time', MALLORY_IP, 0, 120, 120_000],
+    ['stranger, extends', MALLORY_IP, 1000, 120, 121_000],
+  ];
+  for (const [what, source, now, ttl, want] of cases) assert.equal(acceptRecord(held, now, ttl, source)?.expiresAt, want, what);
+  assert.equal(acceptRecord(undefined, 0, 1, MALLORY_IP)?.expiresAt, 1000, 'a new record is taken as it comes');
+
+  const t = table();
+  apply(t, bobRecords(), 0);
+  apply(t, withRecord('SRV', { ttl: 1 }), 10, MALLORY_IP);
+  assert.deepEqual(t.tick(5000).changes, [], 'the forged 1 s SRV did not expire Bob');
+});
+
+test('a stranger cannot turn a known peer into another cluster (which would drop it)', () => {
+  const foreignTxt = withRecord('TXT', { data: txt('v=2', 'name=bob@host', 'cluster=red') });
+  const t = table();
+  apply(t, bobRecords(), 0);
+  const res = apply(t, foreignTxt, 1000, MALLORY_IP);
+  assert.deepEqual(res.changes, []);
+  assert.deepEqual(res.ignoredGoodbyes, [bob.instance]);
+  assert.deepEqual(t.tick(60_000).changes, []);
+  const u = table();
+  apply(u, bobRecords(), 0);
+  assert.deepEqual(apply(u, foreignTxt, 1000, BOB_IP).changes, [{ kind: 'lost', id: bob.instance }], 'but the instance itself may say so');
 });
 
 test('a full goodbye (every record TTL 0, as stop() sends it) loses the peer exactly once', () => {
@@ -325,14 +490,14 @@ test('A records of host names no instance points at are not kept', () => {
 
 test('the number of tracked instances is capped', () => {
   const t = new MdnsPeerTable({ maxInstances: 2 });
-  const peer = (i: number): Rec[] => serviceRecords(mdnsIdentity(`n${i}@h`, `${i}`, 4000 + i, TAG), [`10.0.0.${i}`]) as unknown as Rec[];
+  const peer = (i: number): Rec[] => serviceRecords(mdnsIdentity(`n${i}@h`, `${i}`, 4000 + i, CLUSTER), [`10.0.0.${i}`]) as unknown as Rec[];
   assert.equal(found(apply(t, peer(1), 0).changes).length, 1);
   assert.equal(found(apply(t, peer(2), 0).changes).length, 1);
   const third = apply(t, peer(3), 0);
   assert.deepEqual(third.changes, []);
   assert.ok(third.dropped > 0);
   assert.equal(t.size, 2);
-  apply(t, serviceRecords(mdnsIdentity('n1@h', '1', 4001, TAG), ['10.0.0.1'], 0) as unknown as Rec[], 1);
+  apply(t, serviceRecords(mdnsIdentity('n1@h', '1', 4001, CLUSTER), ['10.0.0.1'], 0) as unknown as Rec[], 1);
   assert.equal(found(apply(t, peer(3), 2).changes).length, 1, 'room again after a goodbye');
 });
 
@@ -450,6 +615,26 @@ test('interface selection', () => {
   assert.match(none.warnings.join(), /no multicast-capable IPv4 interface.*--seed still works/);
 });
 
+test('responses are acted on only from the local link (RFC 6762 §11)', () => {
+  const eth0 = { name: 'eth0', address: '10.0.0.5', addresses: [{ address: '10.0.0.5', netmask: '255.255.255.0' }, { address: '10.9.0.5', netmask: '255.255.0.0' }] };
+  const wlan0 = { name: 'wlan0', address: '192.168.1.7', addresses: [{ address: '192.168.1.7', netmask: '255.255.255.0' }] };
+  const lo = { name: 'lo', address: '127.0.0.1', addresses: [{ address: '127.0.0.1', netmask: '255.0.0.0' }] };
+  const cases: [string, typeof eth0, (typeof eth0)[], string, SourceLink][] = [
+    ['same subnet', eth0, [wlan0], '10.0.0.200', 'this-link'],
+    ['our own address (looped back)', eth0, [wlan0], '10.0.0.5', 'this-link'],
+    ['second subnet of the interface', eth0, [wlan0], '10.9.200.1', 'this-link'],
+    ['subnet of another of our interfaces', eth0, [wlan0], '192.168.1.20', 'other-link'],
+    ['that same packet on the right socket', wlan0, [eth0], '192.168.1.20', 'this-link'],
+    ['off-link: routed from elsewhere', eth0, [wlan0], '10.0.1.1', 'off-link'],
+    ['off-link: public address', eth0, [wlan0], '8.8.8.8', 'off-link'],
+    ['off-link: loopback seen on eth0', eth0, [wlan0], '127.0.0.1', 'off-link'],
+    ['loopback on lo', lo, [], '127.0.0.1', 'this-link'],
+    ['off-link with no other interface', eth0, [], '172.16.0.1', 'off-link'],
+    ['not an address', eth0, [wlan0], 'garbage', 'off-link'],
+  ];
+  for (const [what, arrivedOn, others, src, want] of cases) assert.equal(classifySource(arrivedOn, others, src), want, what);
+});
+
 test('subnet matching', () => {
   const eth0 = { name: 'eth0', address: '10.0.0.5', addresses: [{ address: '10.0.0.5', netmask: '255.255.255.0' }] };
   assert.equal(onInterfaceSubnet(eth0, '10.0.0.200'), true);
@@ -462,7 +647,7 @@ test('mdnsDiscovery rejects bad options with ERR_CONFIG (and opens nothing)', ()
     name: 'alice@host',
     incarnation: 'abcd',
     port: 4000,
-    clusterTag: TAG,
+    cluster: CLUSTER,
     queryMaxIntervalMs: 60_000,
     clock: new ManualClock(),
     random: seededRandom(1),
@@ -474,7 +659,9 @@ test('mdnsDiscovery rejects bad options with ERR_CONFIG (and opens nothing)', ()
     ['incarnation', { incarnation: 'xyz' }],
     ['port 0', { port: 0 }],
     ['port 70000', { port: 70000 }],
-    ['tag', { clusterTag: '' }],
+    ['cluster empty', { cluster: '' }],
+    ['cluster too long', { cluster: 'a'.repeat(64) }],
+    ['cluster with a dot', { cluster: 'a.b' }],
     ['interface', { interface: 'eth0' }],
     ['interval', { queryMaxIntervalMs: 0 }],
   ];
@@ -488,7 +675,7 @@ test('stop() before start() resolves and is idempotent', async () => {
     name: 'alice@host',
     incarnation: 'abcd',
     port: 4000,
-    clusterTag: TAG,
+    cluster: CLUSTER,
     queryMaxIntervalMs: 60_000,
     clock: new ManualClock(),
     random: seededRandom(1),
@@ -564,10 +751,10 @@ test('two real nodes find each other in a private namespace, ignore another clus
     assert.equal(code, 0);
 
     assert.deepEqual(result.alice.found, [
-      { id: result.bob.instance, name: 'bob@pair.test', addresses: ['127.0.0.1'], port: 4002, source: 'mdns' },
+      { id: result.bob.instance, name: 'bob@pair.test', addresses: ['127.0.0.1'], port: 4002, source: 'mdns', sourceAddress: '127.0.0.1' },
     ], 'alice found bob exactly once, with his port and address');
     assert.deepEqual(result.bob.found, [
-      { id: result.alice.instance, name: 'alice@pair.test', addresses: ['127.0.0.1'], port: 4001, source: 'mdns' },
+      { id: result.alice.instance, name: 'alice@pair.test', addresses: ['127.0.0.1'], port: 4001, source: 'mdns', sourceAddress: '127.0.0.1' },
     ], 'bob found alice exactly once');
     assert.deepEqual(result.carol.found, [], 'a node of another cluster reports nobody');
     assert.deepEqual(result.alice.lost, [result.bob.instance], "bob's stop() made alice lose him (goodbye, not TTL expiry)");

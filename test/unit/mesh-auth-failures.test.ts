@@ -39,7 +39,7 @@ test('one warning per peer per minute; the claimed name when known, else the add
 test('a claimed name that is not a plain name is escaped', () => {
   const { log, r } = setup();
   r.failed('evil\nname', '10.0.0.5', '10.0.0.5:4000', true);
-  assert.equal(log.lines[0]?.message, 'authentication failed with "evil\\nname" (10.0.0.5): different cookie?');
+  assert.equal(log.lines[0]?.message, 'authentication failed with "evil\\u000aname" (10.0.0.5): different cookie?');
 });
 
 test('alone: at most once a minute while there is no member, naming the peers of the last minute', () => {

@@ -54,10 +54,10 @@ test('logSafe: names pass as they are; anything else is escaped and capped', () 
   const cases: [unknown, string][] = [
     ['bob@host', 'bob@host'],
     ['10.0.0.5', '10.0.0.5'],
-    ['a\nb', '"a\\nb"'],
-    ['x'.repeat(100), `"${'x'.repeat(64)}"…`],
-    [42, '<number>'],
-    [{ toString: () => 'boom' }, '<object>'],
+    ['a\nb', '"a\\u000ab"'],
+    ['x'.repeat(100), `"${'x'.repeat(64)}… (100 characters)"`],
+    [42, 'number 42'],
+    [{ toString: () => 'boom' }, 'map'],
   ];
   for (const [v, want] of cases) assert.equal(logSafe(v), want);
 });
