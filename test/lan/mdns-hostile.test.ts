@@ -15,47 +15,16 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { createHmac, scryptSync } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import type { ChildProcess } from 'node:child_process';
 import { READY_TIMEOUT_MS, lanSkipReason, useLan } from '../helpers/lan-fixture.js';
-import { REPO_ROOT } from '../helpers/cli-process.js';
 import type { VirtualLan } from '../helpers/vlan.js';
 import type { ForgeArgs, QueryArgs, SniffArgs, SniffResult } from '../helpers/mdns-probe.js';
+import { probe, waitForOutput } from '../helpers/probe-runner.js';
 
 const skip = await lanSkipReason();
-const PROBE = fileURLToPath(new URL('../helpers/mdns-probe.ts', import.meta.url));
-/** tsx by absolute URL: a process entering a host's namespaces starts in '/', where `--import tsx` would not resolve. */
-const TSX = import.meta.resolve('tsx');
 /** The attacker's second address, on no subnet of the node's (the bridge is 10.77.0.0/24). */
 const OFF_LINK = '10.88.0.2';
 const OFF_PORT = 47101;
 const ON_PORT = 47102;
-
-interface Output {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run the probe on a host (inside the virtual LAN) and collect its output. */
-function probe(lan: VirtualLan, host: number, args: ForgeArgs | SniffArgs | QueryArgs, timeoutMs = 20_000): Promise<Output> {
-  const child = lan.spawn(host, process.execPath, ['--import', TSX, PROBE, JSON.stringify(args)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  return collect(child, timeoutMs);
-}
-
-function collect(child: ChildProcess, timeoutMs: number): Promise<Output> {
-  return new Promise((resolve) => {
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** TCP listeners on the attacker's host that print `conn PORT` for every connection (the node dialing a fake instance). */
 const LISTENERS = `
@@ -75,14 +44,6 @@ async function offLinkAttacker(lan: VirtualLan, node: number, attacker: number):
   assert.equal(added.code, 0, `ip addr add: ${added.stderr}`);
   const route = await lan.exec(node, 'ip', ['route', 'add', `${OFF_LINK.split('.').slice(0, 3).join('.')}.0/24`, 'via', lan.host(attacker).address, 'dev', 'eth0']);
   assert.equal(route.code, 0, `ip route add: ${route.stderr}`);
-}
-
-async function waitForOutput(get: () => string, pattern: RegExp, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(get())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; output so far: ${get().slice(-500)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 test('responses from off-link sources are ignored; the same forgery on-link is dialed', { skip, timeout: 90_000 }, async (t) => {
