@@ -1,24 +1,35 @@
 // Mesh: the full mesh of authenticated connections, one per pair of nodes, like
-// Erlang distribution. It dials candidates from discovery and from members' gossip,
-// admits authenticated connections (self, duplicates, same-name conflicts), carries
-// the heartbeats and checks of the failure detector (membership/detector.ts), and
-// reports nodeup / nodedown.
+// Erlang distribution. It composes the parts in this folder: the candidate table
+// (candidates.ts) it dials with pacing and backoff (dialer.ts), the admission rules
+// for authenticated connections and the handshake slots (admission.ts), the
+// failure-log limiter (failure-log.ts), the wrong-cookie report (auth-failures.ts) and
+// the goodbye codes (close-codes.ts); it carries the heartbeats
+// and checks of the failure detector (membership/detector.ts) and reports nodeup /
+// nodedown.
 // Invariants: at most one active connection per peer name; nodeup and nodedown
 // alternate per peer; a replaced duplicate connection never produces a nodedown.
-import { ClusterError, describeError } from './errors.js';
-import type { NodeConfig } from './config.js';
-import { Connection } from './transport/connection.js';
-import type { Listener, Network, Stream } from './transport/transport.js';
-import type { Role } from './transport/session-crypto.js';
-import type { DiscoveredPeer } from './discovery/discovery.js';
-import { backoffDelay } from './membership/failure-detector.js';
-import { Detector } from './membership/detector.js';
-import { nameHolder, preferConnection } from './membership/membership.js';
-import { PROTOCOL_VERSION } from './wire/messages.js';
-import type { Hello, MemberInfo, SessionMessage } from './wire/messages.js';
-import type { Logger } from './util/log.js';
-import type { TimerHandle } from './util/clock.js';
-import type { Secret } from './util/secret.js';
+import { ClusterError, describeError } from '../errors.js';
+import type { NodeConfig } from '../config.js';
+import { Connection } from '../transport/connection.js';
+import type { Listener, Network, Stream } from '../transport/transport.js';
+import type { Role } from '../transport/session-crypto.js';
+import type { DiscoveredPeer } from '../discovery/discovery.js';
+import { Detector } from '../membership/detector.js';
+import { PROTOCOL_VERSION } from '../wire/messages.js';
+import type { Hello, MemberInfo, SessionMessage } from '../wire/messages.js';
+import type { Logger } from '../util/log.js';
+import type { TimerHandle } from '../util/clock.js';
+import type { Secret } from '../util/secret.js';
+import { decideAdmission, InboundSlots, isNewcomer } from './admission.js';
+import type { InboundAction } from './admission.js';
+import { CandidateTable, candidateName } from './candidates.js';
+import type { Candidate, UpsertResult } from './candidates.js';
+import { goodbyeCode, SHUTDOWN_GOODBYE } from './close-codes.js';
+import type { GoodbyeCode } from './close-codes.js';
+import { DialPacer, mayResetBackoff, pacedDelay, redialDelay } from './dialer.js';
+import { AuthFailureReport } from './auth-failures.js';
+import { FailureLog, logSafe } from './failure-log.js';
+import { OncePerWindow } from './rate-limit.js';
 
 /** A connected member as the mesh reports it. */
 export interface MeshMember {
@@ -44,48 +55,31 @@ interface Peer {
   conn: Connection;
   member: MeshMember;
   dialer: string;
+  /** Clock time this connection became the active one. */
+  since: number;
   /** Set while the peer's connection was closed as a duplicate and its replacement is awaited. */
   orphanTimer?: TimerHandle | undefined;
 }
 
-/** Goodbye code for a connection closed because another one between the same nodes wins. */
-const DUPLICATE = 'DUPLICATE';
-
-/**
- * Goodbye code for a connection closed because its peer fell silent and was declared
- * down. A peer that was only frozen reads it when it wakes, and so learns that the
- * closing side is alive and judged *it*, not the other way round.
- */
-const DECLARED_DOWN = 'DECLARED_DOWN';
-
-interface Candidate {
-  key: string;
-  name: string | undefined;
-  addresses: string[];
-  port: number;
-  /** Failed attempts in a row, for backoff. */
-  attempt: number;
-  authFailures: number;
-  timer: TimerHandle | undefined;
-  dialing: boolean;
-  /** The candidate turned out to be this node. */
-  self: boolean;
-  /** Learned from a member's gossip: dropped when that member goes down. */
-  gossip: boolean;
-}
-
-const SHUTDOWN = { code: 'SHUTDOWN', reason: 'node is stopping' };
-
 /** The connection manager of one node. */
 export class Mesh {
   private readonly peers = new Map<string, Peer>();
-  private readonly candidates = new Map<string, Candidate>();
+  private readonly candidates = new CandidateTable();
   private readonly pending = new Set<Connection>();
   private listener: Listener | undefined;
   private detector: Detector | undefined;
   private stopped = false;
   private readonly startedAt: number;
   private readonly log: Logger;
+  private readonly failureLog: FailureLog;
+  private readonly pacer: DialPacer;
+  private readonly inbound: InboundSlots;
+  private readonly authFailures: AuthFailureReport;
+  private readonly notices = new OncePerWindow(NOTICE_INTERVAL_MS);
+  /** True once any member has come up: the node is established, no longer a newcomer. */
+  private everHadMember = false;
+  /** Candidates with our own name we said (once, at debug) we do not dial. */
+  private readonly ownNameNoted = new Set<string>();
 
   constructor(
     private readonly config: NodeConfig,
@@ -96,6 +90,10 @@ export class Mesh {
   ) {
     this.startedAt = config.clock.now();
     this.log = config.logger;
+    this.failureLog = new FailureLog(this.log, () => config.clock.now());
+    this.pacer = new DialPacer(() => config.clock.now());
+    this.inbound = new InboundSlots(() => config.clock.now());
+    this.authFailures = new AuthFailureReport(this.log, this.failureLog, () => config.clock.now());
   }
 
   /** The TCP port we listen on (after start). */
@@ -154,11 +152,12 @@ export class Mesh {
     this.detector?.stop();
     for (const c of this.candidates.values()) this.config.clock.clearTimeout(c.timer);
     this.candidates.clear();
+    this.pacedCount = 0;
     for (const conn of this.pending) conn.close();
     this.pending.clear();
     const peers = [...this.peers.values()];
     this.peers.clear();
-    for (const p of peers) p.conn.close(SHUTDOWN);
+    for (const p of peers) p.conn.close(SHUTDOWN_GOODBYE);
     await this.listener?.close();
   }
 
@@ -169,7 +168,7 @@ export class Mesh {
   }
 
   /** Close the connection to a member (it misbehaved); it goes down and may reconnect. */
-  disconnect(name: string, code: string, reason: string): void {
+  disconnect(name: string, code: GoodbyeCode, reason: string): void {
     const peer = this.peers.get(name);
     if (!peer) return;
     this.log.warn('closing connection', { peer: name, addr: `${peer.member.host}:${peer.member.port}`, code, reason });
@@ -183,9 +182,15 @@ export class Mesh {
   peerFound(peer: DiscoveredPeer): void {
     if (this.stopped) return;
     const key = `${peer.source}:${peer.id}`;
-    // A candidate with our own name but another identity (discovery drops our own
-    // records) is dialed too: the handshake settles which of two live nodes keeps it.
-    this.upsertCandidate(key, peer.name, peer.addresses, peer.port, false);
+    const { result, candidate } = this.candidates.upsertDiscovered(key, peer.source, peer.name, peer.addresses, peer.port);
+    if (candidate) this.afterUpsert(candidate, result);
+    else this.tableFull(peer.source);
+  }
+
+  private tableFull(source: string): void {
+    if (this.notices.allow(`full:${source}`, this.config.clock.now())) {
+      this.log.warn('too many candidates; ignoring new ones for now', { source, count: this.candidates.size });
+    }
   }
 
   /** A discovery source lost a candidate (goodbye or expiry). */
@@ -193,44 +198,52 @@ export class Mesh {
     this.dropCandidate(`${source}:${id}`);
   }
 
-  private upsertCandidate(key: string, name: string | undefined, addresses: string[], port: number, gossip: boolean): void {
-    const existing = this.candidates.get(key);
-    if (existing) {
-      const changed = existing.port !== port || existing.addresses.join() !== addresses.join();
-      existing.name = name ?? existing.name;
-      existing.addresses = addresses;
-      existing.port = port;
-      if (changed && !existing.self) {
-        existing.attempt = 0;
-        this.schedule(existing, 0);
-      }
-      return;
+  private afterUpsert(c: Candidate, result: UpsertResult): void {
+    if (result === 'added') this.schedule(c, 0);
+    else if (result === 'moved' && !c.self) {
+      // A move resets the backoff at most once a minute (a record flipping its port must
+      // not turn backoff into a flood); otherwise the next attempt, when due, uses the
+      // new address.
+      const now = this.config.clock.now();
+      if (!mayResetBackoff(c.lastResetAt, now)) return;
+      c.lastResetAt = now;
+      c.attempt = 0;
+      if (!c.dialing) this.schedule(c, 0);
     }
-    const c: Candidate = { key, name, addresses, port, attempt: 0, authFailures: 0, timer: undefined, dialing: false, self: false, gossip };
-    this.candidates.set(key, c);
-    this.schedule(c, 0);
   }
 
   private dropCandidate(key: string): void {
-    const c = this.candidates.get(key);
+    const c = this.candidates.remove(key);
     if (!c) return;
     this.config.clock.clearTimeout(c.timer);
-    this.candidates.delete(key);
+    this.setPaced(c, false);
   }
 
   // ---- dialing ---------------------------------------------------------------
 
-  private schedule(c: Candidate, delayMs: number): void {
+  private schedule(c: Candidate, delayMs: number, paced = false): void {
     if (this.stopped || c.self) return;
     this.config.clock.clearTimeout(c.timer);
+    this.setPaced(c, paced);
     c.timer = this.config.clock.setTimeout(() => {
       c.timer = undefined;
+      this.setPaced(c, false);
       void this.dial(c);
     }, delayMs);
   }
 
+  /** Candidates waiting for the pacer: how far to spread their next attempts. */
+  private pacedCount = 0;
+
+  private setPaced(c: Candidate, paced: boolean): void {
+    if (c.paced === paced) return;
+    c.paced = paced;
+    this.pacedCount += paced ? 1 : -1;
+  }
+
   private isConnected(c: Candidate): boolean {
-    if (c.name !== undefined) return this.peers.has(c.name);
+    const name = candidateName(c);
+    if (name !== undefined) return this.peers.has(name);
     for (const p of this.peers.values()) {
       if (p.member.port === c.port && c.addresses.includes(p.member.host)) return true;
     }
@@ -239,23 +252,42 @@ export class Mesh {
 
   private retry(c: Candidate): void {
     if (!this.candidates.has(c.key)) return;
-    const { reconnectMinMs, reconnectMaxMs, authBackoffMaxMs } = this.config;
-    const delay =
-      c.authFailures > 0
-        ? backoffDelay(c.authFailures - 1, 1000, authBackoffMaxMs, this.config.random.float())
-        : backoffDelay(c.attempt, reconnectMinMs, reconnectMaxMs, this.config.random.float());
+    const delay = redialDelay(c.attempt, c.authFailures, this.config, this.config.random.float());
     c.attempt++;
     this.schedule(c, delay);
+  }
+
+  private get newcomer(): boolean {
+    return isNewcomer(this.everHadMember, this.config.clock.now() - this.startedAt);
   }
 
   private async dial(c: Candidate): Promise<void> {
     if (this.stopped || c.dialing || c.self || !this.candidates.has(c.key)) return;
     if (this.isConnected(c)) return;
+    if (c.advertisedName === this.config.name && !this.newcomer) {
+      // Another live node with our name dials us and is refused by admission; a record
+      // with our name is not worth a connection (it may be a spoof aimed at us). Only a
+      // newcomer dials it, to learn whether its name is taken.
+      if (!this.ownNameNoted.has(c.key) && this.ownNameNoted.size < MAX_OWN_NAME_NOTES) {
+        this.ownNameNoted.add(c.key);
+        this.log.debug('not dialing a candidate advertised with our own name', { addr: `${c.addresses.join('|')}:${c.port}` });
+      }
+      return;
+    }
+    const wait = this.pacer.begin(c.addresses);
+    if (wait > 0) {
+      // Paced: wait for a token. With n candidates waiting, a token comes for this one
+      // about every n waits, so spread over that: a thousand forged candidates cost
+      // wakeups at the dial rate, not a thousand timers per token.
+      this.schedule(c, pacedDelay(wait, this.pacedCount, this.config.random.float()), true);
+      return;
+    }
     c.dialing = true;
     try {
       let stream: Stream | undefined;
       let lastError: unknown;
-      for (const host of c.addresses) {
+      for (const [i, host] of c.addresses.entries()) {
+        if (i > 0 && this.pacer.reserve(host) > 0) continue;
         try {
           stream = await this.network.dial(host, c.port, this.config.dialTimeoutMs);
           break;
@@ -268,7 +300,7 @@ export class Mesh {
         return;
       }
       if (!stream) {
-        this.log.debug('dial failed', { peer: c.name, addr: `${c.addresses.join('|')}:${c.port}`, error: describeError(lastError) });
+        this.failureLog.note(c.addresses[0] ?? '', 'dial failed', { peer: nameForLog(c), addr: `${c.addresses.join('|')}:${c.port}`, error: describeError(lastError) }, 'debug');
         this.retry(c);
         return;
       }
@@ -278,11 +310,12 @@ export class Mesh {
         peer = await conn.handshake();
       } catch (err) {
         const code = err instanceof ClusterError ? err.code : 'ERR_PROTOCOL';
+        const addr = `${stream.remoteAddress}:${c.port}`;
         if (code === 'ERR_AUTH_FAILED') {
           c.authFailures++;
-          this.log.warn('authentication failed', { peer: c.name, addr: `${stream.remoteAddress}:${c.port}`, code });
+          this.authFailures.failed(conn.claimedName, stream.remoteAddress, addr, this.peers.size > 0);
         } else {
-          this.log.warn('handshake failed', { peer: c.name, addr: `${stream.remoteAddress}:${c.port}`, code, error: describeError(err) });
+          this.failureLog.note(stream.remoteAddress, 'handshake failed', { peer: nameForLog(c), addr, code, error: describeError(err) });
         }
         this.retry(c);
         return;
@@ -293,14 +326,15 @@ export class Mesh {
         conn.close();
         return;
       }
-      c.name ??= peer.name;
-      if (!this.admit(conn, peer, stream.remoteAddress)) {
+      if (c.advertisedName === undefined) c.learnedName = peer.name;
+      if (!this.admit(conn, peer, stream.remoteAddress, c.advertisedName)) {
         this.retry(c);
         return;
       }
       c.attempt = 0;
     } finally {
       c.dialing = false;
+      this.pacer.end();
     }
   }
 
@@ -329,8 +363,14 @@ export class Mesh {
       clock: this.config.clock,
     });
     this.pending.add(conn);
-    conn.onClose(() => this.pending.delete(conn));
+    if (role === 'listener') this.inbound.opened(stream.remoteAddress);
+    conn.onClose(() => this.settlePending(conn));
     return conn;
+  }
+
+  /** conn left its handshake (admitted or closed): free its slots. Idempotent. */
+  private settlePending(conn: Connection): void {
+    if (this.pending.delete(conn) && conn.role === 'listener') this.inbound.settled(conn.remoteAddress);
   }
 
   private accept(stream: Stream): void {
@@ -338,8 +378,10 @@ export class Mesh {
       stream.close();
       return;
     }
-    if (this.pending.size >= MAX_PENDING_HANDSHAKES) {
-      this.logFailure(stream.remoteAddress, 'too many connections in their handshake; refusing', { addr: `${stream.remoteAddress}:${stream.remotePort}`, code: 'ERR_PROTOCOL' });
+    const ip = stream.remoteAddress;
+    const action = this.inbound.check(ip, this.pending.size);
+    if (action !== 'accept') {
+      this.failureLog.note(ip, INBOUND_REFUSALS[action], { addr: `${ip}:${stream.remotePort}`, code: 'ERR_PROTOCOL' });
       stream.close();
       return;
     }
@@ -348,92 +390,94 @@ export class Mesh {
       (peer) => {
         if (this.stopped) return conn.close();
         if (peer.name === this.config.name && peer.inc === this.incarnation) return conn.close();
-        this.admit(conn, peer, stream.remoteAddress);
+        this.admit(conn, peer, ip);
       },
       (err: unknown) => {
+        this.inbound.failed(ip);
         const code = err instanceof ClusterError ? err.code : 'ERR_PROTOCOL';
-        const addr = `${stream.remoteAddress}:${stream.remotePort}`;
-        if (code === 'ERR_AUTH_FAILED') this.logFailure(stream.remoteAddress, 'authentication failed', { addr, code });
-        else this.logFailure(stream.remoteAddress, 'handshake failed', { addr, code, error: describeError(err) });
+        const addr = `${ip}:${stream.remotePort}`;
+        if (code === 'ERR_AUTH_FAILED') this.authFailures.failed(conn.claimedName, ip, addr, this.peers.size > 0);
+        else this.failureLog.note(ip, 'handshake failed', { addr, code, error: describeError(err) });
       },
     );
   }
 
-  private readonly failureLogWindows = new Map<string, { since: number; count: number }>();
-
-  /**
-   * A failed inbound connection costs one warning line — but at most
-   * FAILURE_LOGS_PER_WINDOW per address per FAILURE_LOG_WINDOW_MS, so a flood of
-   * hostile connections cannot flood the log (the rest go to debug, with a count).
-   */
-  private logFailure(address: string, message: string, meta: Record<string, unknown>): void {
-    const now = this.config.clock.now();
-    let w = this.failureLogWindows.get(address);
-    if (!w || now - w.since > FAILURE_LOG_WINDOW_MS) {
-      if (w && w.count > FAILURE_LOGS_PER_WINDOW) this.log.warn('more connection failures from this address were logged at debug level', { addr: address, count: w.count - FAILURE_LOGS_PER_WINDOW });
-      w = { since: now, count: 0 };
-      this.failureLogWindows.set(address, w);
-      if (this.failureLogWindows.size > 1024) this.failureLogWindows.delete(this.failureLogWindows.keys().next().value!);
-    }
-    w.count++;
-    if (w.count <= FAILURE_LOGS_PER_WINDOW) this.log.warn(message, meta);
-    else this.log.debug(message, meta);
-  }
-
   /** Decide what an authenticated connection becomes. Returns true if it is now the active one. */
-  private admit(conn: Connection, peer: Hello, host: string): boolean {
-    this.pending.delete(conn);
+  private admit(conn: Connection, peer: Hello, host: string, advertisedName?: string): boolean {
+    this.settlePending(conn);
     if (conn.state !== 'open') return false;
     const dialer = conn.role === 'dialer' ? this.config.name : peer.name;
     const member: MeshMember = { name: peer.name, incarnation: peer.inc, host, port: peer.port };
-
-    if (peer.name === this.config.name) {
-      const mine = { inc: this.incarnation, up: conn.localHello.up };
-      const holder = nameHolder(mine, { inc: peer.inc, up: peer.up });
-      if (holder.inc === this.incarnation) {
-        this.log.warn('refused a node using our name', { peer: peer.name, addr: host, code: 'ERR_NAME_IN_USE' });
-        conn.close({ code: 'ERR_NAME_IN_USE', reason: `the name ${peer.name} is already in use by a live node` });
-      } else {
-        conn.close();
-        this.events.fatal(new ClusterError('ERR_NAME_IN_USE', `the name ${peer.name} is already in use by a live node at ${host}:${peer.port}`));
-      }
-      return false;
-    }
-
     const existing = this.peers.get(peer.name);
-    if (existing && existing.member.incarnation === peer.inc) {
-      if (existing.conn.state !== 'closed') {
-        const keep = preferConnection({ dialer: existing.dialer }, { dialer }, this.config.name, peer.name);
-        if (keep === 'existing') {
-          conn.close({ code: DUPLICATE, reason: 'a connection between these nodes already exists' });
-          return false;
-        }
-      }
-      // Replace silently: the peer stays up. The new connection becomes current first,
-      // so closing the old one is not mistaken for the peer going down.
-      this.config.clock.clearTimeout(existing.orphanTimer);
-      this.activate(conn, member, dialer, false);
-      existing.conn.close({ code: DUPLICATE, reason: 'replaced by another connection between these nodes' });
-      return true;
-    }
-    if (existing) {
-      const silentFor = this.config.clock.now() - existing.conn.lastReceivedAt;
-      if (silentFor <= 2 * this.config.heartbeatIntervalMs) {
-        this.log.warn('refused a second live node with the same name', { peer: peer.name, addr: host, code: 'ERR_NAME_IN_USE' });
+    const now = this.config.clock.now();
+    const action = decideAdmission({
+      self: { name: this.config.name, inc: this.incarnation, up: conn.localHello.up, newcomer: this.newcomer },
+      peer: { name: peer.name, inc: peer.inc, up: peer.up },
+      dialer,
+      advertisedName,
+      existing: existing && {
+        inc: existing.member.incarnation,
+        open: existing.conn.state !== 'closed',
+        dialer: existing.dialer,
+        silentForMs: now - existing.conn.lastReceivedAt,
+        ageMs: now - existing.since,
+      },
+      heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+      simultaneousWindowMs: this.config.handshakeTimeoutMs,
+    });
+    switch (action) {
+      case 'self':
+        conn.close();
+        return false;
+      case 'refuse-name-in-use':
+        this.failureLog.note(host, peer.name === this.config.name ? 'refused a node using our name' : 'refused a second live node with the same name', { peer: peer.name, addr: host, code: 'ERR_NAME_IN_USE' });
         conn.close({ code: 'ERR_NAME_IN_USE', reason: `the name ${peer.name} is already in use by a live node` });
         return false;
+      case 'yield-name':
+        conn.close();
+        this.events.fatal(new ClusterError('ERR_NAME_IN_USE', `the name ${peer.name} is already in use by a live node at ${host}:${peer.port}`));
+        return false;
+      case 'refuse-name-mismatch':
+        this.failureLog.note(host, 'refused a candidate whose authenticated name differs from the advertised one', {
+          peer: peer.name,
+          advertised: logSafe(advertisedName),
+          addr: `${host}:${conn.remotePort}`,
+          code: 'NAME_MISMATCH',
+        });
+        conn.close({ code: 'NAME_MISMATCH', reason: 'this address was advertised under another name' });
+        return false;
+      case 'refuse-duplicate':
+        conn.close({ code: 'DUPLICATE', reason: 'a connection between these nodes already exists' });
+        return false;
+      case 'replace': {
+        // Replace silently: the peer stays up. The new connection becomes current first,
+        // so closing the old one is not mistaken for the peer going down.
+        const old = existing!;
+        const meta = { peer: peer.name, addr: `${host}:${conn.remotePort}`, previous: `${old.conn.remoteAddress}:${old.conn.remotePort}` };
+        // After the simultaneous-dial window a replacement is news (the old one was unhealthy).
+        if (now - old.since > this.config.handshakeTimeoutMs) this.log.info('connection replaced by a new one between the same nodes', meta);
+        else this.log.debug('connection replaced by a new one between the same nodes', meta);
+        this.config.clock.clearTimeout(old.orphanTimer);
+        this.activate(conn, member, dialer, false);
+        old.conn.close({ code: 'DUPLICATE', reason: 'replaced by another connection between these nodes' });
+        return true;
       }
-      // The old incarnation is gone (restarted node): replace it.
-      this.down(existing, 'restarted with a new incarnation');
-      existing.conn.close();
+      case 'replace-restarted':
+        // The old incarnation is gone (restarted node): replace it.
+        this.down(existing!, 'restarted with a new incarnation');
+        existing!.conn.close();
+        this.activate(conn, member, dialer, true);
+        return true;
+      case 'accept':
+        this.activate(conn, member, dialer, true);
+        return true;
     }
-    this.activate(conn, member, dialer, true);
-    return true;
   }
 
   private activate(conn: Connection, member: MeshMember, dialer: string, announce: boolean): void {
-    const peer: Peer = { conn, member, dialer };
+    const peer: Peer = { conn, member, dialer, since: this.config.clock.now() };
     this.peers.set(member.name, peer);
+    this.everHadMember = true;
     this.detector?.forget(member.name);
     conn.onClose((err) => {
       if (this.peers.get(member.name) !== peer) return;
@@ -442,13 +486,14 @@ export class Mesh {
         this.events.fatal(new ClusterError('ERR_NAME_IN_USE', `the name ${this.config.name} is already in use by a live node (told by ${member.name})`));
         return;
       }
-      if (conn.byeCode === DUPLICATE) {
+      const bye = goodbyeCode(conn.byeCode);
+      if (bye === 'DUPLICATE') {
         // The peer keeps another connection to us that we have not admitted yet (both
         // dialed at once): stay up and wait for it instead of flapping down and up.
         peer.orphanTimer = this.config.clock.setTimeout(() => this.down(peer, 'duplicate connection closed and no replacement arrived'), this.config.handshakeTimeoutMs);
         return;
       }
-      if (conn.byeCode === DECLARED_DOWN) {
+      if (bye === 'DECLARED_DOWN') {
         this.declaredDownAt = this.config.clock.now();
         const why = err?.message.replace(/^peer said goodbye: /, '') ?? 'no reason given';
         this.log.warn(`${member.name} declared this node down (${why}): this node was unresponsive or cut off`, { peer: member.name });
@@ -480,18 +525,17 @@ export class Mesh {
     this.detector?.forget(peer.member.name);
     this.log.info('nodedown', { peer: peer.member.name, reason });
     this.events.nodedown({ ...peer.member }, reason);
-    // Candidates learned only by gossip go with the member; discovery's own stay and are redialed.
-    for (const c of [...this.candidates.values()]) {
-      if (c.name !== peer.member.name) continue;
-      if (c.gossip) this.dropCandidate(c.key);
+    // Candidates learned only by gossip go with the member, and so do those only it
+    // vouched for; discovery's own stay and are redialed.
+    for (const c of this.candidates.gossiperGone(peer.member.name)) this.dropCandidate(c.key);
+    for (const c of this.candidates.named(peer.member.name)) {
+      if (c.source === 'gossip') this.dropCandidate(c.key);
       else {
         c.attempt = 0;
-        this.schedule(c, backoffDelay(0, this.config.reconnectMinMs, this.config.reconnectMaxMs, this.config.random.float()));
+        this.schedule(c, redialDelay(0, 0, this.config, this.config.random.float()));
       }
     }
-    for (const c of this.candidates.values()) {
-      if (c.name === undefined && c.port === peer.member.port && c.addresses.includes(peer.member.host)) this.schedule(c, this.config.reconnectMinMs);
-    }
+    for (const c of this.candidates.unnamedAt(peer.member.host, peer.member.port)) this.schedule(c, this.config.reconnectMinMs);
   }
 
   private memberInfos(): MemberInfo[] {
@@ -510,7 +554,9 @@ export class Mesh {
       case 'members':
         for (const m of msg.members) {
           if (m.name === this.config.name || this.peers.has(m.name) || m.port === 0) continue;
-          this.upsertCandidate(`gossip:${m.name}`, m.name, [m.host], m.port, true);
+          const { result, candidate } = this.candidates.upsertGossip(peer.member.name, m.name, m.host, m.port);
+          if (candidate) this.afterUpsert(candidate, result);
+          else this.tableFull('gossip');
         }
         return;
       case 'app':
@@ -539,14 +585,25 @@ export class Mesh {
     if (!peer) return;
     const reason = `no heartbeat for ${Math.round(silentFor)} ms`;
     this.down(peer, reason);
-    peer.conn.close({ code: DECLARED_DOWN, reason });
+    peer.conn.close({ code: 'DECLARED_DOWN', reason });
   }
 }
 
-/** Inbound connections allowed in their handshake at once; more are closed at once. */
-const MAX_PENDING_HANDSHAKES = 256;
-/** Warning lines per address per window for failed inbound connections. */
-const FAILURE_LOGS_PER_WINDOW = 5;
-const FAILURE_LOG_WINDOW_MS = 60_000;
+/** A candidate's name for a log line: it came from discovery, so it is escaped. */
+function nameForLog(c: Candidate): string | undefined {
+  const name = candidateName(c);
+  return name === undefined ? undefined : logSafe(name);
+}
+
 /** The mesh-internal channel of the failure detector's indirect checks. */
 const FD_CHANNEL = 'fd';
+/** At most one "candidate table full" warning per source per this many ms. */
+const NOTICE_INTERVAL_MS = 60_000;
+/** Candidates with our own name remembered as already noted at debug. */
+const MAX_OWN_NAME_NOTES = 64;
+/** The log line for each way an inbound connection is refused before its handshake. */
+const INBOUND_REFUSALS: Record<Exclude<InboundAction, 'accept'>, string> = {
+  'refuse-busy': 'too many connections in their handshake; refusing',
+  'refuse-busy-source': 'too many connections in their handshake from this address; refusing',
+  'refuse-failing-source': 'too many failed handshakes from this address; refusing',
+};

@@ -1,0 +1,392 @@
+// The Mesh as a whole over the in-memory network on the manual clock: what forged
+// candidates, relays, impostors and wrong cookies can and cannot make it do.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Mesh } from '../../src/mesh/mesh.js';
+import type { MeshEvents, MeshMember } from '../../src/mesh/mesh.js';
+import { DIALS_GLOBAL, DIALS_PER_ADDRESS } from '../../src/mesh/dialer.js';
+import { MAX_GOSSIP_CANDIDATES_PER_MEMBER } from '../../src/mesh/candidates.js';
+import { FAILED_HANDSHAKES_PER_ADDRESS, MAX_PENDING_HANDSHAKES_PER_ADDRESS, NEWCOMER_WINDOW_MS } from '../../src/mesh/admission.js';
+import { FAILURE_DEBUG_LOGS_PER_WINDOW, FAILURE_LOGS_PER_WINDOW } from '../../src/mesh/failure-log.js';
+import { lanConfig, resolveConfig, testConfig } from '../../src/config.js';
+import type { NodeOptions } from '../../src/config.js';
+import { ClusterError } from '../../src/errors.js';
+import { Connection } from '../../src/transport/connection.js';
+import { MemoryNetwork } from '../../src/transport/memory.js';
+import type { Network, Stream } from '../../src/transport/transport.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { Secret } from '../../src/util/secret.js';
+import { seededRandom } from '../../src/util/random.js';
+import { PROTOCOL_VERSION } from '../../src/wire/messages.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
+
+const KEY = new Secret('mesh-test');
+const OTHER_KEY = new Secret('another-cookie');
+const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+async function run(clock: ManualClock, ms: number, step = 10): Promise<void> {
+  for (let t = 0; t < ms; t += step) {
+    clock.advance(step);
+    await flush();
+  }
+}
+
+interface Node {
+  mesh: Mesh;
+  host: string;
+  log: ReturnType<typeof recordingLogger>;
+  events: { kind: 'nodeup' | 'nodedown' | 'relinked' | 'fatal'; who: string; why?: string }[];
+}
+
+function node(clock: ManualClock, network: Network, name: string, host: string, key = KEY, seed = 1, timing: Partial<NodeOptions> = testConfig()): Node {
+  const log = recordingLogger();
+  const cfg = resolveConfig({ name, cookie: 'unused: the Secret is passed', host, clock, random: seededRandom(seed), logger: log, mdns: false, ...timing });
+  const events: Node['events'] = [];
+  const sink: MeshEvents = {
+    nodeup: (m: MeshMember) => void events.push({ kind: 'nodeup', who: m.name }),
+    nodedown: (m: MeshMember, why: string) => void events.push({ kind: 'nodedown', who: m.name, why }),
+    relinked: (m: MeshMember) => void events.push({ kind: 'relinked', who: m.name }),
+    message: () => {},
+    fatal: (err: ClusterError) => void events.push({ kind: 'fatal', who: name, why: err.message }),
+  };
+  return { mesh: new Mesh(cfg, network, key, `${seed.toString(16)}0${host.replace(/\D/g, '')}`, sink), host, log, events };
+}
+
+async function pairUp(clock: ManualClock, net: MemoryNetwork): Promise<[Node, Node]> {
+  const alice = node(clock, net.host('10.0.0.1'), 'alice@sim', '10.0.0.1', KEY, 1);
+  const bob = node(clock, net.host('10.0.0.2'), 'bob@sim', '10.0.0.2', KEY, 2);
+  await alice.mesh.start();
+  await bob.mesh.start();
+  alice.mesh.peerFound({ id: 'bob', name: 'bob@sim', addresses: ['10.0.0.2'], port: bob.mesh.port, source: 'mdns' });
+  bob.mesh.peerFound({ id: 'alice', name: 'alice@sim', addresses: ['10.0.0.1'], port: alice.mesh.port, source: 'mdns' });
+  await run(clock, 500);
+  assert.deepEqual(alice.mesh.members(), ['bob@sim']);
+  assert.deepEqual(bob.mesh.members(), ['alice@sim']);
+  // From here on, any event is news (formation may relink once: both dialed at once).
+  alice.events.length = 0;
+  bob.events.length = 0;
+  return [alice, bob];
+}
+
+/** A network whose dials are counted per host and all refused. */
+function countingNetwork(inner: Network): Network & { dials: Map<string, number> } {
+  const dials = new Map<string, number>();
+  return {
+    dials,
+    listen: (h, p, on) => inner.listen(h, p, on),
+    dial: async (host, port) => {
+      dials.set(host, (dials.get(host) ?? 0) + 1);
+      throw new ClusterError('ERR_CONNECTION_CLOSED', `cannot connect to ${host}:${port}: connection refused`);
+    },
+  };
+}
+
+test('a flood of forged candidates at one address, with port flips, stays within the documented dial rate', async (t) => {
+  const clock = new ManualClock();
+  const net = countingNetwork(new MemoryNetwork().host('10.0.0.1'));
+  const victim = node(clock, net, 'alice@sim', '10.0.0.1');
+  await victim.mesh.start();
+  const SECONDS = 5;
+  try {
+    for (let round = 0; round < SECONDS * 10; round++) {
+      // 1,000 distinct forged records, re-announced every 100 ms with the port flipping.
+      for (let i = 0; i < 1000; i++) victim.mesh.peerFound({ id: `forged-${i}`, name: `f${i}@x`, addresses: ['192.0.2.7'], port: 7000 + (round % 2), source: 'mdns' });
+      await run(clock, 100);
+    }
+    const attempts = net.dials.get('192.0.2.7') ?? 0;
+    const bound = DIALS_PER_ADDRESS.capacity + DIALS_PER_ADDRESS.perSecond * SECONDS;
+    assert.ok(attempts > 0, 'the forged candidates were dialed at all (else this proves nothing)');
+    assert.ok(attempts <= bound, `${attempts} connection attempts to one address in ${SECONDS} s (bound ${bound})`);
+    const dialLines = victim.log.lines.filter((l) => l.message === 'dial failed');
+    t.diagnostic(`1000 forged records, port flipping every 100 ms, ${SECONDS} s: ${attempts} connection attempts to the address (bound ${bound}), ${dialLines.length} dial-failure lines, ${victim.log.lines.filter((l) => l.level !== 'debug').length} lines above debug`);
+    assert.ok(dialLines.length <= FAILURE_LOGS_PER_WINDOW + FAILURE_DEBUG_LOGS_PER_WINDOW, `${dialLines.length} dial-failure lines`);
+  } finally {
+    await victim.mesh.stop();
+  }
+});
+
+test('a record flipping its port does not reset the backoff more than once a minute', async (t) => {
+  const clock = new ManualClock();
+  const net = countingNetwork(new MemoryNetwork().host('10.0.0.1'));
+  // LAN timing: backoff from 200 ms doubling up to 4 s.
+  const victim = node(clock, net, 'alice@sim', '10.0.0.1', KEY, 1, lanConfig());
+  await victim.mesh.start();
+  try {
+    for (let i = 0; i < 300; i++) {
+      victim.mesh.peerFound({ id: 'flipper', name: 'bob@x', addresses: ['192.0.2.8'], port: 7000 + (i % 2), source: 'mdns' });
+      await run(clock, 100, 50);
+    }
+    // 30 s of backoff from 200 ms to 4 s (with jitter): about 12-15 attempts; resetting on every flip, the per-address bucket alone would allow 68.
+    const attempts = net.dials.get('192.0.2.8') ?? 0;
+    t.diagnostic(`one record flipping its port every 100 ms for 30 s: ${attempts} connection attempts`);
+    assert.ok(attempts >= 5 && attempts <= 18, `${attempts} attempts in 30 s`);
+  } finally {
+    await victim.mesh.stop();
+  }
+});
+
+/** A manual clock that counts the timers set on it (wakeups). */
+class CountingClock extends ManualClock {
+  timersSet = 0;
+  override setTimeout(fn: () => void, ms: number): ReturnType<ManualClock['setTimeout']> {
+    this.timersSet++;
+    return super.setTimeout(fn, ms);
+  }
+}
+
+test('forged candidates spread over many addresses stay within the global dial rate, and cost wakeups near that rate', async (t) => {
+  const clock = new CountingClock();
+  const net = countingNetwork(new MemoryNetwork().host('10.0.0.1'));
+  const victim = node(clock, net, 'alice@sim', '10.0.0.1');
+  await victim.mesh.start();
+  const SECONDS = 5;
+  try {
+    for (let i = 0; i < 1000; i++) victim.mesh.peerFound({ id: `forged-${i}`, addresses: [`198.51.${i >> 8}.${i & 255}`], port: 7000, source: 'mdns' });
+    await run(clock, SECONDS * 1000);
+    const total = [...net.dials.values()].reduce((a, b) => a + b, 0);
+    const bound = DIALS_GLOBAL.capacity + DIALS_GLOBAL.perSecond * SECONDS;
+    t.diagnostic(`1000 forged records at 1000 addresses, ${SECONDS} s: ${total} connection attempts (bound ${bound}), ${clock.timersSet} timers set`);
+    // Without spreading the paced waits this was about 100,000 (every waiting candidate woke for every token).
+    assert.ok(clock.timersSet <= 5000, `${clock.timersSet} timers set in ${SECONDS} s`);
+    assert.ok(total > DIALS_GLOBAL.capacity, `dialed ${total}`);
+    assert.ok(total <= bound, `${total} connection attempts in ${SECONDS} s (bound ${bound})`);
+  } finally {
+    await victim.mesh.stop();
+  }
+});
+
+test('a hello under a live node\'s name claiming 2^53-1 ms of uptime is refused and never makes the live node exit', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const [alice, bob] = await pairUp(clock, net);
+  try {
+    for (const target of [alice, bob]) {
+      const stream = await net.host('10.0.0.66').dial(target.host, target.mesh.port, 1000);
+      const forged = new Connection(stream, {
+        role: 'dialer',
+        cookie: KEY,
+        random: seededRandom(99),
+        hello: { t: 'hello', v: PROTOCOL_VERSION, name: 'alice@sim', inc: 'ffff', nonce: Buffer.alloc(32, 7), port: 1, up: Number.MAX_SAFE_INTEGER },
+        maxFrameBytes: 64 * 1024,
+        handshakeTimeoutMs: 1000,
+        clock,
+      });
+      await run(clock, 100);
+      assert.equal(forged.state, 'closed', `${target.host} closed the impostor`);
+      assert.equal(forged.byeCode, 'ERR_NAME_IN_USE');
+    }
+    await run(clock, 1000);
+    for (const n of [alice, bob]) assert.deepEqual(n.events, [], `${n.host}: no fatal, no nodedown, no relink`);
+    assert.deepEqual(alice.mesh.members(), ['bob@sim']);
+    assert.deepEqual(bob.mesh.members(), ['alice@sim']);
+  } finally {
+    await alice.mesh.stop();
+    await bob.mesh.stop();
+  }
+});
+
+test('a lone node past its newcomer window keeps its name against a twin claiming a longer uptime; two newcomers settle by uptime', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const old = node(clock, net.host('10.0.0.1'), 'alice@sim', '10.0.0.1', KEY, 1);
+  await old.mesh.start();
+  await run(clock, NEWCOMER_WINDOW_MS, 1000);
+  const stream = await net.host('10.0.0.66').dial('10.0.0.1', old.mesh.port, 1000);
+  const forged = new Connection(stream, {
+    role: 'dialer',
+    cookie: KEY,
+    random: seededRandom(99),
+    hello: { t: 'hello', v: PROTOCOL_VERSION, name: 'alice@sim', inc: 'ffff', nonce: Buffer.alloc(32, 7), port: 1, up: Number.MAX_SAFE_INTEGER },
+    maxFrameBytes: 64 * 1024,
+    handshakeTimeoutMs: 1000,
+    clock,
+  });
+  await run(clock, 100);
+  assert.equal(forged.byeCode, 'ERR_NAME_IN_USE');
+  assert.deepEqual(old.events, []);
+  await old.mesh.stop();
+
+  // Two honest twins that meet in their first seconds (the mDNS name-conflict case):
+  // the one that started later gives its name up; the first keeps running.
+  const first = node(clock, net.host('10.0.0.3'), 'carol@sim', '10.0.0.3', KEY, 3);
+  await first.mesh.start();
+  await run(clock, 2000);
+  const twin = node(clock, net.host('10.0.0.4'), 'carol@sim', '10.0.0.4', KEY, 4);
+  await twin.mesh.start();
+  first.mesh.peerFound({ id: 'twin', name: 'carol@sim', addresses: ['10.0.0.4'], port: twin.mesh.port, source: 'mdns' });
+  twin.mesh.peerFound({ id: 'first', name: 'carol@sim', addresses: ['10.0.0.3'], port: first.mesh.port, source: 'mdns' });
+  await run(clock, 1000);
+  assert.deepEqual(first.events, []);
+  assert.equal(twin.events[0]?.kind, 'fatal');
+  assert.match(twin.events[0]?.why ?? '', /carol@sim is already in use/);
+  await first.mesh.stop();
+  await twin.mesh.stop();
+});
+
+test('an established node does not dial a candidate advertised with its own name', async () => {
+  const clock = new ManualClock();
+  const net = countingNetwork(new MemoryNetwork().host('10.0.0.1'));
+  const alice = node(clock, net, 'alice@sim', '10.0.0.1');
+  await alice.mesh.start();
+  await run(clock, NEWCOMER_WINDOW_MS, 1000);
+  alice.mesh.peerFound({ id: 'spoof', name: 'alice@sim', addresses: ['192.0.2.9'], port: 7000, source: 'mdns' });
+  await run(clock, 10_000, 100);
+  assert.equal(net.dials.get('192.0.2.9') ?? 0, 0);
+  assert.equal(alice.log.lines.filter((l) => l.message === 'not dialing a candidate advertised with our own name').length, 1);
+  await alice.mesh.stop();
+});
+
+/** A plain TCP-like splice on `at`: every connection to it is piped to target. */
+async function splice(net: MemoryNetwork, at: string, target: { host: string; port: number }): Promise<{ port: number; accepted: number }> {
+  const state = { port: 0, accepted: 0 };
+  const l = await net.host(at).listen(at, 0, (inbound: Stream) => {
+    state.accepted++;
+    void net
+      .host(at)
+      .dial(target.host, target.port, 1000)
+      .then((outbound) => {
+        inbound.onData((c) => outbound.write(c));
+        outbound.onData((c) => inbound.write(c));
+        inbound.onClose(() => outbound.close());
+        outbound.onClose(() => inbound.close());
+      });
+  });
+  state.port = l.port;
+  return state;
+}
+
+test('a relay announced as a new candidate never replaces a healthy connection between two members', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const [alice, bob] = await pairUp(clock, net);
+  try {
+    await run(clock, 2000); // older than the simultaneous-dial window (the handshake timeout)
+    const relay = await splice(net, '10.0.0.9', { host: bob.host, port: bob.mesh.port });
+    // Unnamed (like a seed) and under a made-up name (like a forged mDNS record).
+    alice.mesh.peerFound({ id: 'relay-unnamed', addresses: ['10.0.0.9'], port: relay.port, source: 'mdns' });
+    alice.mesh.peerFound({ id: 'relay-named', name: 'mallory@sim', addresses: ['10.0.0.9'], port: relay.port, source: 'mdns' });
+    await run(clock, 10_000);
+    assert.ok(relay.accepted >= 2, `the relay carried ${relay.accepted} connections (else this proves nothing)`);
+    for (const n of [alice, bob]) assert.deepEqual(n.events, [], `${n.host}: no relink, no nodedown`);
+    assert.deepEqual(alice.mesh.memberList().map((m) => m.host), ['10.0.0.2']);
+    assert.ok(alice.log.lines.some((l) => l.message === 'refused a candidate whose authenticated name differs from the advertised one'));
+  } finally {
+    await alice.mesh.stop();
+    await bob.mesh.stop();
+  }
+});
+
+test('a wrong cookie is said clearly on both sides, once per peer per minute; a lone node says why it is alone', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const alice = node(clock, net.host('10.0.0.1'), 'alice@sim', '10.0.0.1', KEY, 1);
+  const eve = node(clock, net.host('10.0.0.5'), 'eve@sim', '10.0.0.5', OTHER_KEY, 5);
+  await alice.mesh.start();
+  await eve.mesh.start();
+  try {
+    alice.mesh.peerFound({ id: 'eve', name: 'eve@sim', addresses: ['10.0.0.5'], port: eve.mesh.port, source: 'mdns' });
+    eve.mesh.peerFound({ id: 'alice', name: 'alice@sim', addresses: ['10.0.0.1'], port: alice.mesh.port, source: 'mdns' });
+    await run(clock, 150_000, 100);
+    const aliceWarns = alice.log.lines.filter((l) => l.level === 'warn' && l.message.startsWith('authentication failed'));
+    const eveWarns = eve.log.lines.filter((l) => l.level === 'warn' && l.message.startsWith('authentication failed'));
+    assert.equal(aliceWarns[0]?.message, 'authentication failed with eve@sim (10.0.0.5): different cookie?');
+    assert.equal(eveWarns[0]?.message, 'authentication failed with alice@sim (10.0.0.1): different cookie?');
+    // 150 s: the first at once, then once a minute.
+    assert.ok(aliceWarns.length >= 2 && aliceWarns.length <= 3, `alice warned ${aliceWarns.length} times`);
+    const alone = alice.log.lines.filter((l) => l.level === 'info' && l.message.startsWith('alone:'));
+    assert.equal(alone[0]?.message, 'alone: 1 node on the network failed authentication (different cookie?): eve@sim');
+    assert.ok(alone.length >= 2 && alone.length <= 3, `alone said ${alone.length} times`);
+    assert.deepEqual(alice.mesh.members(), []);
+  } finally {
+    await alice.mesh.stop();
+    await eve.mesh.stop();
+  }
+});
+
+test('handshake slots are per source address and come back when the connections go', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const alice = node(clock, net.host('10.0.0.1'), 'alice@sim', '10.0.0.1', KEY, 1, { ...testConfig(), handshakeTimeoutMs: 60_000 });
+  await alice.mesh.start();
+  try {
+    const idle: Stream[] = [];
+    for (let i = 0; i < 20; i++) idle.push(await net.host('10.0.0.66').dial('10.0.0.1', alice.mesh.port, 1000));
+    let closed = 0;
+    for (const s of idle) s.onClose(() => void closed++);
+    await run(clock, 100);
+    assert.equal(closed, 20 - MAX_PENDING_HANDSHAKES_PER_ADDRESS, 'all but the per-address cap closed at once');
+    assert.equal(alice.log.lines.filter((l) => l.message === 'too many connections in their handshake from this address; refusing' && l.level === 'warn').length, FAILURE_LOGS_PER_WINDOW);
+    for (const s of idle) s.close();
+    await run(clock, 100);
+    // The same address may now bring a real node in.
+    const bob = node(clock, net.host('10.0.0.66'), 'bob@sim', '10.0.0.66', KEY, 2);
+    await bob.mesh.start();
+    bob.mesh.peerFound({ id: 'alice', name: 'alice@sim', addresses: ['10.0.0.1'], port: alice.mesh.port, source: 'mdns' });
+    await run(clock, 500);
+    assert.deepEqual(alice.mesh.members(), ['bob@sim']);
+    await bob.mesh.stop();
+  } finally {
+    await alice.mesh.stop();
+  }
+});
+
+test('an address whose handshakes keep failing has its connections closed at once', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const alice = node(clock, net.host('10.0.0.1'), 'alice@sim', '10.0.0.1');
+  await alice.mesh.start();
+  try {
+    const garbage = Buffer.from([0, 0, 0, 3, 0xc1, 0xc1, 0xc1]);
+    for (let i = 0; i < 30; i++) {
+      const s = await net.host('10.0.0.77').dial('10.0.0.1', alice.mesh.port, 1000);
+      s.write(garbage);
+      await run(clock, 10);
+    }
+    const failed = alice.log.lines.filter((l) => l.message === 'handshake failed').length;
+    const refused = alice.log.lines.filter((l) => l.message === 'too many failed handshakes from this address; refusing' && l.level === 'warn').length;
+    assert.ok(failed >= 1 && failed <= FAILED_HANDSHAKES_PER_ADDRESS.capacity + 1, `${failed} handshakes failed`);
+    assert.ok(refused >= 1 && refused <= FAILURE_LOGS_PER_WINDOW, `${refused} refusal lines`);
+  } finally {
+    await alice.mesh.stop();
+  }
+});
+
+test('gossip candidates are capped per gossiping member and go when that member goes', async (t) => {
+  const clock = new ManualClock();
+  const mem = new MemoryNetwork();
+  const net = countingNetwork(mem.host('10.0.0.1'));
+  const alice = node(clock, net, 'alice@sim', '10.0.0.1');
+  await alice.mesh.start();
+  try {
+    const stream = await mem.host('10.0.0.66').dial('10.0.0.1', alice.mesh.port, 1000);
+    const mallory = new Connection(stream, {
+      role: 'dialer',
+      cookie: KEY,
+      random: seededRandom(99),
+      hello: { t: 'hello', v: PROTOCOL_VERSION, name: 'mallory@sim', inc: 'eeee', nonce: Buffer.alloc(32, 9), port: 1, up: 0 },
+      maxFrameBytes: 1024 * 1024,
+      handshakeTimeoutMs: 1000,
+      clock,
+    });
+    await run(clock, 50);
+    assert.equal(mallory.state, 'open');
+    const members = Array.from({ length: 1000 }, (_, i) => ({ name: `g${i}@x`, inc: 'ab', host: `203.0.${i >> 8}.${i & 255}`, port: 7000 }));
+    mallory.send({ t: 'members', members });
+    for (let seq = 0; seq < 300; seq++) {
+      mallory.send({ t: 'ping', seq }); // stay up
+      await run(clock, 100, 50);
+    }
+    assert.deepEqual(alice.mesh.members(), ['mallory@sim']);
+    const dialed = net.dials.size;
+    t.diagnostic(`one member gossiping 1000 candidates: ${dialed} distinct addresses dialed`);
+    assert.ok(dialed > 100 && dialed <= MAX_GOSSIP_CANDIDATES_PER_MEMBER, `${dialed} distinct addresses dialed`);
+    mallory.close();
+    await run(clock, 1000, 50);
+    const before = [...net.dials.values()].reduce((a, b) => a + b, 0);
+    await run(clock, 30_000, 100);
+    const after = [...net.dials.values()].reduce((a, b) => a + b, 0);
+    assert.equal(after, before, 'nothing mallory gossiped is dialed once mallory is gone');
+  } finally {
+    await alice.mesh.stop();
+  }
+});
