@@ -3,7 +3,8 @@
 // (default) cluster label, which is public and no secret, so mDNS cannot tell it
 // apart and the others may dial it too; it also names node1 as a --seed, so it really
 // dials in. Its handshakes are refused (someone logs "authentication failed"), rather
-// than it merely never meeting anyone. (Other labels are in cluster-label.test.ts.)
+// than it merely never meeting anyone, and both sides say so, naming each other; the
+// intruder also says why it is alone. (Other labels are in cluster-label.test.ts.)
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
@@ -47,6 +48,15 @@ test('a node with the wrong cookie never joins', { skip, timeout: 60_000 }, asyn
   assert.ok(
     authFailures.every((l) => typeof l.fields.addr === 'string' && l.fields.addr !== ''),
     'authentication failed carries the remote addr',
+  );
+  // Both sides say why, naming each other: the member that refused the intruder, and the intruder.
+  const said = (n: typeof n1, peer: typeof n1): boolean =>
+    n.logs.some((l) => l.level === 'warn' && l.message === `authentication failed with ${peer.name} (${peer.host.address}): different cookie?`);
+  assert.ok(said(n1, intruder), `node1 names the intruder:\n${n1.tail()}`);
+  assert.ok(said(intruder, n1), `the intruder names node1:\n${intruder.tail()}`);
+  assert.ok(
+    intruder.logs.some((l) => l.level === 'info' && /^alone: \d+ nodes? on the network failed authentication \(different cookie\?\)/.test(l.message)),
+    `the intruder says why it is alone:\n${intruder.tail()}`,
   );
 
   for (const n of [n1, n2]) {
