@@ -236,7 +236,9 @@ const handlers: Handlers = {
     const at = nowMs();
     const r = await n.register(name);
     const doneAt = nowMs();
-    return { at, doneAt, won: r.won, owner: r.claim.owner, incarnation: r.claim.incarnation, stamp: [r.claim.stamp[0], r.claim.stamp[1]] };
+    // An unconfirmed claim names no holder.
+    const c = r.won || r.owner !== undefined ? r.claim : { owner: '', incarnation: '', stamp: [0, 0] as const };
+    return { at, doneAt, won: r.won, owner: c.owner, incarnation: c.incarnation, stamp: [c.stamp[0], c.stamp[1]] };
   },
   async registerMany({ prefix, count }) {
     const n = running();

@@ -21,7 +21,7 @@ import type { Logger } from '../util/log.js';
 import type { Random } from '../util/random.js';
 import { HybridClock } from './hlc.js';
 import { MAX_DELTA_ENTRIES, parseRegistryMessage } from './messages.js';
-import type { RegistryMessage } from './messages.js';
+import type { ClaimMessage, RegistryMessage } from './messages.js';
 import { compareClaims, RegistryState } from './registry.js';
 import type { Claim, Delta, OwnerDigest } from './registry.js';
 
@@ -49,6 +49,8 @@ export interface RegistryEvents {
   reply(id: number, ok: boolean, body: unknown): void;
   /** The highest fencing epoch seen for name rose (persist it to survive a whole-cluster restart). */
   epoch?(name: string, epoch: number): void;
+  /** A claim confirm request or answer from a member (registry/claims.ts handles it). */
+  claims?(from: string, msg: ClaimMessage): void;
 }
 
 /** The outcome of asking for a quorum. */
@@ -138,6 +140,11 @@ export class RegistrySync {
   /** Every held name with its holder, sorted by name. */
   registered(): Claim[] {
     return [...this.state.holders().values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** The members up now, to whom our own changes are pushed. */
+  memberNames(): string[] {
+    return [...this.members.keys()];
   }
 
   /** True once every member currently up has pushed its entries to us. */
@@ -405,6 +412,11 @@ export class RegistrySync {
         return;
       case 'qrel':
         this.dropGrant(from, msg.name, msg.epoch);
+        return;
+      case 'cfm':
+      case 'cfr':
+        // Handled after every message before it on this link (the claim's delta) was merged.
+        if (this.members.has(from)) this.o.events.claims?.(from, msg);
         return;
     }
   }

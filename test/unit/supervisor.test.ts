@@ -82,8 +82,8 @@ class ScriptedHost implements SingletonHost {
     for (const l of [...this.listeners]) l(...e);
   }
 
-  register(name: string, epoch?: number): ReturnType<SingletonHost['register']> {
-    const mine = this.claim(this.name, name, epoch);
+  register(name: string, epoch?: number | 'next'): ReturnType<SingletonHost['register']> {
+    const mine = this.claim(this.name, name, epoch === 'next' ? this.epochOf(name) + 1 : epoch);
     const winner = this.holder(name)!;
     return Promise.resolve(winner === mine ? { won: true, claim: mine } : { won: false, owner: winner.owner, claim: winner });
   }
