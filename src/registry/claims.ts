@@ -108,12 +108,48 @@ export function claimRef(c: Claim): ClaimRef {
   return ref;
 }
 
+/** What the local step of a claim did. */
+export type LocalClaim =
+  /** Another claim holds the name in our view: nothing written. */
+  | { kind: 'held'; holder: Claim }
+  /** Our own claim already holds it: nothing written. */
+  | { kind: 'own'; claim: Claim }
+  /** Claimed now (and pushed): it holds the name in our view. */
+  | { kind: 'claimed'; claim: Claim }
+  /** Claimed, but it did not come out as the holder: released again. */
+  | { kind: 'gone' };
+
+/**
+ * The local step of the claim rule (steps 1 and 2, and the re-check): claim name unless
+ * another claim holds it in our view, and release the claim again unless it then holds
+ * the name. Claims.claim() runs it, then the confirm round; the simulator's unconfirmed
+ * claims (registry tests over lossy links) run it alone.
+ */
+export function claimLocally(port: ClaimPort, name: string, epoch: ClaimEpoch = 0): LocalClaim {
+  const { name: self, inc } = port.self;
+  const holder = port.holder(name);
+  if (holder && !(holder.owner === self && holder.incarnation === inc)) return { kind: 'held', holder };
+  const existing = port.ownClaim(name);
+  if (existing) return { kind: 'own', claim: existing };
+  const claim = port.claim(name, epoch === 'next' ? port.epochOf(name) + 1 : epoch);
+  const now = port.holder(name);
+  if (now && namesClaim(now, claim)) return { kind: 'claimed', claim };
+  port.release(name);
+  return now ? { kind: 'held', holder: now } : { kind: 'gone' };
+}
+
 interface Round {
+  name: string;
   claim: Claim;
   /** Members asked that have not answered yet. */
   waiting: Set<string>;
+  /** Told the final outcome (the claimant, and any later claim of the same name that joined). */
+  done: ((outcome: ClaimOutcome) => void)[];
   settle: (outcome: ClaimOutcome) => void;
 }
+
+/** Told how a claim ended; called synchronously when it is decided (never throws back into the rule). */
+export type ClaimDone = (outcome: ClaimOutcome) => void;
 
 /** Settings of the claim rule. */
 export interface ClaimsOptions {
@@ -125,7 +161,7 @@ export interface ClaimsOptions {
 export class Claims {
   private readonly rounds = new Map<number, Round>();
   /** name -> the round in flight for it (a second claim on the same name joins it). */
-  private readonly inFlight = new Map<string, Promise<ClaimOutcome>>();
+  private readonly inFlight = new Map<string, Round>();
   private nextId = 1;
   private readonly timeoutMs: number;
 
@@ -146,27 +182,31 @@ export class Claims {
    * every member asked named our claim; otherwise the claim made here is released.
    */
   claim(name: string, epoch: ClaimEpoch = 0): Promise<ClaimOutcome> {
-    const p = this.port;
-    const { name: self, inc } = p.self;
-    const holder = p.holder(name);
-    if (holder && !(holder.owner === self && holder.incarnation === inc)) return Promise.resolve({ kind: 'held', holder, by: undefined });
-    const joining = this.inFlight.get(name);
-    if (joining) return joining;
-    const existing = p.ownClaim(name);
-    // Our claim already holds the name and its round is over: it was confirmed then.
-    if (existing) return Promise.resolve({ kind: 'won', claim: existing });
-    const claim = p.claim(name, epoch === 'next' ? p.epochOf(name) + 1 : epoch);
-    const now = p.holder(name);
-    if (!now || !namesClaim(now, claim)) {
-      p.release(name);
-      return Promise.resolve(now ? { kind: 'held', holder: now, by: undefined } : { kind: 'unconfirmed', why: 'gone', members: [] });
+    return new Promise((resolve) => this.claimThen(name, epoch, resolve));
+  }
+
+  /**
+   * claim() with a callback called synchronously when the outcome is decided (at once
+   * when no round is needed), for callers on a manual clock that must act in the same
+   * instant, as the simulator does.
+   */
+  claimThen(name: string, epoch: ClaimEpoch, done: ClaimDone): void {
+    const local = claimLocally(this.port, name, epoch);
+    switch (local.kind) {
+      case 'held':
+        return this.tell(done, { kind: 'held', holder: local.holder, by: undefined });
+      case 'gone':
+        return this.tell(done, { kind: 'unconfirmed', why: 'gone', members: [] });
+      case 'own': {
+        // Our claim holds the name already: in its round (join it), or confirmed then.
+        const joining = this.inFlight.get(name);
+        if (joining) joining.done.push(done);
+        else this.tell(done, { kind: 'won', claim: local.claim });
+        return;
+      }
+      case 'claimed':
+        return this.confirm(name, local.claim, done);
     }
-    const round = this.confirm(name, claim).then((outcome) => {
-      this.inFlight.delete(name);
-      return this.conclude(name, claim, outcome);
-    });
-    this.inFlight.set(name, round);
-    return round;
   }
 
   /** Our claim on name lost to an earlier claimant: release it. */
@@ -207,6 +247,14 @@ export class Claims {
     for (const r of [...this.rounds.values()]) r.settle({ kind: 'unconfirmed', why: 'stopped', members: [...r.waiting] });
   }
 
+  private tell(done: ClaimDone, outcome: ClaimOutcome): void {
+    try {
+      done(outcome);
+    } catch (err) {
+      this.port.logger.error(`claim outcome handler failed: ${describeError(err)}`);
+    }
+  }
+
   /** Send, never throw: a message that cannot go counts as not sent. */
   private send(to: string, msg: RegistryMessage): boolean {
     try {
@@ -217,24 +265,32 @@ export class Claims {
     }
   }
 
-  private confirm(name: string, claim: Claim): Promise<ClaimOutcome> {
+  /** Ask every connected member (step 3); the round settles once, then concludes. */
+  private confirm(name: string, claim: Claim, done: ClaimDone): void {
     const p = this.port;
     const id = this.nextId++;
-    return new Promise<ClaimOutcome>((resolve) => {
-      const waiting = new Set<string>();
-      const settle = (outcome: ClaimOutcome): void => {
+    const waiting = new Set<string>();
+    const round: Round = {
+      name,
+      claim,
+      waiting,
+      done: [done],
+      settle: (outcome) => {
         if (!this.rounds.delete(id)) return;
         p.clock.clearTimeout(timer);
-        resolve(outcome);
-      };
-      const timer = p.clock.setTimeout(() => settle({ kind: 'unconfirmed', why: 'deadline', members: [...waiting] }), this.timeoutMs);
-      this.rounds.set(id, { claim, waiting, settle });
-      for (const m of p.members()) {
-        waiting.add(m);
-        if (!this.send(m, { k: 'cfm', id, name, owner: claim.owner, inc: claim.incarnation })) waiting.delete(m);
-      }
-      if (waiting.size === 0) settle({ kind: 'won', claim });
-    });
+        if (this.inFlight.get(name) === round) this.inFlight.delete(name);
+        const final = this.conclude(name, claim, outcome);
+        for (const d of round.done) this.tell(d, final);
+      },
+    };
+    const timer = p.clock.setTimeout(() => round.settle({ kind: 'unconfirmed', why: 'deadline', members: [...waiting] }), this.timeoutMs);
+    this.rounds.set(id, round);
+    this.inFlight.set(name, round);
+    for (const m of p.members()) {
+      waiting.add(m);
+      if (!this.send(m, { k: 'cfm', id, name, owner: claim.owner, inc: claim.incarnation })) waiting.delete(m);
+    }
+    if (waiting.size === 0) round.settle({ kind: 'won', claim });
   }
 
   /** After the round: start only if our claim still holds the name here too; otherwise release and say why. */
