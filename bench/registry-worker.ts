@@ -154,6 +154,15 @@ function installHooks(node: ClusterNode, drops: Map<string, DropState>, traffic:
     }
     return send(to, msg);
   };
+  // The claim rule (registry/claims.ts) sends its confirm requests and answers itself.
+  const claimPort = (node as unknown as { claims?: { port?: { send?: (to: string, msg: unknown) => boolean } } }).claims?.port;
+  if (!claimPort || typeof claimPort.send !== 'function') throw new Error('ClusterNode.claims.port.send not found: update installHooks in bench/registry-worker.ts');
+  const sendClaim = claimPort.send.bind(claimPort);
+  claimPort.send = (to, msg) => {
+    const kind = String((msg as { k?: unknown }).k);
+    (traffic[kind] ??= { messages: 0, entries: 0 }).messages++;
+    return sendClaim(to, msg);
+  };
 }
 
 // ---- the worker ------------------------------------------------------------------
