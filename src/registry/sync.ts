@@ -14,6 +14,8 @@
 // - Quorum mode: before a tenure, the claimant collects grants from a quorum. A member
 //   grants (name, epoch) only above every epoch it has seen, while no live member holds
 //   the name and no other live member holds an unexpired grant for it.
+// - Claim confirmation (cfm/cfr) is registry/claims.ts's: receive() hands those
+//   messages over in link order, after every delta that came before them.
 // No I/O here: messages go out through the RegistryPort, time through the Clock.
 import { describeError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';

@@ -4,6 +4,9 @@
 // window (so discovery and registry sync see the cluster first) it registers the name;
 // if it wins, it starts the code; if the name is held, it logs who holds it and never
 // starts. Code that loses the name to an earlier claimant is stopped, never restarted.
+// Every claim here (register, takeover) is a confirmed claim (registry/claims.ts): it
+// wins only once every connected member has named it the holder, so nodes claiming in
+// the same instant resolve to one before any code starts.
 //
 // Failover mode — unique and fault tolerant: every node running the supervisor is a
 // candidate (it registers a candidacy marker at start, so candidates are ordered by
