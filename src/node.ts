@@ -241,7 +241,11 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   /**
    * Register name for this node across the cluster. Waits (up to settleMs) until the
    * registry has synced with every member up now, then claims the name unless a live
-   * node already holds it. Won: messages to the name reach handler. Lost: the holder.
+   * node already holds it, and confirms the claim with every connected member (one
+   * round trip; nodes registering at the same instant resolve to one). Won: messages
+   * to the name reach handler. Lost: the holder. Not confirmed in time (a member that
+   * stays connected but does not answer within twice the failure timeout): `owner` is
+   * undefined and `unconfirmed` says why; the claim was released.
    */
   async register(name: string, handler?: NameHandler): Promise<RegisterResult> {
     if (!isValidRegisteredName(name) || isInternalName(name)) throw new ClusterError('ERR_CONFIG', 'a registered name must be 1 to 255 characters and not start with \\u0001');
