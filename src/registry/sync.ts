@@ -14,11 +14,17 @@
 // - Quorum mode: before a tenure, the claimant collects grants from a quorum. A member
 //   grants (name, epoch) only above every epoch it has seen, while no live member holds
 //   the name and no other live member holds an unexpired grant for it.
+// - Bounds: every epoch and version from a member passes judgeCounter (bounds.ts)
+//   before it is adopted; a refused one is dropped (with its whole delta) and logged at
+//   most once per DROP_LOG_INTERVAL_MS, never grounds to disconnect or to grant.
 // No I/O here: messages go out through the RegistryPort, time through the Clock.
 import { describeError } from '../errors.js';
+import { cleanText } from '../util/untrusted.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Random } from '../util/random.js';
+import { judgeCounter } from './bounds.js';
+import type { CounterVerdict } from './bounds.js';
 import { HybridClock } from './hlc.js';
 import { MAX_DELTA_ENTRIES, parseRegistryMessage } from './messages.js';
 import type { RegistryMessage } from './messages.js';
@@ -79,6 +85,9 @@ export interface RegistrySyncOptions {
 }
 
 
+/** Refused counters are logged at most once per this interval (with a count of the rest): 10 s. */
+export const DROP_LOG_INTERVAL_MS = 10_000;
+
 /** Delta chunks sent to a joining member per turn of the event loop. */
 const JOIN_CHUNKS_PER_TURN = 4;
 
@@ -109,6 +118,7 @@ export class RegistrySync {
   private readonly interval: number;
   private readonly maxEntries: number;
   private stopped = false;
+  private dropLog = { at: -Infinity, suppressed: 0 };
 
   constructor(private readonly o: RegistrySyncOptions) {
     this.hlc = new HybridClock(o.clock);
@@ -194,19 +204,42 @@ export class RegistrySync {
     return this.epochs.get(name) ?? 0;
   }
 
-  private observeEpoch(name: string, epoch: number): void {
-    if (epoch <= (this.epochs.get(name) ?? 0)) return;
+  /** Adopt epoch as name's highest if the bound rule believes it; false (and logged) if refused. */
+  private observeEpoch(name: string, epoch: number, from = this.o.self.name): boolean {
+    const verdict = judgeCounter(epoch, this.epochOf(name));
+    if (verdict !== 'ok') {
+      this.refused(from, 'epoch', name, epoch, verdict);
+      return false;
+    }
+    if (epoch <= (this.epochs.get(name) ?? 0)) return true;
     this.epochs.set(name, epoch);
     try {
       this.o.events.epoch?.(name, epoch);
     } catch (err) {
       this.o.logger.error('registry epoch handler failed', { name, error: describeError(err) });
     }
+    return true;
+  }
+
+  /** Log a refused counter, at most once per DROP_LOG_INTERVAL_MS (the rest are counted). */
+  private refused(from: string, what: string, subject: string, value: number, verdict: CounterVerdict): void {
+    const now = this.o.clock.now();
+    if (now - this.dropLog.at < DROP_LOG_INTERVAL_MS) {
+      this.dropLog.suppressed++;
+      return;
+    }
+    const more = this.dropLog.suppressed;
+    this.dropLog = { at: now, suppressed: 0 };
+    const shown = Number.isSafeInteger(value) || Number.isNaN(value) ? String(value) : value.toExponential(3);
+    this.o.logger.warn(
+      `dropped a ${what} from ${from}: ${shown} for "${cleanText(subject, 64)}" is ${verdict}${more ? ` (and ${more} more dropped since the last report)` : ''}`,
+      { peer: from, verdict },
+    );
   }
 
   /** Seed the highest epochs known from before this boot (a state file). */
   seedEpochs(epochs: Iterable<[string, number]>): void {
-    for (const [name, epoch] of epochs) if (epoch > (this.epochs.get(name) ?? 0)) this.epochs.set(name, epoch);
+    for (const [name, epoch] of epochs) if (judgeCounter(epoch, 0, false) === 'ok' && epoch > (this.epochs.get(name) ?? 0)) this.epochs.set(name, epoch);
   }
 
   /** Every name's highest fencing epoch seen. */
@@ -249,8 +282,9 @@ export class RegistrySync {
       this.quorumRequests.set(id, {
         answer: (from, ok, theirEpoch) => {
           if (!waiting.delete(from)) return;
-          highest = Math.max(highest, theirEpoch);
-          this.observeEpoch(name, theirEpoch);
+          // An answer whose epoch the bound rule refuses counts as a refusal, not a grant.
+          if (!this.observeEpoch(name, theirEpoch, from)) ok = false;
+          else highest = Math.max(highest, theirEpoch);
           if (ok) granted.push(from);
           settleIfDecided();
         },
@@ -391,11 +425,13 @@ export class RegistrySync {
         this.o.events.reply(msg.id, msg.ok, msg.body);
         return;
       case 'epochs':
-        for (const [name, epoch] of msg.e) this.observeEpoch(name, epoch);
+        for (const [name, epoch] of msg.e) this.observeEpoch(name, epoch, from);
         return;
       case 'qreq': {
         if (!this.members.has(from)) return;
-        const ok = this.mayGrant(from, msg.name, msg.epoch);
+        const verdict = judgeCounter(msg.epoch, this.epochOf(msg.name));
+        if (verdict !== 'ok') this.refused(from, 'quorum request epoch', msg.name, msg.epoch, verdict);
+        const ok = verdict === 'ok' && this.mayGrant(from, msg.name, msg.epoch);
         if (ok) this.grant(from, msg.name, msg.epoch);
         this.send(from, { k: 'qres', id: msg.id, ok, epoch: this.epochOf(msg.name) });
         return;
@@ -413,8 +449,30 @@ export class RegistrySync {
     return owner !== this.o.self.name && this.members.get(owner) === inc;
   }
 
+  /** The first counter of d the bound rule refuses, if any (the whole delta is then dropped). */
+  private refusedIn(from: string, d: Delta): { what: string; subject: string; value: number; verdict: CounterVerdict } | undefined {
+    const known = this.state.ownerDigest(d.owner, d.inc)?.version ?? 0;
+    // The owner speaks for its own version (no step bound, the ceiling still holds);
+    // news relayed by another member may not jump far above what we hold.
+    const direct = from === d.owner;
+    for (const [what, value] of [['base', d.base], ['version', d.version], ['floor', d.floor]] as const) {
+      const verdict = judgeCounter(value, known, !direct);
+      if (verdict !== 'ok') return { what: `delta ${what}`, subject: d.owner, value, verdict };
+    }
+    for (const e of d.entries) {
+      const v = judgeCounter(e.version, known, !direct);
+      if (v !== 'ok') return { what: 'entry version', subject: e.name, value: e.version, verdict: v };
+      if (e.epoch === undefined) continue;
+      const ve = judgeCounter(e.epoch, this.epochOf(e.name));
+      if (ve !== 'ok') return { what: 'entry epoch', subject: e.name, value: e.epoch, verdict: ve };
+    }
+    return undefined;
+  }
+
   private onDelta(from: string, d: Delta): void {
     if (!this.accepts(d.owner, d.inc)) return;
+    const bad = this.refusedIn(from, d);
+    if (bad) return this.refused(from, bad.what, bad.subject, bad.value, bad.verdict);
     for (const e of d.entries) if (e.epoch) this.observeEpoch(e.name, e.epoch);
     for (const e of d.entries) if (e.epoch) this.consumeGrant(e.name, e.epoch);
     const changed = this.state.merge(d);
@@ -430,6 +488,11 @@ export class RegistrySync {
   private onDigest(from: string, theirs: OwnerDigest[], isReply: boolean): void {
     const known = new Map<string, OwnerDigest>();
     for (const od of theirs) {
+      const verdict = judgeCounter(od.version, 0, false) === 'ok' ? judgeCounter(od.floor, 0, false) : 'invalid';
+      if (verdict !== 'ok') {
+        this.refused(from, 'digest version', od.owner, od.version, verdict);
+        continue;
+      }
       known.set(`${od.owner}/${od.inc}`, od);
       if (od.owner === this.o.self.name && od.inc === this.o.self.inc) this.acked.set(from, od.version);
     }

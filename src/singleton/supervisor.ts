@@ -20,6 +20,7 @@ import type { Logger } from '../util/log.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Claim } from '../registry/registry.js';
 import { compareClaims } from '../registry/registry.js';
+import { isUsableEpoch, MAX_COUNTER } from '../registry/bounds.js';
 import { leaseMs } from '../membership/failure-detector.js';
 
 /** Settle window before a Singleton claims its name: 2 s. */
@@ -139,6 +140,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   private stall: { since: number; members: string[] } | undefined;
   private readonly failover: boolean;
   private readonly quorum: number;
+  private epochExhausted = false;
 
   constructor(
     private readonly host: SingletonHost,
@@ -304,6 +306,12 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
     this.acquiring = true;
     try {
       const epoch = this.host.epochOf(this.name) + 1;
+      if (!isUsableEpoch(epoch)) {
+        // Only reachable after members walked the epoch up to the ceiling in bounded steps: stay a standby.
+        if (!this.epochExhausted) this.host.logger.error(`${this.name}: the fencing epoch ${this.host.epochOf(this.name)} is at the ceiling ${MAX_COUNTER}; no tenure can start (clear the state file)`, { name: this.name });
+        this.epochExhausted = true;
+        return;
+      }
       if (this.quorum > 0) {
         const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.quorum, this.host.failureTimeoutMs);
         if (this.state !== 'standby') return this.host.releaseQuorum(this.name, epoch, granted);
