@@ -82,6 +82,12 @@ export interface RegistrySyncOptions {
   antiEntropyIntervalMs?: number;
   /** Most entries per delta message; default MAX_DELTA_ENTRIES. */
   maxDeltaEntries?: number;
+  /**
+   * Resolves true once the epochs seen so far are durably saved (a state directory);
+   * a quorum grant is answered only then, and refused if the save failed. Default: none
+   * (grants are answered at once).
+   */
+  persist?: () => Promise<boolean>;
 }
 
 
@@ -235,6 +241,11 @@ export class RegistrySync {
       `dropped a ${what} from ${from}: ${shown} for "${cleanText(subject, 64)}" is ${verdict}${more ? ` (and ${more} more dropped since the last report)` : ''}`,
       { peer: from, verdict },
     );
+  }
+
+  /** Raise name's highest epoch to epoch before a tenure claims it (so it can be saved first). False if the bound rule refuses it. */
+  reserveEpoch(name: string, epoch: number): boolean {
+    return this.observeEpoch(name, epoch);
   }
 
   /** Seed the highest epochs known from before this boot (a state file). */
@@ -433,7 +444,18 @@ export class RegistrySync {
         if (verdict !== 'ok') this.refused(from, 'quorum request epoch', msg.name, msg.epoch, verdict);
         const ok = verdict === 'ok' && this.mayGrant(from, msg.name, msg.epoch);
         if (ok) this.grant(from, msg.name, msg.epoch);
-        this.send(from, { k: 'qres', id: msg.id, ok, epoch: this.epochOf(msg.name) });
+        const persist = this.o.persist;
+        if (!ok || !persist) {
+          this.send(from, { k: 'qres', id: msg.id, ok, epoch: this.epochOf(msg.name) });
+          return;
+        }
+        // A grant is given only once the epoch it raised is on disk: a member that
+        // restarts must not grant the same epoch again.
+        const { id, name, epoch } = msg;
+        void persist().then((saved) => {
+          if (!saved) this.dropGrant(from, name, epoch);
+          if (!this.stopped) this.send(from, { k: 'qres', id, ok: saved, epoch: this.epochOf(name) });
+        });
         return;
       }
       case 'qres':

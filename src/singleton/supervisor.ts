@@ -85,6 +85,8 @@ export interface SingletonHost {
   claimsOfMembers(prefix: string): Claim[];
   /** The highest fencing epoch seen for name. */
   epochOf(name: string): number;
+  /** Raise name's highest epoch to epoch and save it durably (a state directory); true once saved, false if it could not be. */
+  persistEpoch(name: string, epoch: number): Promise<boolean>;
   /** Ask the members for a grant; resolves with who granted. */
   requestQuorum(name: string, epoch: number, needed: number, timeoutMs: number): Promise<{ granted: string[]; highestEpoch: number }>;
   releaseQuorum(name: string, epoch: number, granted: string[]): void;
@@ -141,6 +143,10 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   private readonly failover: boolean;
   private readonly quorum: number;
   private epochExhausted = false;
+  /** Set while the last attempt could not save its epoch (the error is logged once per run of failures). */
+  private unsaved = false;
+  /** Who granted the epoch being acquired (quorum mode), to give the grants back. */
+  private lastGrants: string[] = [];
 
   constructor(
     private readonly host: SingletonHost,
@@ -314,6 +320,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
       }
       if (this.quorum > 0) {
         const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.quorum, this.host.failureTimeoutMs);
+        this.lastGrants = granted;
         if (this.state !== 'standby') return this.host.releaseQuorum(this.name, epoch, granted);
         if (granted.length < this.quorum) {
           this.host.releaseQuorum(this.name, epoch, granted);
@@ -322,6 +329,18 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
         }
       }
       if (this.state !== 'standby' || this.host.holder(this.name)) return;
+      // Never run on an epoch a crash could forget: save it before claiming.
+      if (!(await this.host.persistEpoch(this.name, epoch))) {
+        if (this.quorum > 0) this.host.releaseQuorum(this.name, epoch, this.lastGrants);
+        if (!this.unsaved) this.host.logger.error(`${this.name}: epoch ${epoch} could not be saved; staying a standby (no tenure runs on an unsaved epoch)`, { name: this.name, epoch });
+        this.unsaved = true;
+        return;
+      }
+      this.unsaved = false;
+      if (this.state !== 'standby' || this.host.holder(this.name)) {
+        if (this.quorum > 0) this.host.releaseQuorum(this.name, epoch, this.lastGrants);
+        return;
+      }
       const result = await this.host.register(this.name, epoch);
       if (!result.won || this.state !== 'standby') {
         if (result.won) this.host.unregister(this.name);

@@ -8,11 +8,19 @@ import type { ClusterNode } from '../../src/index.js';
 import { REGISTRY_CHANNEL } from '../../src/registry/messages.js';
 import type { RegistryMessage } from '../../src/registry/messages.js';
 import { waitFor } from '../helpers/wait.js';
+import { cliMissingReason } from '../helpers/cli-process.js';
+import type { CliNode } from '../helpers/cli-process.js';
+import { startLocalCli } from '../helpers/local-cli.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 
 const libNodes: ClusterNode[] = [];
+const cliNodes: CliNode[] = [];
 
 test.afterEach(async () => {
   await Promise.all(libNodes.splice(0).map((n) => n.stop()));
+  await Promise.all(cliNodes.splice(0).map((n) => n.stop(1000).catch(() => undefined)));
 });
 
 /** Send a raw registry message from node to member, as a member with the cookie could. */
@@ -73,4 +81,22 @@ test('the huge-epoch poison: after the holder goes, exactly one survivor starts,
   assert.equal(overlap, 0);
   assert.deepEqual(downs.filter((d) => !d.includes('a@local')), [], 'no connection among b, c and m went down');
   assert.deepEqual([b, c, m].map((n) => n.members().length), [2, 2, 2]);
+});
+
+test('--state-dir on a path that cannot be written: a clear error naming the path, and no tenure', { skip: cliMissingReason() }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cn-state-'));
+  const notADir = join(dir, 'plain-file');
+  writeFileSync(notADir, 'x');
+  const n = startLocalCli('solo@local', ['--failover', '--settle', '200', '--state-dir', notADir]);
+  cliNodes.push(n);
+  await n.waitReady(10_000);
+  const err = await n.waitForLog((l) => l.level === 'error' && l.message.startsWith('cannot save fencing epochs in '), 5000);
+  assert.ok(err.message.includes(notADir), err.message);
+  assert.match(err.message, /EEXIST|ENOTDIR/);
+  await n.waitForLog((l) => l.level === 'error' && /^Singleton: epoch 1 could not be saved; staying a standby/.test(l.message), 5000);
+  // Well past the settle window and many retries of the standby loop: still no roar.
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.deepEqual(n.stdoutLines.filter((l) => l.text.startsWith('I am singleton')), [], n.tail(20));
+  const errors = n.logs.filter((l) => l.level === 'error');
+  assert.ok(errors.length <= 3, `errors are not repeated on every retry:\n${errors.map((l) => l.message).join('\n')}`);
 });

@@ -13,7 +13,7 @@ import { recordingLogger } from '../helpers/recording-logger.js';
 const A = 'alice@h';
 const M = 'mallory@h';
 
-function node(): { sync: RegistrySync; sent: { to: string; msg: RegistryMessage }[]; logger: ReturnType<typeof recordingLogger>; clock: ManualClock } {
+function node(persist?: () => Promise<boolean>): { sync: RegistrySync; sent: { to: string; msg: RegistryMessage }[]; logger: ReturnType<typeof recordingLogger>; clock: ManualClock } {
   const clock = new ManualClock();
   const logger = recordingLogger();
   const sent: { to: string; msg: RegistryMessage }[] = [];
@@ -24,6 +24,7 @@ function node(): { sync: RegistrySync; sent: { to: string; msg: RegistryMessage 
     logger,
     port: { send: (to, msg) => void sent.push({ to, msg }) !== undefined },
     events: { registered() {}, lost() {}, freed() {}, message() {}, reply() {} },
+    ...(persist ? { persist } : {}),
   });
   sync.nodeUp(M, 'bb');
   return { sync, sent, logger, clock };
@@ -94,4 +95,21 @@ test('a quorum answer with a poisoned epoch counts as a refusal', async () => {
   assert.deepEqual(r.granted, [A]);
   assert.equal(r.highestEpoch, 0, "the poisoned answer did not raise the highest epoch");
   assert.equal(sync.epochOf('Singleton'), 1);
+});
+
+test('a quorum member answers a grant only once its epoch is saved, and refuses it when the save fails', async () => {
+  let saveOk = false;
+  let release!: () => void;
+  const { sync, sent } = node(() => new Promise<boolean>((r) => (release = () => r(saveOk))));
+  sync.receive(M, { k: 'qreq', id: 1, name: 'S', epoch: 1 });
+  assert.equal(sent.filter((s) => s.msg.k === 'qres').length, 0, 'no answer before the save');
+  release();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(sent.at(-1), { to: M, msg: { k: 'qres', id: 1, ok: false, epoch: 1 } });
+  // The refused grant does not keep the name: the next request (saved this time) is granted.
+  saveOk = true;
+  sync.receive(M, { k: 'qreq', id: 2, name: 'S', epoch: 2 });
+  release();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(sent.at(-1), { to: M, msg: { k: 'qres', id: 2, ok: true, epoch: 2 } });
 });
