@@ -21,7 +21,7 @@ import { NameMessaging } from './registry/messaging.js';
 import { epochFilePath, readEpochs } from './util/state-file.js';
 import { EpochSaver } from './util/epoch-saver.js';
 import type { CallOptions, NameHandler } from './registry/messaging.js';
-import { SingletonSupervisor } from './singleton/supervisor.js';
+import { CANDIDATE_PREFIX, SingletonSupervisor } from './singleton/supervisor.js';
 import type { ChangeEvent, ChangeListener, RegisterResult, SingletonHost, SingletonOptions, SingletonStart } from './singleton/supervisor.js';
 
 /** Names the library keeps for itself (candidacy markers) start with this character. */
@@ -116,6 +116,9 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       fanout: cfg.registryFanout,
       antiEntropyIntervalMs: cfg.antiEntropyIntervalMs,
       ...(saver ? { persist: () => saver.flush() } : {}),
+      // Only a candidate for the name votes on it (observers are not asked, and refuse).
+      epochInUse: (name): boolean => [cfg.name, ...(this.mesh?.members() ?? [])].some((m) => registry.whereis(`${CANDIDATE_PREFIX}${name}/${m}`) !== undefined),
+      mayVote: (name): boolean => registry.ownClaim(`${CANDIDATE_PREFIX}${name}/${cfg.name}`) !== undefined,
       port: { send: (to, msg) => mesh.send(to, REGISTRY_CHANNEL, msg) },
       events: {
         registered: (c) => {
@@ -137,6 +140,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
         message: (name, body, from, reply) => this.messaging.deliver(name, body, from, reply),
         reply: (id, ok, body) => this.messaging.settle(id, ok, body),
         epoch: () => saver?.markDirty(),
+        epochsPruned: () => saver?.markDirty(),
       },
     });
     if (cfg.stateDir) registry.seedEpochs(readEpochs(epochFilePath(cfg.stateDir, cfg.name)));
@@ -329,11 +333,11 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       },
       epochOf: (n) => this.registry?.epochOf(n) ?? 0,
       persistEpoch: (n, epoch) => this.persistEpoch(n, epoch),
-      requestQuorum: (n, epoch, needed, ms) => this.running().requestQuorum(n, epoch, needed, ms),
+      requestQuorum: (n, epoch, needed, ms, voters) => this.running().requestQuorum(n, epoch, needed, ms, voters),
       releaseQuorum: (n, epoch, granted) => this.registry?.releaseQuorum(n, epoch, granted),
       whenSynced: (ms) => this.running().whenSynced(ms),
       isSynced: () => this.registry?.isSynced() ?? false,
-      freshMembers: (ms) => this.mesh?.freshMembers(ms) ?? 0,
+      freshMembers: (ms, among) => this.mesh?.freshMembers(ms, among) ?? 0,
       members: () => this.members().map((m) => `${m}#${this.linkSerial.get(m) ?? 0}`),
       lastHealthyTickAt: () => this.mesh?.lastHealthyTickAt ?? 0,
       lastDeclaredDownAt: () => this.mesh?.declaredDownAt ?? -Infinity,

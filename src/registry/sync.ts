@@ -10,7 +10,12 @@
 // - Names are held by the first claim in the registry's order (highest fencing epoch,
 //   then earliest stamp); changes of holder become events.
 // - Fencing epochs: the highest epoch seen per name outlives its holder's claim and is
-//   shared on join and with every digest, so the next tenure's epoch is always higher.
+//   shared on join (all of it) and with every digest (a rotating chunk), so the next
+//   tenure's epoch is always higher. The map is capped (maxEpochNames; names in use —
+//   held, or with candidates — are always admitted) and pruned: a name nobody holds or
+//   stands for is forgotten epochPruneAfterMs after its epoch last rose or it was last
+//   in use, and a forgotten epoch is not taken back from a member that still sends it.
+//   Epochs travel in chunks of EPOCHS_PER_MESSAGE, far below the frame limit.
 // - Quorum mode: before a tenure, the claimant collects grants from a quorum. A member
 //   grants (name, epoch) only above every epoch it has seen, while no live member holds
 //   the name and no other live member holds an unexpired grant for it.
@@ -55,6 +60,8 @@ export interface RegistryEvents {
   reply(id: number, ok: boolean, body: unknown): void;
   /** The highest fencing epoch seen for name rose (persist it to survive a whole-cluster restart). */
   epoch?(name: string, epoch: number): void;
+  /** Epochs of names nobody uses were forgotten (persist the smaller map). */
+  epochsPruned?(): void;
 }
 
 /** The outcome of asking for a quorum. */
@@ -88,11 +95,26 @@ export interface RegistrySyncOptions {
    * (grants are answered at once).
    */
   persist?: () => Promise<boolean>;
+  /** Most names in the fencing epoch map (names in use are always admitted); default DEFAULT_MAX_EPOCH_NAMES. */
+  maxEpochNames?: number;
+  /** Forget the epoch of a name nobody holds or stands for after this long; default DEFAULT_EPOCH_PRUNE_AFTER_MS. */
+  epochPruneAfterMs?: number;
+  /** Whether name is in use beyond a holder (it has candidates); keeps its epoch from pruning and the cap. Default: never. */
+  epochInUse?: (name: string) => boolean;
+  /** Whether this node votes on name (it stands as a candidate); a non-voter refuses every grant. Default: always. */
+  mayVote?: (name: string) => boolean;
 }
 
 
 /** Refused counters are logged at most once per this interval (with a count of the rest): 10 s. */
 export const DROP_LOG_INTERVAL_MS = 10_000;
+
+/** Most names in one 'epochs' message: 500 (at 255 characters of up to 3 UTF-8 bytes each, under 400 KB, far below the 1 MiB frame). */
+export const EPOCHS_PER_MESSAGE = 500;
+/** Most names in the fencing epoch map, beyond names in use: 10,000. */
+export const DEFAULT_MAX_EPOCH_NAMES = 10_000;
+/** A name nobody holds or stands for is forgotten this long after its last use or rise: 1 h. */
+export const DEFAULT_EPOCH_PRUNE_AFTER_MS = 3_600_000;
 
 /** Delta chunks sent to a joining member per turn of the event loop. */
 const JOIN_CHUNKS_PER_TURN = 4;
@@ -125,12 +147,23 @@ export class RegistrySync {
   private readonly maxEntries: number;
   private stopped = false;
   private dropLog = { at: -Infinity, suppressed: 0 };
+  /** When each name's epoch last rose or was last seen in use (for pruning). */
+  private readonly epochUsedAt = new Map<string, number>();
+  /** Names forgotten by pruning, with the epoch and the time: not taken back at or below that epoch. */
+  private readonly pruned = new Map<string, { epoch: number; at: number }>();
+  private nextPruneAt = 0;
+  /** Where the next anti-entropy chunk of epochs starts. */
+  private epochCursor = 0;
+  private readonly maxEpochNames: number;
+  private readonly pruneAfterMs: number;
 
   constructor(private readonly o: RegistrySyncOptions) {
     this.hlc = new HybridClock(o.clock);
     this.fanout = o.fanout ?? DEFAULT_REGISTRY_FANOUT;
     this.interval = o.antiEntropyIntervalMs ?? DEFAULT_ANTI_ENTROPY_INTERVAL_MS;
     this.maxEntries = o.maxDeltaEntries ?? MAX_DELTA_ENTRIES;
+    this.maxEpochNames = o.maxEpochNames ?? DEFAULT_MAX_EPOCH_NAMES;
+    this.pruneAfterMs = o.epochPruneAfterMs ?? DEFAULT_EPOCH_PRUNE_AFTER_MS;
   }
 
   start(): void {
@@ -210,15 +243,30 @@ export class RegistrySync {
     return this.epochs.get(name) ?? 0;
   }
 
-  /** Adopt epoch as name's highest if the bound rule believes it; false (and logged) if refused. */
-  private observeEpoch(name: string, epoch: number, from = this.o.self.name): boolean {
+  /**
+   * Adopt epoch as name's highest if the bound rule believes it and the map has room;
+   * false (and logged) if refused. `claimed`: the epoch comes with a claim (a delta entry,
+   * or this node's own tenure or grant), so the name is in use.
+   */
+  private observeEpoch(name: string, epoch: number, from = this.o.self.name, claimed = from === this.o.self.name): boolean {
     const verdict = judgeCounter(epoch, this.epochOf(name));
     if (verdict !== 'ok') {
       this.refused(from, 'epoch', name, epoch, verdict);
       return false;
     }
-    if (epoch <= (this.epochs.get(name) ?? 0)) return true;
+    const had = this.epochs.get(name);
+    if (had === undefined) {
+      const gone = this.pruned.get(name);
+      if (gone && epoch <= gone.epoch && !claimed && !this.epochInUse(name)) return true;
+      if (this.epochs.size >= this.maxEpochNames && !claimed && !this.epochInUse(name)) {
+        this.refused(from, 'epoch', name, epoch, `the map is full (${this.maxEpochNames} names; new names nobody claims are dropped)`);
+        return false;
+      }
+    }
+    if (had !== undefined && epoch <= had) return true;
     this.epochs.set(name, epoch);
+    this.epochUsedAt.set(name, this.o.clock.now());
+    this.pruned.delete(name);
     try {
       this.o.events.epoch?.(name, epoch);
     } catch (err) {
@@ -228,7 +276,7 @@ export class RegistrySync {
   }
 
   /** Log a refused counter, at most once per DROP_LOG_INTERVAL_MS (the rest are counted). */
-  private refused(from: string, what: string, subject: string, value: number, verdict: CounterVerdict): void {
+  private refused(from: string, what: string, subject: string, value: number, verdict: CounterVerdict | string): void {
     const now = this.o.clock.now();
     if (now - this.dropLog.at < DROP_LOG_INTERVAL_MS) {
       this.dropLog.suppressed++;
@@ -238,7 +286,7 @@ export class RegistrySync {
     this.dropLog = { at: now, suppressed: 0 };
     const shown = Number.isSafeInteger(value) || Number.isNaN(value) ? String(value) : value.toExponential(3);
     this.o.logger.warn(
-      `dropped a ${what} from ${from}: ${shown} for "${cleanText(subject, 64)}" is ${verdict}${more ? ` (and ${more} more dropped since the last report)` : ''}`,
+      `dropped ${what} ${shown} for "${cleanText(subject, 64)}" from ${from}: ${verdict}${more ? ` (and ${more} more dropped since the last report)` : ''}`,
       { peer: from, verdict },
     );
   }
@@ -250,7 +298,13 @@ export class RegistrySync {
 
   /** Seed the highest epochs known from before this boot (a state file). */
   seedEpochs(epochs: Iterable<[string, number]>): void {
-    for (const [name, epoch] of epochs) if (judgeCounter(epoch, 0, false) === 'ok' && epoch > (this.epochs.get(name) ?? 0)) this.epochs.set(name, epoch);
+    const now = this.o.clock.now();
+    for (const [name, epoch] of epochs) {
+      if (judgeCounter(epoch, 0, false) !== 'ok' || epoch <= (this.epochs.get(name) ?? 0)) continue;
+      if (!this.epochs.has(name) && this.epochs.size >= this.maxEpochNames) continue;
+      this.epochs.set(name, epoch);
+      this.epochUsedAt.set(name, now);
+    }
   }
 
   /** Every name's highest fencing epoch seen. */
@@ -258,16 +312,68 @@ export class RegistrySync {
     return [...this.epochs];
   }
 
-  private epochsMessage(): RegistryMessage | undefined {
-    return this.epochs.size ? { k: 'epochs', e: [...this.epochs] } : undefined;
+  /** Whether name is in use: it has a holder, or candidates (epochInUse). */
+  private epochInUse(name: string): boolean {
+    return this.state.winner(name) !== undefined || (this.o.epochInUse?.(name) ?? false);
+  }
+
+  /** The whole epoch map as 'epochs' messages of at most EPOCHS_PER_MESSAGE names. */
+  private epochsMessages(): RegistryMessage[] {
+    const all = [...this.epochs];
+    const out: RegistryMessage[] = [];
+    for (let i = 0; i < all.length; i += EPOCHS_PER_MESSAGE) out.push({ k: 'epochs', e: all.slice(i, i + EPOCHS_PER_MESSAGE) });
+    return out;
+  }
+
+  /** The next chunk of the epoch map for an anti-entropy round (rotating, so every name goes out within size/EPOCHS_PER_MESSAGE rounds). */
+  private nextEpochsChunk(): RegistryMessage | undefined {
+    if (this.epochs.size === 0) return undefined;
+    const all = [...this.epochs];
+    if (this.epochCursor >= all.length) this.epochCursor = 0;
+    const e = all.slice(this.epochCursor, this.epochCursor + EPOCHS_PER_MESSAGE);
+    this.epochCursor += EPOCHS_PER_MESSAGE;
+    return { k: 'epochs', e };
+  }
+
+  /** Forget the epochs of names nobody has used for pruneAfterMs (checked every pruneAfterMs/10, at most once a second). */
+  private pruneEpochs(): void {
+    const now = this.o.clock.now();
+    if (now < this.nextPruneAt) return;
+    this.nextPruneAt = now + Math.max(1000, this.pruneAfterMs / 10);
+    for (const [name, at] of this.pruned) if (now - at.at > this.pruneAfterMs) this.pruned.delete(name);
+    let forgot = 0;
+    for (const [name, epoch] of this.epochs) {
+      if (this.epochInUse(name)) {
+        this.epochUsedAt.set(name, now);
+        continue;
+      }
+      if (now - (this.epochUsedAt.get(name) ?? now) <= this.pruneAfterMs) continue;
+      this.epochs.delete(name);
+      this.epochUsedAt.delete(name);
+      this.pruned.set(name, { epoch, at: now });
+      forgot++;
+    }
+    // The tombstones are bounded too: the oldest go first.
+    for (const name of this.pruned.keys()) {
+      if (this.pruned.size <= this.maxEpochNames) break;
+      this.pruned.delete(name);
+    }
+    if (forgot > 0) {
+      this.o.logger.info(`forgot the fencing epochs of ${forgot} names nobody has held or stood for in ${Math.round(this.pruneAfterMs / 1000)} s`);
+      try {
+        this.o.events.epochsPruned?.();
+      } catch (err) {
+        this.o.logger.error('registry epoch handler failed', { error: describeError(err) });
+      }
+    }
   }
 
   /**
-   * Ask every connected member for a grant of (name, epoch). Resolves as soon as
+   * Ask the connected members (only the `voters`, when given) for a grant of (name, epoch). Resolves as soon as
    * `needed` grants are in (this node's own included, decided by the same rule), as
    * soon as they can no longer come (refusals, members going down), or after timeoutMs.
    */
-  requestQuorum(name: string, epoch: number, needed: number, timeoutMs: number): Promise<QuorumResult> {
+  requestQuorum(name: string, epoch: number, needed: number, timeoutMs: number, voters?: readonly string[]): Promise<QuorumResult> {
     const self = this.o.self.name;
     const granted: string[] = [];
     let highest = this.epochOf(name);
@@ -275,7 +381,7 @@ export class RegistrySync {
       this.grant(self, name, epoch);
       granted.push(self);
     }
-    const waiting = new Set(this.members.keys());
+    const waiting = new Set(voters ? voters.filter((v) => v !== self && this.members.has(v)) : this.members.keys());
     const id = this.nextRequestId++;
     return new Promise<QuorumResult>((resolve) => {
       let done = false;
@@ -385,18 +491,17 @@ export class RegistrySync {
     // us send everything twice.
     // A large registry goes out a few chunks per turn of the event loop, so heartbeats
     // and other members are not held up while a newcomer is fed.
-    const deltas = this.state.deltaSince(self, inc, 0, this.maxEntries);
+    const chunks: RegistryMessage[] = this.state.deltaSince(self, inc, 0, this.maxEntries).map((d) => ({ k: 'delta', d, h }));
+    chunks.push(...this.epochsMessages());
     const inc0 = this.members.get(member);
     const sendFrom = (i: number): void => {
       if (this.stopped || this.members.get(member) !== inc0) return;
-      const end = Math.min(deltas.length, i + JOIN_CHUNKS_PER_TURN);
-      for (let j = i; j < end; j++) this.send(member, { k: 'delta', d: deltas[j]!, h });
-      if (end < deltas.length) {
+      const end = Math.min(chunks.length, i + JOIN_CHUNKS_PER_TURN);
+      for (let j = i; j < end; j++) this.send(member, chunks[j]!);
+      if (end < chunks.length) {
         this.o.clock.setTimeout(() => sendFrom(end), 0);
         return;
       }
-      const epochs = this.epochsMessage();
-      if (epochs) this.send(member, epochs);
       this.send(member, { k: 'synced', h: this.hlc.peek() });
     };
     sendFrom(0);
@@ -442,7 +547,7 @@ export class RegistrySync {
         if (!this.members.has(from)) return;
         const verdict = judgeCounter(msg.epoch, this.epochOf(msg.name));
         if (verdict !== 'ok') this.refused(from, 'quorum request epoch', msg.name, msg.epoch, verdict);
-        const ok = verdict === 'ok' && this.mayGrant(from, msg.name, msg.epoch);
+        const ok = verdict === 'ok' && (this.o.mayVote?.(msg.name) ?? true) && this.mayGrant(from, msg.name, msg.epoch);
         if (ok) this.grant(from, msg.name, msg.epoch);
         const persist = this.o.persist;
         if (!ok || !persist) {
@@ -495,7 +600,7 @@ export class RegistrySync {
     if (!this.accepts(d.owner, d.inc)) return;
     const bad = this.refusedIn(from, d);
     if (bad) return this.refused(from, bad.what, bad.subject, bad.value, bad.verdict);
-    for (const e of d.entries) if (e.epoch) this.observeEpoch(e.name, e.epoch);
+    for (const e of d.entries) if (e.epoch) this.observeEpoch(e.name, e.epoch, from, true);
     for (const e of d.entries) if (e.epoch) this.consumeGrant(e.name, e.epoch);
     const changed = this.state.merge(d);
     if (changed.length === 0) return;
@@ -548,10 +653,11 @@ export class RegistrySync {
       const [to] = this.pick(1, []);
       if (to) {
         this.send(to, { k: 'digest', owners: this.state.digest(), reply: false, h: this.hlc.peek() });
-        const epochs = this.epochsMessage();
+        const epochs = this.nextEpochsChunk();
         if (epochs) this.send(to, epochs);
       }
       this.collectOwn();
+      this.pruneEpochs();
     } catch (err) {
       this.o.logger.warn('registry anti-entropy failed', { error: describeError(err) });
     }

@@ -10,7 +10,8 @@
 // how long they have been around). Whenever the name has no holder, exactly one
 // candidate — the longest-lived one alive in its view — takes it, with a fencing epoch
 // one above the highest ever seen. With a quorum, the tenure is granted by a quorum of
-// members first, and held only while a quorum is in sight. A holder whose own event
+// members first, and held only while a quorum is in sight. Only candidates vote: a
+// member that does not run this Singleton is neither counted nor asked. A holder whose own event
 // loop stalled past its lease (it may have been replaced meanwhile) stops at once.
 //
 // Invariant: the code runs only while this node holds the name and its lease is valid.
@@ -88,14 +89,15 @@ export interface SingletonHost {
   /** Raise name's highest epoch to epoch and save it durably (a state directory); true once saved, false if it could not be. */
   persistEpoch(name: string, epoch: number): Promise<boolean>;
   /** Ask the members for a grant; resolves with who granted. */
-  requestQuorum(name: string, epoch: number, needed: number, timeoutMs: number): Promise<{ granted: string[]; highestEpoch: number }>;
+  /** Ask the voters (connected members among `voters`) for a grant; resolves with who granted. */
+  requestQuorum(name: string, epoch: number, needed: number, timeoutMs: number, voters: readonly string[]): Promise<{ granted: string[]; highestEpoch: number }>;
   releaseQuorum(name: string, epoch: number, granted: string[]): void;
   /** Resolves once every member currently up has synced its registry with us, or after timeoutMs. */
   whenSynced(timeoutMs: number): Promise<void>;
   /** True when every member currently up has synced its registry with us. */
   isSynced(): boolean;
-  /** Members (not us) heard from within the last withinMs. */
-  freshMembers(withinMs: number): number;
+  /** Members (not us; only those in `among`, when given) heard from within the last withinMs. */
+  freshMembers(withinMs: number, among?: ReadonlySet<string>): number;
   /** The connected members, each as a link identity that changes when it reconnects. */
   members(): string[];
   /** Clock time of our last on-time heartbeat tick. */
@@ -225,8 +227,18 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
     return now - this.host.lastHealthyTickAt() > this.leaseMs() && now - this.tenureStartedAt > this.leaseMs();
   }
 
+  /**
+   * The other members that vote on this name: those standing as candidates for it (a
+   * candidacy marker in the registry). An observer (--no-singleton, or a node running
+   * other Singletons only) is neither counted towards a quorum nor asked for a grant.
+   */
+  private voters(): string[] {
+    const prefix = `${CANDIDATE_PREFIX}${this.name}/`;
+    return this.host.claimsOfMembers(prefix).filter((c) => c.owner !== this.host.name && c.name === prefix + c.owner).map((c) => c.owner);
+  }
+
   private quorumInSight(): boolean {
-    return this.quorum === 0 || this.host.freshMembers(this.host.failureTimeoutMs - this.host.heartbeatIntervalMs) + 1 >= this.quorum;
+    return this.quorum === 0 || this.host.freshMembers(this.host.failureTimeoutMs - this.host.heartbeatIntervalMs, new Set(this.voters())) + 1 >= this.quorum;
   }
 
   /** Whether this tenure may still act. */
@@ -319,7 +331,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
         return;
       }
       if (this.quorum > 0) {
-        const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.quorum, this.host.failureTimeoutMs);
+        const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.quorum, this.host.failureTimeoutMs, this.voters());
         this.lastGrants = granted;
         if (this.state !== 'standby') return this.host.releaseQuorum(this.name, epoch, granted);
         if (granted.length < this.quorum) {

@@ -100,3 +100,76 @@ test('--state-dir on a path that cannot be written: a clear error naming the pat
   const errors = n.logs.filter((l) => l.level === 'error');
   assert.ok(errors.length <= 3, `errors are not repeated on every retry:\n${errors.map((l) => l.message).join('\n')}`);
 });
+
+test('observers do not vote: a lone --quorum 2 node with a no-singleton member holds no tenure; a second voter gives it one', async () => {
+  const { nodes, downs } = await cluster(['a@local', 'observer@local'], 'voters');
+  const [a, observer] = nodes as [ClusterNode, ClusterNode];
+  const tenures: string[] = [];
+  a.singleton('Singleton', (ctx) => void tenures.push(`${ctx.node} ${ctx.epoch}`), { quorum: 2, settleMs: 100 });
+  // Settle, candidacy, many rounds of the standby loop (every 50 ms) and of grant requests.
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(tenures.length, 0, 'the observer gave no quorum');
+  assert.equal(observer.members().length, 1);
+  const b = createNode({ name: 'b@local', cookie: 'voters', host: '127.0.0.1', mdns: false, seeds: [`127.0.0.1:${a.port}`], ...testConfig() });
+  libNodes.push(b);
+  await b.start();
+  await waitFor(() => b.members().length === 2, 5000);
+  b.singleton('Singleton', (ctx) => void tenures.push(`${ctx.node} ${ctx.epoch}`), { quorum: 2, settleMs: 100 });
+  await waitFor(() => tenures.length === 1, 5000);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(tenures.length, 1, tenures.join(', '));
+  assert.match(tenures[0]!, /^a@local \d+$/, 'the longer-lived candidate holds it');
+  assert.deepEqual(downs, []);
+});
+
+test('an epoch flood from a member: no freeze, no flapping, the map stays within its cap, and the Singleton still fails over once', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cn-flood-'));
+  const names = ['a@local', 'b@local', 'm@local'];
+  const nodes: ClusterNode[] = [];
+  const downs: string[] = [];
+  for (const name of names) {
+    const seeds = nodes.length ? [`127.0.0.1:${nodes[0]!.port}`] : [];
+    const n = createNode({ name, cookie: 'flood', host: '127.0.0.1', mdns: false, seeds, stateDir: join(dir, name), ...testConfig() });
+    libNodes.push(n);
+    n.on('nodedown', (mm, reason) => downs.push(`${name} saw ${mm.name} down: ${reason}`));
+    await n.start();
+    nodes.push(n);
+  }
+  await waitFor(() => nodes.every((n) => n.members().length === 2), 5000, () => 'cluster formed');
+  const [a, b, m] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+  const tenures: string[] = [];
+  for (const n of [a, b]) {
+    n.singleton('Singleton', (ctx) => void tenures.push(`${ctx.node} ${ctx.epoch}`), { failover: true, settleMs: 100 });
+    await new Promise((r) => setTimeout(r, 120));
+  }
+  await waitFor(() => tenures.length === 1, 5000, () => 'first tenure');
+  const { monitorEventLoopDelay } = await import('node:perf_hooks');
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  const t0 = performance.now();
+  // 20 messages of 3,000 new names of ~200 characters (about 650 KB each): 60,000 names.
+  for (let i = 0; i < 20; i++) {
+    const e = Array.from({ length: 3000 }, (_, j): [string, number] => [`flood-${i}-${j}-${'y'.repeat(180)}`, 1 + ((i + j) % 1000)]);
+    for (const to of ['a@local', 'b@local']) sendRaw(m, to, { k: 'epochs', e });
+    // The sender shares this process: let the receivers' work, not its own encoding, show in the delay.
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const epochCount = (n: ClusterNode): number => (n as unknown as { registry: { allEpochs(): unknown[] } }).registry.allEpochs().length;
+  await waitFor(() => epochCount(a) >= 10_000 && epochCount(b) >= 10_000, 20_000, () => `${epochCount(a)} / ${epochCount(b)}`);
+  const floodMs = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, 1000));
+  lag.disable();
+  const maxLagMs = lag.max / 1e6;
+  assert.ok(maxLagMs < 1500, `the event loop stalled ${maxLagMs.toFixed(0)} ms`);
+  for (const n of [a, b]) assert.ok(epochCount(n) <= 10_001, `${n.name} holds ${epochCount(n)} epochs`);
+  // The state file holds the capped map, not 60,000 names.
+  const { readEpochs, epochFilePath } = await import('../../src/util/state-file.js');
+  assert.ok(readEpochs(epochFilePath(join(dir, 'b@local'), 'b@local')).length <= 10_001);
+  await a.stop();
+  libNodes.splice(libNodes.indexOf(a), 1);
+  await waitFor(() => tenures.length === 2, 5000, () => `tenures ${tenures.join(', ')}; downs ${downs.join('; ')}`);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(tenures, ['a@local 1', 'b@local 2']);
+  assert.deepEqual(downs.filter((d) => !d.includes('a@local')), [], 'no connection among b and m went down');
+  console.log(`flood of 2 x 60,000 names absorbed in ${floodMs.toFixed(0)} ms; max event-loop delay ${maxLagMs.toFixed(0)} ms`);
+});

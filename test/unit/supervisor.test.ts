@@ -130,8 +130,8 @@ class ScriptedHost implements SingletonHost {
     return true;
   }
 
-  freshMembers(): number {
-    return this.connected.size;
+  freshMembers(_withinMs: number, among?: ReadonlySet<string>): number {
+    return [...this.connected].filter((m) => !among || among.has(m)).length;
   }
 
   members(): string[] {
