@@ -173,3 +173,36 @@ test('an epoch flood from a member: no freeze, no flapping, the map stays within
   assert.deepEqual(downs.filter((d) => !d.includes('a@local')), [], 'no connection among b and m went down');
   console.log(`flood of 2 x 60,000 names absorbed in ${floodMs.toFixed(0)} ms; max event-loop delay ${maxLagMs.toFixed(0)} ms`);
 });
+
+test('CLI, as the red team did it: the huge-epoch poison to each node, SIGKILL of the holder: exactly one survivor roars, with epoch 2, and nobody disconnects', { skip: cliMissingReason() }, async () => {
+  const ROAR = 'I am singleton, hear me roar';
+  const a = startLocalCli('a@local', ['--settle', '300', '--failover'], { cookie: 'redteam' });
+  cliNodes.push(a);
+  const port = Number((await a.waitReady(10_000)).fields.port);
+  const b = startLocalCli('b@local', ['--settle', '300', '--failover', '--seed', `127.0.0.1:${port}`], { cookie: 'redteam' });
+  cliNodes.push(b);
+  await b.waitForMembers((ms) => ms.length === 1, 8000);
+  const c = startLocalCli('c@local', ['--settle', '300', '--failover', '--seed', `127.0.0.1:${port}`], { cookie: 'redteam' });
+  cliNodes.push(c);
+  const m = createNode({ name: 'm@local', cookie: 'redteam', host: '127.0.0.1', mdns: false, seeds: [`127.0.0.1:${port}`], ...testConfig() });
+  libNodes.push(m);
+  await m.start();
+  await waitFor(() => m.members().length === 3, 8000, () => m.members().join(', '));
+  await Promise.all([a, b, c].map((n) => n.waitForMembers((ms) => ms.length === 3, 8000)));
+  await a.waitForLine((l) => l === ROAR, 5000);
+  for (const to of ['a@local', 'b@local', 'c@local']) sendRaw(m, to, { k: 'epochs', e: [['Singleton', 2 ** 53 - 1]] });
+  for (const n of [b, c]) await n.waitForLog((l) => l.message.startsWith('dropped epoch 9007199254740991 for "Singleton" from m@local: too-high'), 3000);
+  const t0 = performance.now();
+  process.kill(a.pid, 'SIGKILL');
+  const first = await Promise.race([b, c].map((n) => n.waitForLine((l) => l === ROAR, 5000, { since: t0 }).then(() => n)));
+  const other = first === b ? c : b;
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.deepEqual(other.stdoutLines.filter((l) => l.at >= t0 && l.text === ROAR), [], 'only one survivor roars');
+  const epochs = first.stdoutLines.map((l) => /epoch (\d+)$/.exec(l.text)).filter((x): x is RegExpExecArray => x !== null).map((x) => Number(x[1]));
+  assert.deepEqual(epochs, [2]);
+  for (const n of [b, c]) {
+    const downs = n.logs.filter((l) => l.message === 'nodedown' && l.fields.peer !== 'a@local');
+    assert.deepEqual(downs.map((l) => JSON.stringify(l.fields)), [], `${n.name}: only a went down`);
+  }
+  assert.deepEqual(m.members(), ['b@local', 'c@local']);
+});
