@@ -86,7 +86,7 @@ export interface SingletonHost {
   claimsOfMembers(prefix: string): Claim[];
   /** The highest fencing epoch seen for name. */
   epochOf(name: string): number;
-  /** Raise name's highest epoch to epoch and save it durably (a state directory); true once saved, false if it could not be. */
+  /** Save name's epoch durably (a state directory; raising the highest seen if needed): true once saved, false if it could not be. */
   persistEpoch(name: string, epoch: number): Promise<boolean>;
   /** Ask the members for a grant; resolves with who granted. */
   /** Ask the voters (connected members among `voters`) for a grant; resolves with who granted. */
@@ -147,8 +147,6 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   private epochExhausted = false;
   /** Set while the last attempt could not save its epoch (the error is logged once per run of failures). */
   private unsaved = false;
-  /** Who granted the epoch being acquired (quorum mode), to give the grants back. */
-  private lastGrants: string[] = [];
 
   constructor(
     private readonly host: SingletonHost,
@@ -332,7 +330,6 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
       }
       if (this.quorum > 0) {
         const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.quorum, this.host.failureTimeoutMs, this.voters());
-        this.lastGrants = granted;
         if (this.state !== 'standby') return this.host.releaseQuorum(this.name, epoch, granted);
         if (granted.length < this.quorum) {
           this.host.releaseQuorum(this.name, epoch, granted);
@@ -341,24 +338,25 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
         }
       }
       if (this.state !== 'standby' || this.host.holder(this.name)) return;
-      // Never run on an epoch a crash could forget: save it before claiming.
-      if (!(await this.host.persistEpoch(this.name, epoch))) {
-        if (this.quorum > 0) this.host.releaseQuorum(this.name, epoch, this.lastGrants);
-        if (!this.unsaved) this.host.logger.error(`${this.name}: epoch ${epoch} could not be saved; staying a standby (no tenure runs on an unsaved epoch)`, { name: this.name, epoch });
-        this.unsaved = true;
-        return;
-      }
-      this.unsaved = false;
-      if (this.state !== 'standby' || this.host.holder(this.name)) {
-        if (this.quorum > 0) this.host.releaseQuorum(this.name, epoch, this.lastGrants);
-        return;
-      }
       const result = await this.host.register(this.name, epoch);
       if (!result.won || this.state !== 'standby') {
         if (result.won) this.host.unregister(this.name);
         return;
       }
-      await this.begin(epoch);
+      // Never run on an epoch a crash could forget: the claim's epoch is durably saved
+      // (with a state directory) before the tenure starts; if it cannot be, the claim
+      // goes and this node stays a standby.
+      const claimed = result.claim.epoch ?? epoch;
+      const saved = await this.host.persistEpoch(this.name, claimed);
+      const holder = this.host.holder(this.name);
+      if (!saved || this.state !== 'standby' || holder?.owner !== this.host.name) {
+        if (holder?.owner === this.host.name) this.host.unregister(this.name);
+        if (!saved && !this.unsaved) this.host.logger.error(`${this.name}: epoch ${claimed} could not be saved; staying a standby (no tenure runs on an unsaved epoch)`, { name: this.name, epoch: claimed });
+        if (!saved) this.unsaved = true;
+        return;
+      }
+      this.unsaved = false;
+      await this.begin(claimed);
     } finally {
       this.acquiring = false;
     }
