@@ -110,11 +110,11 @@ export class Mesh {
     return [...this.peers.keys()].sort();
   }
 
-  /** How many connected members we heard from within the last withinMs. */
-  freshMembers(withinMs: number): number {
+  /** How many connected members (only those in `among`, when given) we heard from within the last withinMs. */
+  freshMembers(withinMs: number, among?: ReadonlySet<string>): number {
     const now = this.config.clock.now();
     let n = 0;
-    for (const p of this.peers.values()) if (now - p.conn.lastReceivedAt <= withinMs) n++;
+    for (const [name, p] of this.peers) if ((!among || among.has(name)) && now - p.conn.lastReceivedAt <= withinMs) n++;
     return n;
   }
 
