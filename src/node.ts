@@ -20,9 +20,10 @@ import type { ClaimEpoch } from './registry/claims.js';
 import { REGISTRY_CHANNEL, isValidRegisteredName } from './registry/messages.js';
 import type { Claim } from './registry/registry.js';
 import { NameMessaging } from './registry/messaging.js';
-import { epochFilePath, readEpochs, writeEpochs } from './util/state-file.js';
+import { epochFilePath, readEpochs } from './util/state-file.js';
+import { EpochSaver } from './util/epoch-saver.js';
 import type { CallOptions, NameHandler } from './registry/messaging.js';
-import { SingletonSupervisor } from './singleton/supervisor.js';
+import { CANDIDATE_PREFIX, SingletonSupervisor } from './singleton/supervisor.js';
 import type { ChangeEvent, ChangeListener, RegisterResult, SingletonHost, SingletonOptions, SingletonStart } from './singleton/supervisor.js';
 
 /** Names the library keeps for itself (candidacy markers) start with this character. */
@@ -61,6 +62,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   private mesh: Mesh | undefined;
   private registry: RegistrySync | undefined;
   private claims: Claims | undefined;
+  private epochSaver: EpochSaver | undefined;
   private discoveries: Discovery[] = [];
   private readonly messaging: NameMessaging;
   private readonly supervisors = new Set<SingletonSupervisor>();
@@ -105,6 +107,10 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     if (this.state !== 'new') throw new ClusterError('ERR_CONFIG', `start() called on a node that is ${this.state}`);
     this.state = 'starting';
     const cfg = this.config;
+    const saver: EpochSaver | undefined = cfg.stateDir
+      ? new EpochSaver({ path: epochFilePath(cfg.stateDir, cfg.name), snapshot: (): [string, number][] => registry.allEpochs(), clock: cfg.clock, logger: cfg.logger })
+      : undefined;
+    this.epochSaver = saver;
     const registry = new RegistrySync({
       self: { name: cfg.name, inc: this.incarnation },
       clock: cfg.clock,
@@ -112,6 +118,10 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       logger: cfg.logger,
       fanout: cfg.registryFanout,
       antiEntropyIntervalMs: cfg.antiEntropyIntervalMs,
+      ...(saver ? { persist: () => saver.flush() } : {}),
+      // Only a candidate for the name votes on it (observers are not asked, and refuse).
+      epochInUse: (name): boolean => [cfg.name, ...(this.mesh?.members() ?? [])].some((m) => registry.whereis(`${CANDIDATE_PREFIX}${name}/${m}`) !== undefined),
+      mayVote: (name): boolean => registry.ownClaim(`${CANDIDATE_PREFIX}${name}/${cfg.name}`) !== undefined,
       port: { send: (to, msg) => mesh.send(to, REGISTRY_CHANNEL, msg) },
       events: {
         registered: (c) => {
@@ -132,7 +142,8 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
         },
         message: (name, body, from, reply) => this.messaging.deliver(name, body, from, reply),
         reply: (id, ok, body) => this.messaging.settle(id, ok, body),
-        epoch: () => this.saveEpochs(),
+        epoch: () => saver?.markDirty(),
+        epochsPruned: () => saver?.markDirty(),
         claims: (from, msg) => claims.receive(from, msg),
       },
     });
@@ -153,6 +164,8 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     );
     this.claims = claims;
     if (cfg.stateDir) registry.seedEpochs(readEpochs(epochFilePath(cfg.stateDir, cfg.name)));
+    // Save once at start: a state directory that cannot be written shows at once.
+    saver?.markDirty();
     this.registry = registry;
     const mesh = new Mesh(cfg, cfg.network ?? tcpNetwork, cfg.cookie, this.incarnation, {
       nodeup: (m) => {
@@ -226,6 +239,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     await Promise.allSettled(this.discoveries.map((d) => d.stop()));
     this.claims?.stop();
     this.registry?.stop();
+    this.epochSaver?.stop();
     this.messaging.failCalls(undefined, 'node stopped');
     await this.mesh?.stop();
     this.state = 'stopped';
@@ -291,14 +305,11 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     return (this.registry?.registered() ?? []).filter((c) => !isInternalName(c.name));
   }
 
-  /** Persist the highest epochs (with stateDir), synchronously: a tenure must not start on an epoch that a crash could forget. */
-  private saveEpochs(): void {
-    if (!this.config.stateDir || !this.registry) return;
-    try {
-      writeEpochs(epochFilePath(this.config.stateDir, this.name), this.registry.allEpochs());
-    } catch (err) {
-      this.config.logger.error(`cannot save fencing epochs in ${this.config.stateDir}: ${describeError(err)}`);
-    }
+  /** Raise name's epoch and wait until it is durably saved (true without a state directory); a tenure must not start on an epoch a crash could forget. */
+  private async persistEpoch(name: string, epoch: number): Promise<boolean> {
+    const registry = this.running();
+    if (!registry.reserveEpoch(name, epoch)) return false;
+    return this.epochSaver ? this.epochSaver.flush() : true;
   }
 
   private changed(event: ChangeEvent, name: string, claim?: Claim): void {
@@ -355,11 +366,12 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
         return claims;
       },
       epochOf: (n) => this.registry?.epochOf(n) ?? 0,
-      requestQuorum: (n, epoch, needed, ms) => this.running().requestQuorum(n, epoch, needed, ms),
+      persistEpoch: (n, epoch) => this.persistEpoch(n, epoch),
+      requestQuorum: (n, epoch, needed, ms, voters) => this.running().requestQuorum(n, epoch, needed, ms, voters),
       releaseQuorum: (n, epoch, granted) => this.registry?.releaseQuorum(n, epoch, granted),
       whenSynced: (ms) => this.running().whenSynced(ms),
       isSynced: () => this.registry?.isSynced() ?? false,
-      freshMembers: (ms) => this.mesh?.freshMembers(ms) ?? 0,
+      freshMembers: (ms, among) => this.mesh?.freshMembers(ms, among) ?? 0,
       members: () => this.members().map((m) => `${m}#${this.linkSerial.get(m) ?? 0}`),
       lastHealthyTickAt: () => this.mesh?.lastHealthyTickAt ?? 0,
       lastDeclaredDownAt: () => this.mesh?.declaredDownAt ?? -Infinity,

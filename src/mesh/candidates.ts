@@ -42,6 +42,8 @@ export interface Candidate {
   gossipers: Set<string>;
   /** Clock time the backoff was last reset by an address or port change (-Infinity: never). */
   lastResetAt: number;
+  /** The first dial already waited for the peer's own dial (SIMULTANEOUS_DIAL_GRACE_MS). */
+  yielded: boolean;
 }
 
 /** The name a candidate goes by: the advertised one, else the learned one. */
@@ -198,5 +200,6 @@ function newCandidate(key: string, source: CandidateSource, name: string | undef
     self: false,
     gossipers: new Set(),
     lastResetAt: -Infinity,
+    yielded: false,
   };
 }

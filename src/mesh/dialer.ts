@@ -27,6 +27,22 @@ export const BACKOFF_RESET_MIN_INTERVAL_MS = 60_000;
 export const MAX_DIAL_BUCKETS = 4096;
 /** First delay of the backoff after failed authentications, ms. */
 export const AUTH_BACKOFF_MIN_MS = 1000;
+/**
+ * How long the end whose dial would lose the simultaneous-dial tie-break waits before
+ * its first dial of a named peer, ms: 250. Both ends usually find each other at once
+ * (mDNS announcements cross), and every handshake costs both sides a few ms of curve
+ * arithmetic, so one handshake per pair beats two of which one is thrown away.
+ */
+export const SIMULTANEOUS_DIAL_GRACE_MS = 250;
+
+/**
+ * True when our first dial to a peer should wait SIMULTANEOUS_DIAL_GRACE_MS: the peer's
+ * name sorts first, so of two connections dialed at once its dial is the one kept
+ * (preferConnection), and it has likely found us too.
+ */
+export function yieldsFirstDial(ourName: string, peerName: string): boolean {
+  return peerName < ourName;
+}
 
 /** The timing settings the redial backoff uses. */
 export interface BackoffConfig {

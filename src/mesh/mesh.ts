@@ -26,7 +26,7 @@ import { CandidateTable, candidateName } from './candidates.js';
 import type { Candidate, UpsertResult } from './candidates.js';
 import { goodbyeCode, SHUTDOWN_GOODBYE } from './close-codes.js';
 import type { GoodbyeCode } from './close-codes.js';
-import { DialPacer, mayResetBackoff, pacedDelay, redialDelay } from './dialer.js';
+import { DialPacer, mayResetBackoff, pacedDelay, redialDelay, SIMULTANEOUS_DIAL_GRACE_MS, yieldsFirstDial } from './dialer.js';
 import { AuthFailureReport } from './auth-failures.js';
 import { FailureLog, logSafe } from './failure-log.js';
 import { OncePerWindow } from './rate-limit.js';
@@ -110,11 +110,11 @@ export class Mesh {
     return [...this.peers.keys()].sort();
   }
 
-  /** How many connected members we heard from within the last withinMs. */
-  freshMembers(withinMs: number): number {
+  /** How many connected members (only those in `among`, when given) we heard from within the last withinMs. */
+  freshMembers(withinMs: number, among?: ReadonlySet<string>): number {
     const now = this.config.clock.now();
     let n = 0;
-    for (const p of this.peers.values()) if (now - p.conn.lastReceivedAt <= withinMs) n++;
+    for (const [name, p] of this.peers) if ((!among || among.has(name)) && now - p.conn.lastReceivedAt <= withinMs) n++;
     return n;
   }
 
@@ -241,6 +241,12 @@ export class Mesh {
     this.pacedCount += paced ? 1 : -1;
   }
 
+  /** Whether a connection to `name` is in its handshake: an inbound one that said hello under it, or our dial through another candidate. */
+  private handshakeUnderway(name: string, except: Candidate): boolean {
+    for (const conn of this.pending) if (conn.claimedName === name) return true;
+    return this.candidates.named(name).some((o) => o !== except && o.dialing);
+  }
+
   private isConnected(c: Candidate): boolean {
     const name = candidateName(c);
     if (name !== undefined) return this.peers.has(name);
@@ -273,6 +279,20 @@ export class Mesh {
         this.log.debug('not dialing a candidate advertised with our own name', { addr: `${c.addresses.join('|')}:${c.port}` });
       }
       return;
+    }
+    const name = candidateName(c);
+    if (name !== undefined) {
+      if (this.handshakeUnderway(name, c)) {
+        // A connection to that node is in its handshake already (its dial, or ours
+        // through another candidate): one handshake per pair; look again afterwards.
+        this.schedule(c, this.config.reconnectMinMs);
+        return;
+      }
+      if (!c.yielded && c.attempt === 0 && yieldsFirstDial(this.config.name, name)) {
+        c.yielded = true;
+        this.schedule(c, SIMULTANEOUS_DIAL_GRACE_MS);
+        return;
+      }
     }
     const wait = this.pacer.begin(c.addresses);
     if (wait > 0) {
@@ -532,6 +552,7 @@ export class Mesh {
       if (c.source === 'gossip') this.dropCandidate(c.key);
       else {
         c.attempt = 0;
+        c.yielded = false;
         this.schedule(c, redialDelay(0, 0, this.config, this.config.random.float()));
       }
     }

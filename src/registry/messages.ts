@@ -1,6 +1,7 @@
 // Registry messages: what replicas exchange on the 'reg' channel, and their
 // validation. Everything here arrives from the network and is checked field by
-// field before the registry sees it.
+// field before the registry sees it. Counters (epochs, versions) are only type-checked
+// here; their range is judged by the registry against what it has seen (bounds.ts).
 import { ClusterError } from '../errors.js';
 import { describeValue } from '../util/untrusted.js';
 import { isValidNodeName } from '../wire/messages.js';
@@ -66,6 +67,17 @@ function nat(v: unknown, what: string): number {
   return v;
 }
 
+/**
+ * A counter (epoch or version): any number passes here, even one out of range, so the
+ * bound rule (bounds.ts) can drop the value with a log line instead of the connection.
+ * A 64-bit integer the codec gave as a bigint becomes NaN (invalid, dropped the same way).
+ */
+function counter(v: unknown, what: string): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number.NaN;
+  return bad(`${what} must be a number`);
+}
+
 function stamp(v: unknown, what: string): Stamp {
   if (!isStamp(v)) bad(`${what} must be a stamp [wall, logical]`);
   return [v[0], v[1]];
@@ -90,25 +102,26 @@ function entry(v: unknown): Entry {
   const e = obj(v, 'entry');
   if (!isValidRegisteredName(e.name)) bad('entry name must be 1..255 characters');
   if (typeof e.released !== 'boolean') bad('entry released must be a boolean');
-  const out: Entry = { name: e.name, stamp: stamp(e.stamp, 'entry stamp'), version: nat(e.version, 'entry version'), released: e.released };
+  const out: Entry = { name: e.name, stamp: stamp(e.stamp, 'entry stamp'), version: counter(e.version, 'entry version'), released: e.released };
   if (e.epoch !== undefined) {
-    const epoch = nat(e.epoch, 'entry epoch');
-    if (epoch > 0) out.epoch = epoch;
+    const epoch = counter(e.epoch, 'entry epoch');
+    if (epoch !== 0) out.epoch = epoch;
   }
   return out;
 }
 
 function digestEntry(v: unknown): OwnerDigest {
   const d = obj(v, 'digest entry');
-  return { owner: owner(d.owner, 'digest owner'), inc: inc(d.inc, 'digest inc'), version: nat(d.version, 'digest version'), floor: nat(d.floor, 'digest floor') };
+  return { owner: owner(d.owner, 'digest owner'), inc: inc(d.inc, 'digest inc'), version: counter(d.version, 'digest version'), floor: counter(d.floor, 'digest floor') };
 }
 
 function claimRef(v: unknown): ClaimRef {
   const c = obj(v, 'cfr holder');
   const out: ClaimRef = { owner: owner(c.owner, 'cfr holder owner'), inc: inc(c.inc, 'cfr holder inc'), stamp: stamp(c.stamp, 'cfr holder stamp') };
   if (c.epoch !== undefined) {
-    const epoch = nat(c.epoch, 'cfr holder epoch');
-    if (epoch > 0) out.epoch = epoch;
+    // Only compared with our own claim's epoch: an out-of-bounds value just never matches.
+    const epoch = counter(c.epoch, 'cfr holder epoch');
+    if (epoch !== 0) out.epoch = epoch;
   }
   return out;
 }
@@ -123,13 +136,16 @@ export function parseRegistryMessage(v: unknown): RegistryMessage {
       const delta: Delta = {
         owner: owner(d.owner, 'delta owner'),
         inc: inc(d.inc, 'delta inc'),
-        base: nat(d.base, 'delta base'),
-        version: nat(d.version, 'delta version'),
-        floor: nat(d.floor, 'delta floor'),
+        base: counter(d.base, 'delta base'),
+        version: counter(d.version, 'delta version'),
+        floor: counter(d.floor, 'delta floor'),
         entries: d.entries.map(entry),
       };
-      if (delta.base > delta.version || delta.floor > delta.version) bad('delta versions out of order');
-      for (const e of delta.entries) if (e.version > delta.version || e.version <= delta.base) bad('entry version outside the delta');
+      // Order is checked among valid counters only: an out-of-range one is the bound
+      // rule's to drop (with the whole delta), not grounds to disconnect.
+      const valid = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
+      if (valid(delta.base) && valid(delta.version) && valid(delta.floor) && (delta.base > delta.version || delta.floor > delta.version)) bad('delta versions out of order');
+      for (const e of delta.entries) if (valid(e.version) && valid(delta.version) && valid(delta.base) && (e.version > delta.version || e.version <= delta.base)) bad('entry version outside the delta');
       return { k: 'delta', d: delta, h: stamp(m.h, 'hlc') };
     }
     case 'digest': {
@@ -154,19 +170,19 @@ export function parseRegistryMessage(v: unknown): RegistryMessage {
         k: 'epochs',
         e: m.e.map((pair): [string, number] => {
           if (!Array.isArray(pair) || pair.length !== 2 || !isValidRegisteredName(pair[0])) bad('epochs entry must be [name, epoch]');
-          return [pair[0] as string, nat(pair[1], 'epoch')];
+          return [pair[0] as string, counter(pair[1], 'epoch')];
         }),
       };
     }
     case 'qreq':
       if (!isValidRegisteredName(m.name)) bad('qreq name must be 1..255 characters');
-      return { k: 'qreq', id: nat(m.id, 'qreq id'), name: m.name, epoch: nat(m.epoch, 'qreq epoch') };
+      return { k: 'qreq', id: nat(m.id, 'qreq id'), name: m.name, epoch: counter(m.epoch, 'qreq epoch') };
     case 'qres':
       if (typeof m.ok !== 'boolean') bad('qres ok must be a boolean');
-      return { k: 'qres', id: nat(m.id, 'qres id'), ok: m.ok, epoch: nat(m.epoch, 'qres epoch') };
+      return { k: 'qres', id: nat(m.id, 'qres id'), ok: m.ok, epoch: counter(m.epoch, 'qres epoch') };
     case 'qrel':
       if (!isValidRegisteredName(m.name)) bad('qrel name must be 1..255 characters');
-      return { k: 'qrel', name: m.name, epoch: nat(m.epoch, 'qrel epoch') };
+      return { k: 'qrel', name: m.name, epoch: counter(m.epoch, 'qrel epoch') };
     case 'cfm':
       if (!isValidRegisteredName(m.name)) bad('cfm name must be 1..255 characters');
       return { k: 'cfm', id: nat(m.id, 'cfm id'), name: m.name, owner: owner(m.owner, 'cfm owner'), inc: inc(m.inc, 'cfm inc') };

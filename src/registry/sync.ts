@@ -10,17 +10,28 @@
 // - Names are held by the first claim in the registry's order (highest fencing epoch,
 //   then earliest stamp); changes of holder become events.
 // - Fencing epochs: the highest epoch seen per name outlives its holder's claim and is
-//   shared on join and with every digest, so the next tenure's epoch is always higher.
+//   shared on join (all of it) and with every digest (a rotating chunk), so the next
+//   tenure's epoch is always higher. The map is capped (maxEpochNames; names in use —
+//   held, or with candidates — are always admitted) and pruned: a name nobody holds or
+//   stands for is forgotten epochPruneAfterMs after its epoch last rose or it was last
+//   in use, and a forgotten epoch is not taken back from a member that still sends it.
+//   Epochs travel in chunks of EPOCHS_PER_MESSAGE, far below the frame limit.
 // - Quorum mode: before a tenure, the claimant collects grants from a quorum. A member
 //   grants (name, epoch) only above every epoch it has seen, while no live member holds
 //   the name and no other live member holds an unexpired grant for it.
+// - Bounds: every epoch and version from a member passes judgeCounter (bounds.ts)
+//   before it is adopted; a refused one is dropped (with its whole delta) and logged at
+//   most once per DROP_LOG_INTERVAL_MS, never grounds to disconnect or to grant.
 // - Claim confirmation (cfm/cfr) is registry/claims.ts's: receive() hands those
 //   messages over in link order, after every delta that came before them.
 // No I/O here: messages go out through the RegistryPort, time through the Clock.
 import { describeError } from '../errors.js';
+import { cleanText } from '../util/untrusted.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Random } from '../util/random.js';
+import { judgeCounter } from './bounds.js';
+import type { CounterVerdict } from './bounds.js';
 import { HybridClock } from './hlc.js';
 import { MAX_DELTA_ENTRIES, parseRegistryMessage } from './messages.js';
 import type { ClaimMessage, RegistryMessage } from './messages.js';
@@ -51,6 +62,8 @@ export interface RegistryEvents {
   reply(id: number, ok: boolean, body: unknown): void;
   /** The highest fencing epoch seen for name rose (persist it to survive a whole-cluster restart). */
   epoch?(name: string, epoch: number): void;
+  /** Epochs of names nobody uses were forgotten (persist the smaller map). */
+  epochsPruned?(): void;
   /** A claim confirm request or answer from a member (registry/claims.ts handles it). */
   claims?(from: string, msg: ClaimMessage): void;
 }
@@ -80,8 +93,32 @@ export interface RegistrySyncOptions {
   antiEntropyIntervalMs?: number;
   /** Most entries per delta message; default MAX_DELTA_ENTRIES. */
   maxDeltaEntries?: number;
+  /**
+   * Resolves true once the epochs seen so far are durably saved (a state directory);
+   * a quorum grant is answered only then, and refused if the save failed. Default: none
+   * (grants are answered at once).
+   */
+  persist?: () => Promise<boolean>;
+  /** Most names in the fencing epoch map (names in use are always admitted); default DEFAULT_MAX_EPOCH_NAMES. */
+  maxEpochNames?: number;
+  /** Forget the epoch of a name nobody holds or stands for after this long; default DEFAULT_EPOCH_PRUNE_AFTER_MS. */
+  epochPruneAfterMs?: number;
+  /** Whether name is in use beyond a holder (it has candidates); keeps its epoch from pruning and the cap. Default: never. */
+  epochInUse?: (name: string) => boolean;
+  /** Whether this node votes on name (it stands as a candidate); a non-voter refuses every grant. Default: always. */
+  mayVote?: (name: string) => boolean;
 }
 
+
+/** Refused counters are logged at most once per this interval (with a count of the rest): 10 s. */
+export const DROP_LOG_INTERVAL_MS = 10_000;
+
+/** Most names in one 'epochs' message: 500 (at 255 characters of up to 3 UTF-8 bytes each, under 400 KB, far below the 1 MiB frame). */
+export const EPOCHS_PER_MESSAGE = 500;
+/** Most names in the fencing epoch map, beyond names in use: 10,000. */
+export const DEFAULT_MAX_EPOCH_NAMES = 10_000;
+/** A name nobody holds or stands for is forgotten this long after its last use or rise: 1 h. */
+export const DEFAULT_EPOCH_PRUNE_AFTER_MS = 3_600_000;
 
 /** Delta chunks sent to a joining member per turn of the event loop. */
 const JOIN_CHUNKS_PER_TURN = 4;
@@ -113,12 +150,24 @@ export class RegistrySync {
   private readonly interval: number;
   private readonly maxEntries: number;
   private stopped = false;
+  private dropLog = { at: -Infinity, suppressed: 0 };
+  /** When each name's epoch last rose or was last seen in use (for pruning). */
+  private readonly epochUsedAt = new Map<string, number>();
+  /** Names forgotten by pruning, with the epoch and the time: not taken back at or below that epoch. */
+  private readonly pruned = new Map<string, { epoch: number; at: number }>();
+  private nextPruneAt = 0;
+  /** Where the next anti-entropy chunk of epochs starts. */
+  private epochCursor = 0;
+  private readonly maxEpochNames: number;
+  private readonly pruneAfterMs: number;
 
   constructor(private readonly o: RegistrySyncOptions) {
     this.hlc = new HybridClock(o.clock);
     this.fanout = o.fanout ?? DEFAULT_REGISTRY_FANOUT;
     this.interval = o.antiEntropyIntervalMs ?? DEFAULT_ANTI_ENTROPY_INTERVAL_MS;
     this.maxEntries = o.maxDeltaEntries ?? MAX_DELTA_ENTRIES;
+    this.maxEpochNames = o.maxEpochNames ?? DEFAULT_MAX_EPOCH_NAMES;
+    this.pruneAfterMs = o.epochPruneAfterMs ?? DEFAULT_EPOCH_PRUNE_AFTER_MS;
   }
 
   start(): void {
@@ -203,19 +252,68 @@ export class RegistrySync {
     return this.epochs.get(name) ?? 0;
   }
 
-  private observeEpoch(name: string, epoch: number): void {
-    if (epoch <= (this.epochs.get(name) ?? 0)) return;
+  /**
+   * Adopt epoch as name's highest if the bound rule believes it and the map has room;
+   * false (and logged) if refused. `claimed`: the epoch comes with a claim (a delta entry,
+   * or this node's own tenure or grant), so the name is in use.
+   */
+  private observeEpoch(name: string, epoch: number, from = this.o.self.name, claimed = from === this.o.self.name): boolean {
+    const verdict = judgeCounter(epoch, this.epochOf(name));
+    if (verdict !== 'ok') {
+      this.refused(from, 'epoch', name, epoch, verdict);
+      return false;
+    }
+    const had = this.epochs.get(name);
+    if (had === undefined) {
+      const gone = this.pruned.get(name);
+      if (gone && epoch <= gone.epoch && !claimed && !this.epochInUse(name)) return true;
+      if (this.epochs.size >= this.maxEpochNames && !claimed && !this.epochInUse(name)) {
+        this.refused(from, 'epoch', name, epoch, `the map is full (${this.maxEpochNames} names; new names nobody claims are dropped)`);
+        return false;
+      }
+    }
+    if (had !== undefined && epoch <= had) return true;
     this.epochs.set(name, epoch);
+    this.epochUsedAt.set(name, this.o.clock.now());
+    this.pruned.delete(name);
     try {
       this.o.events.epoch?.(name, epoch);
     } catch (err) {
       this.o.logger.error('registry epoch handler failed', { name, error: describeError(err) });
     }
+    return true;
+  }
+
+  /** Log a refused counter, at most once per DROP_LOG_INTERVAL_MS (the rest are counted). */
+  private refused(from: string, what: string, subject: string, value: number, verdict: CounterVerdict | string): void {
+    const now = this.o.clock.now();
+    if (now - this.dropLog.at < DROP_LOG_INTERVAL_MS) {
+      this.dropLog.suppressed++;
+      return;
+    }
+    const more = this.dropLog.suppressed;
+    this.dropLog = { at: now, suppressed: 0 };
+    const shown = Number.isSafeInteger(value) || Number.isNaN(value) ? String(value) : value.toExponential(3);
+    this.o.logger.warn(
+      `dropped ${what} ${shown} for "${cleanText(subject, 64)}" from ${from}: ${verdict}${more ? ` (and ${more} more dropped since the last report)` : ''}`,
+      { peer: from, verdict },
+    );
+  }
+
+  /** Raise name's highest epoch to epoch before a tenure claims it (so it can be saved first). False if the bound rule refuses it. */
+  reserveEpoch(name: string, epoch: number): boolean {
+    return this.observeEpoch(name, epoch);
   }
 
   /** Seed the highest epochs known from before this boot (a state file). */
   seedEpochs(epochs: Iterable<[string, number]>): void {
-    for (const [name, epoch] of epochs) if (epoch > (this.epochs.get(name) ?? 0)) this.epochs.set(name, epoch);
+    const now = this.o.clock.now();
+    for (const [name, epoch] of epochs) {
+      if (judgeCounter(epoch, 0, false) !== 'ok' || epoch <= (this.epochs.get(name) ?? 0)) continue;
+      if (!this.epochs.has(name) && this.epochs.size >= this.maxEpochNames) continue;
+      this.epochs.set(name, epoch);
+      this.epochUsedAt.set(name, now);
+    }
   }
 
   /** Every name's highest fencing epoch seen. */
@@ -223,16 +321,68 @@ export class RegistrySync {
     return [...this.epochs];
   }
 
-  private epochsMessage(): RegistryMessage | undefined {
-    return this.epochs.size ? { k: 'epochs', e: [...this.epochs] } : undefined;
+  /** Whether name is in use: it has a holder, or candidates (epochInUse). */
+  private epochInUse(name: string): boolean {
+    return this.state.winner(name) !== undefined || (this.o.epochInUse?.(name) ?? false);
+  }
+
+  /** The whole epoch map as 'epochs' messages of at most EPOCHS_PER_MESSAGE names. */
+  private epochsMessages(): RegistryMessage[] {
+    const all = [...this.epochs];
+    const out: RegistryMessage[] = [];
+    for (let i = 0; i < all.length; i += EPOCHS_PER_MESSAGE) out.push({ k: 'epochs', e: all.slice(i, i + EPOCHS_PER_MESSAGE) });
+    return out;
+  }
+
+  /** The next chunk of the epoch map for an anti-entropy round (rotating, so every name goes out within size/EPOCHS_PER_MESSAGE rounds). */
+  private nextEpochsChunk(): RegistryMessage | undefined {
+    if (this.epochs.size === 0) return undefined;
+    const all = [...this.epochs];
+    if (this.epochCursor >= all.length) this.epochCursor = 0;
+    const e = all.slice(this.epochCursor, this.epochCursor + EPOCHS_PER_MESSAGE);
+    this.epochCursor += EPOCHS_PER_MESSAGE;
+    return { k: 'epochs', e };
+  }
+
+  /** Forget the epochs of names nobody has used for pruneAfterMs (checked every pruneAfterMs/10, at most once a second). */
+  private pruneEpochs(): void {
+    const now = this.o.clock.now();
+    if (now < this.nextPruneAt) return;
+    this.nextPruneAt = now + Math.max(1000, this.pruneAfterMs / 10);
+    for (const [name, at] of this.pruned) if (now - at.at > this.pruneAfterMs) this.pruned.delete(name);
+    let forgot = 0;
+    for (const [name, epoch] of this.epochs) {
+      if (this.epochInUse(name)) {
+        this.epochUsedAt.set(name, now);
+        continue;
+      }
+      if (now - (this.epochUsedAt.get(name) ?? now) <= this.pruneAfterMs) continue;
+      this.epochs.delete(name);
+      this.epochUsedAt.delete(name);
+      this.pruned.set(name, { epoch, at: now });
+      forgot++;
+    }
+    // The tombstones are bounded too: the oldest go first.
+    for (const name of this.pruned.keys()) {
+      if (this.pruned.size <= this.maxEpochNames) break;
+      this.pruned.delete(name);
+    }
+    if (forgot > 0) {
+      this.o.logger.info(`forgot the fencing epochs of ${forgot} names nobody has held or stood for in ${Math.round(this.pruneAfterMs / 1000)} s`);
+      try {
+        this.o.events.epochsPruned?.();
+      } catch (err) {
+        this.o.logger.error('registry epoch handler failed', { error: describeError(err) });
+      }
+    }
   }
 
   /**
-   * Ask every connected member for a grant of (name, epoch). Resolves as soon as
+   * Ask the connected members (only the `voters`, when given) for a grant of (name, epoch). Resolves as soon as
    * `needed` grants are in (this node's own included, decided by the same rule), as
    * soon as they can no longer come (refusals, members going down), or after timeoutMs.
    */
-  requestQuorum(name: string, epoch: number, needed: number, timeoutMs: number): Promise<QuorumResult> {
+  requestQuorum(name: string, epoch: number, needed: number, timeoutMs: number, voters?: readonly string[]): Promise<QuorumResult> {
     const self = this.o.self.name;
     const granted: string[] = [];
     let highest = this.epochOf(name);
@@ -240,7 +390,7 @@ export class RegistrySync {
       this.grant(self, name, epoch);
       granted.push(self);
     }
-    const waiting = new Set(this.members.keys());
+    const waiting = new Set(voters ? voters.filter((v) => v !== self && this.members.has(v)) : this.members.keys());
     const id = this.nextRequestId++;
     return new Promise<QuorumResult>((resolve) => {
       let done = false;
@@ -258,8 +408,9 @@ export class RegistrySync {
       this.quorumRequests.set(id, {
         answer: (from, ok, theirEpoch) => {
           if (!waiting.delete(from)) return;
-          highest = Math.max(highest, theirEpoch);
-          this.observeEpoch(name, theirEpoch);
+          // An answer whose epoch the bound rule refuses counts as a refusal, not a grant.
+          if (!this.observeEpoch(name, theirEpoch, from)) ok = false;
+          else highest = Math.max(highest, theirEpoch);
           if (ok) granted.push(from);
           settleIfDecided();
         },
@@ -349,18 +500,17 @@ export class RegistrySync {
     // us send everything twice.
     // A large registry goes out a few chunks per turn of the event loop, so heartbeats
     // and other members are not held up while a newcomer is fed.
-    const deltas = this.state.deltaSince(self, inc, 0, this.maxEntries);
+    const chunks: RegistryMessage[] = this.state.deltaSince(self, inc, 0, this.maxEntries).map((d) => ({ k: 'delta', d, h }));
+    chunks.push(...this.epochsMessages());
     const inc0 = this.members.get(member);
     const sendFrom = (i: number): void => {
       if (this.stopped || this.members.get(member) !== inc0) return;
-      const end = Math.min(deltas.length, i + JOIN_CHUNKS_PER_TURN);
-      for (let j = i; j < end; j++) this.send(member, { k: 'delta', d: deltas[j]!, h });
-      if (end < deltas.length) {
+      const end = Math.min(chunks.length, i + JOIN_CHUNKS_PER_TURN);
+      for (let j = i; j < end; j++) this.send(member, chunks[j]!);
+      if (end < chunks.length) {
         this.o.clock.setTimeout(() => sendFrom(end), 0);
         return;
       }
-      const epochs = this.epochsMessage();
-      if (epochs) this.send(member, epochs);
       this.send(member, { k: 'synced', h: this.hlc.peek() });
     };
     sendFrom(0);
@@ -400,13 +550,26 @@ export class RegistrySync {
         this.o.events.reply(msg.id, msg.ok, msg.body);
         return;
       case 'epochs':
-        for (const [name, epoch] of msg.e) this.observeEpoch(name, epoch);
+        for (const [name, epoch] of msg.e) this.observeEpoch(name, epoch, from);
         return;
       case 'qreq': {
         if (!this.members.has(from)) return;
-        const ok = this.mayGrant(from, msg.name, msg.epoch);
+        const verdict = judgeCounter(msg.epoch, this.epochOf(msg.name));
+        if (verdict !== 'ok') this.refused(from, 'quorum request epoch', msg.name, msg.epoch, verdict);
+        const ok = verdict === 'ok' && (this.o.mayVote?.(msg.name) ?? true) && this.mayGrant(from, msg.name, msg.epoch);
         if (ok) this.grant(from, msg.name, msg.epoch);
-        this.send(from, { k: 'qres', id: msg.id, ok, epoch: this.epochOf(msg.name) });
+        const persist = this.o.persist;
+        if (!ok || !persist) {
+          this.send(from, { k: 'qres', id: msg.id, ok, epoch: this.epochOf(msg.name) });
+          return;
+        }
+        // A grant is given only once the epoch it raised is on disk: a member that
+        // restarts must not grant the same epoch again.
+        const { id, name, epoch } = msg;
+        void persist().then((saved) => {
+          if (!saved) this.dropGrant(from, name, epoch);
+          if (!this.stopped) this.send(from, { k: 'qres', id, ok: saved, epoch: this.epochOf(name) });
+        });
         return;
       }
       case 'qres':
@@ -427,9 +590,31 @@ export class RegistrySync {
     return owner !== this.o.self.name && this.members.get(owner) === inc;
   }
 
+  /** The first counter of d the bound rule refuses, if any (the whole delta is then dropped). */
+  private refusedIn(from: string, d: Delta): { what: string; subject: string; value: number; verdict: CounterVerdict } | undefined {
+    const known = this.state.ownerDigest(d.owner, d.inc)?.version ?? 0;
+    // The owner speaks for its own version (no step bound, the ceiling still holds);
+    // news relayed by another member may not jump far above what we hold.
+    const direct = from === d.owner;
+    for (const [what, value] of [['base', d.base], ['version', d.version], ['floor', d.floor]] as const) {
+      const verdict = judgeCounter(value, known, !direct);
+      if (verdict !== 'ok') return { what: `delta ${what}`, subject: d.owner, value, verdict };
+    }
+    for (const e of d.entries) {
+      const v = judgeCounter(e.version, known, !direct);
+      if (v !== 'ok') return { what: 'entry version', subject: e.name, value: e.version, verdict: v };
+      if (e.epoch === undefined) continue;
+      const ve = judgeCounter(e.epoch, this.epochOf(e.name));
+      if (ve !== 'ok') return { what: 'entry epoch', subject: e.name, value: e.epoch, verdict: ve };
+    }
+    return undefined;
+  }
+
   private onDelta(from: string, d: Delta): void {
     if (!this.accepts(d.owner, d.inc)) return;
-    for (const e of d.entries) if (e.epoch) this.observeEpoch(e.name, e.epoch);
+    const bad = this.refusedIn(from, d);
+    if (bad) return this.refused(from, bad.what, bad.subject, bad.value, bad.verdict);
+    for (const e of d.entries) if (e.epoch) this.observeEpoch(e.name, e.epoch, from, true);
     for (const e of d.entries) if (e.epoch) this.consumeGrant(e.name, e.epoch);
     const changed = this.state.merge(d);
     if (changed.length === 0) return;
@@ -444,6 +629,11 @@ export class RegistrySync {
   private onDigest(from: string, theirs: OwnerDigest[], isReply: boolean): void {
     const known = new Map<string, OwnerDigest>();
     for (const od of theirs) {
+      const verdict = judgeCounter(od.version, 0, false) === 'ok' ? judgeCounter(od.floor, 0, false) : 'invalid';
+      if (verdict !== 'ok') {
+        this.refused(from, 'digest version', od.owner, od.version, verdict);
+        continue;
+      }
       known.set(`${od.owner}/${od.inc}`, od);
       if (od.owner === this.o.self.name && od.inc === this.o.self.inc) this.acked.set(from, od.version);
     }
@@ -477,10 +667,11 @@ export class RegistrySync {
       const [to] = this.pick(1, []);
       if (to) {
         this.send(to, { k: 'digest', owners: this.state.digest(), reply: false, h: this.hlc.peek() });
-        const epochs = this.epochsMessage();
+        const epochs = this.nextEpochsChunk();
         if (epochs) this.send(to, epochs);
       }
       this.collectOwn();
+      this.pruneEpochs();
     } catch (err) {
       this.o.logger.warn('registry anti-entropy failed', { error: describeError(err) });
     }

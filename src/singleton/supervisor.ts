@@ -13,7 +13,8 @@
 // how long they have been around). Whenever the name has no holder, exactly one
 // candidate — the longest-lived one alive in its view — takes it, with a fencing epoch
 // one above the highest ever seen. With a quorum, the tenure is granted by a quorum of
-// members first, and held only while a quorum is in sight. A holder whose own event
+// members first, and held only while a quorum is in sight. Only candidates vote: a
+// member that does not run this Singleton is neither counted nor asked. A holder whose own event
 // loop stalled past its lease (it may have been replaced meanwhile) stops at once.
 //
 // Invariant: the code runs only while this node holds the name and its lease is valid.
@@ -23,6 +24,7 @@ import type { Logger } from '../util/log.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Claim } from '../registry/registry.js';
 import { compareClaims } from '../registry/registry.js';
+import { isUsableEpoch, MAX_COUNTER } from '../registry/bounds.js';
 import { leaseMs } from '../membership/failure-detector.js';
 
 /** Settle window before a Singleton claims its name: 2 s. */
@@ -97,15 +99,18 @@ export interface SingletonHost {
   claimsOfMembers(prefix: string): Claim[];
   /** The highest fencing epoch seen for name. */
   epochOf(name: string): number;
+  /** Save name's epoch durably (a state directory; raising the highest seen if needed): true once saved, false if it could not be. */
+  persistEpoch(name: string, epoch: number): Promise<boolean>;
   /** Ask the members for a grant; resolves with who granted. */
-  requestQuorum(name: string, epoch: number, needed: number, timeoutMs: number): Promise<{ granted: string[]; highestEpoch: number }>;
+  /** Ask the voters (connected members among `voters`) for a grant; resolves with who granted. */
+  requestQuorum(name: string, epoch: number, needed: number, timeoutMs: number, voters: readonly string[]): Promise<{ granted: string[]; highestEpoch: number }>;
   releaseQuorum(name: string, epoch: number, granted: string[]): void;
   /** Resolves once every member currently up has synced its registry with us, or after timeoutMs. */
   whenSynced(timeoutMs: number): Promise<void>;
   /** True when every member currently up has synced its registry with us. */
   isSynced(): boolean;
-  /** Members (not us) heard from within the last withinMs. */
-  freshMembers(withinMs: number): number;
+  /** Members (not us; only those in `among`, when given) heard from within the last withinMs. */
+  freshMembers(withinMs: number, among?: ReadonlySet<string>): number;
   /** The connected members, each as a link identity that changes when it reconnects. */
   members(): string[];
   /** Clock time of our last on-time heartbeat tick. */
@@ -152,6 +157,9 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   private stall: { since: number; members: string[] } | undefined;
   private readonly failover: boolean;
   private readonly quorum: number;
+  private epochExhausted = false;
+  /** Set while the last attempt could not save its epoch (the error is logged once per run of failures). */
+  private unsaved = false;
 
   constructor(
     private readonly host: SingletonHost,
@@ -235,8 +243,18 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
     return now - this.host.lastHealthyTickAt() > this.leaseMs() && now - this.tenureStartedAt > this.leaseMs();
   }
 
+  /**
+   * The other members that vote on this name: those standing as candidates for it (a
+   * candidacy marker in the registry). An observer (--no-singleton, or a node running
+   * other Singletons only) is neither counted towards a quorum nor asked for a grant.
+   */
+  private voters(): string[] {
+    const prefix = `${CANDIDATE_PREFIX}${this.name}/`;
+    return this.host.claimsOfMembers(prefix).filter((c) => c.owner !== this.host.name && c.name === prefix + c.owner).map((c) => c.owner);
+  }
+
   private quorumInSight(): boolean {
-    return this.quorum === 0 || this.host.freshMembers(this.host.failureTimeoutMs - this.host.heartbeatIntervalMs) + 1 >= this.quorum;
+    return this.quorum === 0 || this.host.freshMembers(this.host.failureTimeoutMs - this.host.heartbeatIntervalMs, new Set(this.voters())) + 1 >= this.quorum;
   }
 
   /** Whether this tenure may still act. */
@@ -324,8 +342,14 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
       // Without a quorum the epoch is read when the claim is made (highest seen + 1), so
       // one learned while waiting for the registry to sync is never reused.
       const epoch = this.host.epochOf(this.name) + 1;
+      if (!isUsableEpoch(epoch)) {
+        // Only reachable after members walked the epoch up to the ceiling in bounded steps: stay a standby.
+        if (!this.epochExhausted) this.host.logger.error(`${this.name}: the fencing epoch ${this.host.epochOf(this.name)} is at the ceiling ${MAX_COUNTER}; no tenure can start (clear the state file)`, { name: this.name });
+        this.epochExhausted = true;
+        return;
+      }
       if (this.quorum > 0) {
-        const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.quorum, this.host.failureTimeoutMs);
+        const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.quorum, this.host.failureTimeoutMs, this.voters());
         if (this.state !== 'standby') return this.host.releaseQuorum(this.name, epoch, granted);
         if (granted.length < this.quorum) {
           this.host.releaseQuorum(this.name, epoch, granted);
@@ -339,7 +363,20 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
         if (result.won) this.host.unregister(this.name);
         return;
       }
-      await this.begin(result.claim.epoch ?? epoch);
+      // Never run on an epoch a crash could forget: the claim's epoch is durably saved
+      // (with a state directory) before the tenure starts; if it cannot be, the claim
+      // goes and this node stays a standby.
+      const claimed = result.claim.epoch ?? epoch;
+      const saved = await this.host.persistEpoch(this.name, claimed);
+      const holder = this.host.holder(this.name);
+      if (!saved || this.state !== 'standby' || holder?.owner !== this.host.name) {
+        if (holder?.owner === this.host.name) this.host.unregister(this.name);
+        if (!saved && !this.unsaved) this.host.logger.error(`${this.name}: epoch ${claimed} could not be saved; staying a standby (no tenure runs on an unsaved epoch)`, { name: this.name, epoch: claimed });
+        if (!saved) this.unsaved = true;
+        return;
+      }
+      this.unsaved = false;
+      await this.begin(claimed);
     } finally {
       this.acquiring = false;
     }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BACKOFF_RESET_MIN_INTERVAL_MS, CONCURRENCY_RETRY_MS, DialPacer, DIALS_GLOBAL, DIALS_PER_ADDRESS, mayResetBackoff, pacedDelay, redialDelay } from '../../src/mesh/dialer.js';
+import { BACKOFF_RESET_MIN_INTERVAL_MS, CONCURRENCY_RETRY_MS, DialPacer, DIALS_GLOBAL, DIALS_PER_ADDRESS, mayResetBackoff, pacedDelay, redialDelay, yieldsFirstDial } from '../../src/mesh/dialer.js';
 import { ManualClock } from '../../src/util/clock.js';
 
 const cfg = { reconnectMinMs: 200, reconnectMaxMs: 4000, authBackoffMaxMs: 60_000 };
@@ -75,4 +75,14 @@ test('pacedDelay: the wait, spread over the candidates already waiting', () => {
     [500, 1000, 0.999, 500 * (1 + 999)],
   ];
   for (const [wait, n, r, want] of cases) assert.ok(Math.abs(pacedDelay(wait, n, r) - want) < 1e-6, `${wait} ${n} ${r}: ${pacedDelay(wait, n, r)}`);
+});
+
+test('yieldsFirstDial: the end whose dial would lose the tie-break waits', () => {
+  const cases: [string, string, boolean][] = [
+    ['bob@h', 'alice@h', true],
+    ['alice@h', 'bob@h', false],
+    ['n2@h', 'n10@h', true], // string order, as preferConnection uses
+    ['a@h', 'a@h', false],
+  ];
+  for (const [ours, peer, want] of cases) assert.equal(yieldsFirstDial(ours, peer), want, `${ours} vs ${peer}`);
 });

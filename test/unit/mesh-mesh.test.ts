@@ -390,3 +390,45 @@ test('gossip candidates are capped per gossiping member and go when that member 
     await alice.mesh.stop();
   }
 });
+
+test('two nodes that find each other at once make one handshake, dialed by the name that sorts first', async () => {
+  const clock = new ManualClock(0);
+  const net = new MemoryNetwork();
+  const dials = new Map<string, number>();
+  const counting = (inner: Network): Network => ({
+    listen: (h, p, on) => inner.listen(h, p, on),
+    dial: (host, port, ms) => {
+      dials.set(host, (dials.get(host) ?? 0) + 1);
+      return inner.dial(host, port, ms);
+    },
+  });
+  const alice = node(clock, counting(net.host('10.0.0.1')), 'alice@sim', '10.0.0.1', KEY, 1);
+  const bob = node(clock, counting(net.host('10.0.0.2')), 'bob@sim', '10.0.0.2', KEY, 2);
+  await alice.mesh.start();
+  await bob.mesh.start();
+  bob.mesh.peerFound({ id: 'alice', name: 'alice@sim', addresses: ['10.0.0.1'], port: alice.mesh.port, source: 'mdns' });
+  alice.mesh.peerFound({ id: 'bob', name: 'bob@sim', addresses: ['10.0.0.2'], port: bob.mesh.port, source: 'mdns' });
+  await run(clock, 1000);
+  assert.deepEqual(alice.mesh.members(), ['bob@sim']);
+  assert.deepEqual(bob.mesh.members(), ['alice@sim']);
+  assert.deepEqual(Object.fromEntries(dials), { '10.0.0.2': 1 }, 'only alice (sorting first) dialed');
+  assert.ok(!alice.events.some((e) => e.kind === 'relinked') && !bob.events.some((e) => e.kind === 'relinked'), 'no second connection replaced the first');
+  await alice.mesh.stop();
+  await bob.mesh.stop();
+});
+
+test('a node that yields its first dial still dials when the peer does not', async () => {
+  const clock = new ManualClock(0);
+  const net = new MemoryNetwork();
+  const alice = node(clock, net.host('10.0.0.1'), 'alice@sim', '10.0.0.1', KEY, 1);
+  const bob = node(clock, net.host('10.0.0.2'), 'bob@sim', '10.0.0.2', KEY, 2);
+  await alice.mesh.start();
+  await bob.mesh.start();
+  // Only bob knows of alice (say a seed): he waits the grace, then dials himself.
+  bob.mesh.peerFound({ id: 'alice', name: 'alice@sim', addresses: ['10.0.0.1'], port: alice.mesh.port, source: 'mdns' });
+  await run(clock, 1000);
+  assert.deepEqual(bob.mesh.members(), ['alice@sim']);
+  assert.deepEqual(alice.mesh.members(), ['bob@sim']);
+  await alice.mesh.stop();
+  await bob.mesh.stop();
+});

@@ -110,6 +110,16 @@ class ScriptedHost implements SingletonHost {
     return this.epochs.get(name) ?? 0;
   }
 
+  /** Whether saving an epoch succeeds (a writable state directory). */
+  saveOk = true;
+  readonly saved: [string, number][] = [];
+
+  persistEpoch(name: string, epoch: number): Promise<boolean> {
+    this.epochs.set(name, Math.max(this.epochs.get(name) ?? 0, epoch));
+    if (this.saveOk) this.saved.push([name, epoch]);
+    return Promise.resolve(this.saveOk);
+  }
+
   requestQuorum(): ReturnType<SingletonHost['requestQuorum']> {
     return Promise.resolve({ granted: [], highestEpoch: 0 });
   }
@@ -124,8 +134,8 @@ class ScriptedHost implements SingletonHost {
     return true;
   }
 
-  freshMembers(): number {
-    return this.connected.size;
+  freshMembers(_withinMs: number, among?: ReadonlySet<string>): number {
+    return [...this.connected].filter((m) => !among || among.has(m)).length;
   }
 
   members(): string[] {
@@ -176,6 +186,22 @@ test('a standby takes the name as soon as the holder goes down', async () => {
   assert.equal(tenures.length, 1);
   assert.equal(tenures[0]!.epoch, 2);
   assert.ok(tenures[0]!.at - t <= HEARTBEAT, `took over ${tenures[0]!.at - t} ms after the holder went down`);
+});
+
+test('an epoch that cannot be saved starts no tenure: one error line, the node stays a standby, and starts once saving works', async () => {
+  const { host, sup, tenures } = await standbyBehindB();
+  host.saveOk = false;
+  host.nodedown('b');
+  await run(host, 2000);
+  assert.equal(tenures.length, 0);
+  assert.equal(sup.state, 'standby');
+  assert.equal(host.holder('S'), undefined, 'the name was never claimed');
+  const errors = host.lines.filter((l) => l.includes('could not be saved'));
+  assert.deepEqual(errors, ['S: epoch 2 could not be saved; staying a standby (no tenure runs on an unsaved epoch)']);
+  host.saveOk = true;
+  await run(host, 300);
+  assert.equal(tenures.length, 1);
+  assert.deepEqual(host.saved, [['S', tenures[0]!.epoch]], 'the tenure\'s epoch was saved before it started');
 });
 
 test('a standby that was frozen does not take the name from a holder that declared it down and comes back', async () => {
