@@ -154,6 +154,15 @@ function installHooks(node: ClusterNode, drops: Map<string, DropState>, traffic:
     }
     return send(to, msg);
   };
+  // The claim rule (registry/claims.ts) sends its confirm requests and answers itself.
+  const claimPort = (node as unknown as { claims?: { port?: { send?: (to: string, msg: unknown) => boolean } } }).claims?.port;
+  if (!claimPort || typeof claimPort.send !== 'function') throw new Error('ClusterNode.claims.port.send not found: update installHooks in bench/registry-worker.ts');
+  const sendClaim = claimPort.send.bind(claimPort);
+  claimPort.send = (to, msg) => {
+    const kind = String((msg as { k?: unknown }).k);
+    (traffic[kind] ??= { messages: 0, entries: 0 }).messages++;
+    return sendClaim(to, msg);
+  };
 }
 
 // ---- the worker ------------------------------------------------------------------
@@ -236,7 +245,9 @@ const handlers: Handlers = {
     const at = nowMs();
     const r = await n.register(name);
     const doneAt = nowMs();
-    return { at, doneAt, won: r.won, owner: r.claim.owner, incarnation: r.claim.incarnation, stamp: [r.claim.stamp[0], r.claim.stamp[1]] };
+    // An unconfirmed claim names no holder.
+    const c = r.won || r.owner !== undefined ? r.claim : { owner: '', incarnation: '', stamp: [0, 0] as const };
+    return { at, doneAt, won: r.won, owner: c.owner, incarnation: c.incarnation, stamp: [c.stamp[0], c.stamp[1]] };
   },
   async registerMany({ prefix, count }) {
     const n = running();

@@ -4,7 +4,9 @@
 // default timings (anti-entropy 1 s, fanout 4). Parts, in the order they run:
 // 0. views: N nodes started at once, as a user would; does every node's registry see
 //    every connected member? (A replaced duplicate connection can leave it blind.)
-// 1. latency: register on one node -> whereis answers on every node (p50/p99).
+// 1. latency: register on one node -> whereis answers on every node (p50/p99); the
+//    register() call itself (claim -> confirmed by every member -> won: the
+//    claim-to-start latency); and every node registering one name at once (contended).
 // 2. repair: one node loses every push of a name; time until anti-entropy brings it.
 // 3. heal: two clusters each register the same name, a bridging node joins them;
 //    time until every node names one holder.
@@ -45,11 +47,12 @@ export const REGISTRY_TARGETS = {
 const PARTS = ['views', 'latency', 'repair', 'heal', 'scale'] as const;
 type Part = (typeof PARTS)[number];
 
-const USAGE = `usage: npm run bench -- registry [--nodes N] [--registrations R] [--warmup W] [--repair-trials T]
+const USAGE = `usage: npm run bench -- registry [--nodes N] [--registrations R] [--warmup W] [--contended C] [--repair-trials T]
                  [--heal-trials H] [--view-trials V] [--names M] [--join-trials J] [--parts LIST] [--out DIR]
   --nodes N            node processes (default 10; the heal part adds one bridging node)
   --registrations R    timed registrations for the latency part (default 500)
   --warmup W           untimed registrations before them (default 20)
+  --contended C        names every node registers at once, one after another (default 50)
   --repair-trials T    dropped-push trials (default 20)
   --heal-trials H      partition-heal trials (default 5)
   --view-trials V      concurrent starts checked by the views part (default 2)
@@ -68,6 +71,7 @@ interface RegistryOptions {
   nodes: number;
   registrations: number;
   warmup: number;
+  contended: number;
   repairTrials: number;
   healTrials: number;
   viewTrials: number;
@@ -87,6 +91,7 @@ function parseOptions(argv: string[]): RegistryOptions | string {
         nodes: { type: 'string' },
         registrations: { type: 'string' },
         warmup: { type: 'string' },
+        contended: { type: 'string' },
         'repair-trials': { type: 'string' },
         'heal-trials': { type: 'string' },
         'view-trials': { type: 'string' },
@@ -103,6 +108,7 @@ function parseOptions(argv: string[]): RegistryOptions | string {
     const nodes = intOption('nodes', v.nodes, 10, 4, 50);
     const registrations = intOption('registrations', v.registrations, 500, 1, 100_000);
     const warmup = intOption('warmup', v.warmup, 20, 0, 10_000);
+    const contended = intOption('contended', v.contended, 50, 0, 10_000);
     const repairTrials = intOption('repair-trials', v['repair-trials'], 20, 1, 1000);
     const healTrials = intOption('heal-trials', v['heal-trials'], 5, 1, 100);
     const viewTrials = intOption('view-trials', v['view-trials'], 2, 1, 100);
@@ -116,7 +122,7 @@ function parseOptions(argv: string[]): RegistryOptions | string {
       parts = PARTS.filter((x) => list.includes(x));
     }
     if (joinTrials > nodes) throw new UsageError(`--join-trials must be at most --nodes (${nodes})`);
-    return { nodes, registrations, warmup, repairTrials, healTrials, viewTrials, names, joinTrials, parts, out: v.out ?? RESULTS_DIR, argv };
+    return { nodes, registrations, warmup, contended, repairTrials, healTrials, viewTrials, names, joinTrials, parts, out: v.out ?? RESULTS_DIR, argv };
   } catch (err) {
     return usageText(err, USAGE);
   }
@@ -493,6 +499,17 @@ interface LatencyResult {
   loopDelayMaxMs: number;
   /** Registry messages all nodes sent per timed registration, by kind (includes background anti-entropy). */
   messagesPerRegistration: Record<string, number>;
+  /** Every node registers one fresh name at once (IPC calls sent together), per trial. */
+  contended: ContendedTrial[];
+}
+
+interface ContendedTrial {
+  /** Nodes whose register() won (must be 1). */
+  winners: number;
+  /** The winner's register() call, ms (claim -> confirmed -> won). */
+  winnerCallMs: number;
+  /** The losers' register() calls, ms. */
+  loserCallMs: number[];
 }
 
 /** Sum the traffic counters of several nodes (and reset them). */
@@ -543,6 +560,7 @@ async function measureLatency(ws: Worker[], o: RegistryOptions): Promise<Latency
     loopDelayP99Ms: NaN,
     loopDelayMaxMs: NaN,
     messagesPerRegistration: {},
+    contended: [],
   };
   const total = o.warmup + o.registrations;
   let cpu0 = cpuSeconds(ws);
@@ -584,6 +602,19 @@ async function measureLatency(ws: Worker[], o: RegistryOptions): Promise<Latency
   r.nodesCpuMsPerRegistration = (1000 * (cpu1.nodes - cpu0.nodes)) / o.registrations;
   r.loopDelayP99Ms = distribution(loops.map((l) => l.p99Ms)).p50;
   r.loopDelayMaxMs = Math.max(...loops.map((l) => l.maxMs));
+  for (let i = 0; i < o.contended; i++) {
+    const name = `contended-${i}`;
+    const regs = await Promise.all(ws.map((w) => w.call('register', { name })));
+    const winners = regs.filter((x) => x.won);
+    const winner = winners[0];
+    r.contended.push({
+      winners: winners.length,
+      winnerCallMs: winner ? winner.doneAt - winner.at : NaN,
+      loserCallMs: regs.filter((x) => !x.won).map((x) => x.doneAt - x.at),
+    });
+    await waitFor(() => ws.every((w) => winner !== undefined && w.firstSeen(name, winner.owner) !== undefined), CONVERGE_TIMEOUT_MS, () => `${name} on every node`).catch(() => undefined);
+    for (const w of ws) w.seen.delete(name);
+  }
   return r;
 }
 
@@ -868,6 +899,9 @@ function summarizeResults(r: Results): Record<string, unknown> {
       everyNodeMs: distribution(r.latency.everyNodeMs),
       oneNodeMs: distribution(r.latency.oneNodeMs),
       registerCallMs: distribution(r.latency.registerCallMs),
+      contendedWinnerCallMs: distribution(r.latency.contended.map((t) => t.winnerCallMs)),
+      contendedLoserCallMs: distribution(r.latency.contended.flatMap((t) => t.loserCallMs)),
+      contendedWinners: r.latency.contended.map((t) => t.winners),
       pushOnlyEveryNodeMs: distribution(r.latency.everyNodeMs.filter((x) => x <= 100)),
       lateRegistrations: r.latency.lateRegistrations,
       timeouts: r.latency.timeouts,
@@ -963,11 +997,22 @@ function markdown(o: RegistryOptions, r: Results, env: Record<string, unknown>, 
       `| ... on one other node (${one.count} deliveries) | p50 ${ms(one.p50)}, p90 ${ms(one.p90)}, p99 ${ms(one.p99)}, max ${ms(one.max)} | - |`,
       `| ... registrations some node got only after 100 ms (every push missed it; anti-entropy brought it) | ${r.latency.lateRegistrations} of ${every.count} (${((100 * r.latency.lateRegistrations) / Math.max(1, every.count)).toFixed(1)} %); ${r.latency.timeouts} never arrived within ${CONVERGE_TIMEOUT_MS / 1000} s | - |`,
       `| ... excluding those: push alone (${pushOnly.count} registrations) | p50 ${ms(pushOnly.p50)}, p90 ${ms(pushOnly.p90)}, p99 ${ms(pushOnly.p99)}, max ${ms(pushOnly.max)} | - |`,
-      `| ... register() call on the registering node | p50 ${ms(call.p50)}, p99 ${ms(call.p99)} | - |`,
+      `| ... register() call on the registering node: claim -> confirmed by all ${o.nodes - 1} members -> won (claim-to-start) | p50 ${ms(call.p50)}, p90 ${ms(call.p90)}, **p99 ${ms(call.p99)}**, max ${ms(call.max)} | - |`,
       `| ... CPU while registering, % of all ${cpus().length} cores: node processes / coordinator / other processes on the machine; node CPU per registration (all nodes) | ${r.latency.nodesCpuPercentOfMachine.toFixed(0)} % / ${r.latency.coordinatorCpuPercentOfMachine.toFixed(0)} % / ${r.latency.othersCpuPercentOfMachine.toFixed(0)} %; ${r.latency.nodesCpuMsPerRegistration.toFixed(1)} ms | - |`,
       `| ... event-loop delay inside the nodes meanwhile: median node's p99; worst max | ${ms(r.latency.loopDelayP99Ms)}; ${ms(r.latency.loopDelayMaxMs)} | - |`,
       `| ... registry messages sent per registration, all nodes (deltas; digests and other background) | ${(r.latency.messagesPerRegistration.delta ?? 0).toFixed(1)} deltas (${o.nodes - 1} would reach everyone once); ${Object.entries(r.latency.messagesPerRegistration).filter(([k]) => k !== 'delta').map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ') || 'none'} | - |`,
     );
+    if (r.latency.contended.length) {
+      const c = r.latency.contended;
+      const win = distribution(c.map((x) => x.winnerCallMs));
+      const lose = distribution(c.flatMap((x) => x.loserCallMs));
+      verdicts.contendedOneWinner = c.every((x) => x.winners === 1);
+      lines.push(
+        `| 1b. all ${o.nodes} nodes register one fresh name at once (${c.length} names): winners per name | ${[...new Set(c.map((x) => x.winners))].sort().join(', ')} | exactly 1: ${verdict(verdicts.contendedOneWinner)} |`,
+        `| ... the winner's register() call (claim-to-start under contention) | p50 ${ms(win.p50)}, p90 ${ms(win.p90)}, **p99 ${ms(win.p99)}**, max ${ms(win.max)} | - |`,
+        `| ... the losers' register() calls (until they know the holder) | p50 ${ms(lose.p50)}, p99 ${ms(lose.p99)}, max ${ms(lose.max)} | - |`,
+      );
+    }
   }
   if (r.repair) {
     const rep = distribution(r.repair.trials.map((x) => x.repairMs));

@@ -15,6 +15,8 @@ import { describeError } from './errors.js';
 import { mdnsDiscovery } from './discovery/mdns.js';
 import { staticDiscovery } from './discovery/static.js';
 import { RegistrySync } from './registry/sync.js';
+import { Claims, confirmTimeoutMs } from './registry/claims.js';
+import type { ClaimEpoch } from './registry/claims.js';
 import { REGISTRY_CHANNEL, isValidRegisteredName } from './registry/messages.js';
 import type { Claim } from './registry/registry.js';
 import { NameMessaging } from './registry/messaging.js';
@@ -59,6 +61,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   private state: NodeState = 'new';
   private mesh: Mesh | undefined;
   private registry: RegistrySync | undefined;
+  private claims: Claims | undefined;
   private epochSaver: EpochSaver | undefined;
   private discoveries: Discovery[] = [];
   private readonly messaging: NameMessaging;
@@ -129,7 +132,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
           // A claim that lost stays lost: release it, so it cannot come back as the
           // holder when the winner goes away later.
           this.messaging.deleteHandler(name);
-          registry.release(name);
+          claims.lost(name);
           if (!isInternalName(name)) this.emit('lost', name, winner);
           this.changed('lost', name, winner);
         },
@@ -141,8 +144,25 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
         reply: (id, ok, body) => this.messaging.settle(id, ok, body),
         epoch: () => saver?.markDirty(),
         epochsPruned: () => saver?.markDirty(),
+        claims: (from, msg) => claims.receive(from, msg),
       },
     });
+    const claims = new Claims(
+      {
+        self: { name: cfg.name, inc: this.incarnation },
+        clock: cfg.clock,
+        logger: cfg.logger,
+        holder: (n) => registry.whereis(n),
+        ownClaim: (n) => registry.ownClaim(n),
+        epochOf: (n) => registry.epochOf(n),
+        claim: (n, epoch) => registry.claim(n, epoch),
+        release: (n) => registry.release(n),
+        members: () => registry.memberNames(),
+        send: (to, msg) => mesh.send(to, REGISTRY_CHANNEL, msg),
+      },
+      { timeoutMs: confirmTimeoutMs(cfg.failureTimeoutMs) },
+    );
+    this.claims = claims;
     if (cfg.stateDir) registry.seedEpochs(readEpochs(epochFilePath(cfg.stateDir, cfg.name)));
     // Save once at start: a state directory that cannot be written shows at once.
     saver?.markDirty();
@@ -156,6 +176,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       },
       nodedown: (m, reason) => {
         registry.nodeDown(m.name, m.incarnation);
+        claims.memberDown(m.name);
         this.messaging.failCalls(m.name, `${m.name} went down`);
         this.emit('nodedown', m, reason);
         this.changed('nodedown', m.name);
@@ -216,6 +237,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     this.state = 'stopping';
     await Promise.allSettled([...this.supervisors].map((s) => s.stop()));
     await Promise.allSettled(this.discoveries.map((d) => d.stop()));
+    this.claims?.stop();
     this.registry?.stop();
     this.epochSaver?.stop();
     this.messaging.failCalls(undefined, 'node stopped');
@@ -233,7 +255,11 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   /**
    * Register name for this node across the cluster. Waits (up to settleMs) until the
    * registry has synced with every member up now, then claims the name unless a live
-   * node already holds it. Won: messages to the name reach handler. Lost: the holder.
+   * node already holds it, and confirms the claim with every connected member (one
+   * round trip; nodes registering at the same instant resolve to one). Won: messages
+   * to the name reach handler. Lost: the holder. Not confirmed in time (a member that
+   * stays connected but does not answer within twice the failure timeout): `owner` is
+   * undefined and `unconfirmed` says why; the claim was released.
    */
   async register(name: string, handler?: NameHandler): Promise<RegisterResult> {
     if (!isValidRegisteredName(name) || isInternalName(name)) throw new ClusterError('ERR_CONFIG', 'a registered name must be 1 to 255 characters and not start with \\u0001');
@@ -241,18 +267,26 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     return this.claimName(name, 0, handler);
   }
 
-  private claimName(name: string, epoch: number, handler?: NameHandler): RegisterResult {
-    const registry = this.running();
-    const holder = registry.whereis(name);
-    if (holder && !(holder.owner === this.name && holder.incarnation === this.incarnation)) return { won: false, owner: holder.owner, claim: holder };
-    const claim = registry.ownClaim(name) ?? registry.claim(name, epoch);
-    const now = registry.whereis(name)!;
-    if (now.owner !== this.name || now.incarnation !== this.incarnation) {
-      registry.release(name);
-      return { won: false, owner: now.owner, claim: now };
+  /** Claim name through the claim rule (registry/claims.ts): confirmed by every connected member before it counts as won. */
+  private async claimName(name: string, epoch: ClaimEpoch, handler?: NameHandler): Promise<RegisterResult> {
+    this.running();
+    const outcome = await this.claims!.claim(name, epoch);
+    switch (outcome.kind) {
+      case 'won':
+        if (handler) this.messaging.setHandler(name, handler);
+        return { won: true, claim: outcome.claim };
+      case 'held': {
+        const h = outcome.holder;
+        if (!('inc' in h)) return { won: false, owner: h.owner, claim: h };
+        // Named by a member's answer: our replica's copy of that claim if we have it.
+        const local = this.registry?.whereis(name);
+        const claim: Claim =
+          local && local.owner === h.owner && local.incarnation === h.inc ? local : { name, owner: h.owner, incarnation: h.inc, stamp: h.stamp, version: 0, epoch: h.epoch ?? 0 };
+        return { won: false, owner: h.owner, claim };
+      }
+      case 'unconfirmed':
+        return { won: false, owner: undefined, unconfirmed: outcome.why };
     }
-    if (handler) this.messaging.setHandler(name, handler);
-    return { won: true, claim };
   }
 
   /** Release our claim on name (a tombstone spreads). Returns false if we held no claim. */

@@ -36,7 +36,22 @@ export type RegistryMessage =
   /** The answer to a qreq; epoch is the highest the answerer has seen. */
   | { k: 'qres'; id: number; ok: boolean; epoch: number }
   /** The sender no longer needs the grant it asked for. */
-  | { k: 'qrel'; name: string; epoch: number };
+  | { k: 'qrel'; name: string; epoch: number }
+  /** Confirm request: the sender (owner/inc) claimed name; who holds it in your view? */
+  | { k: 'cfm'; id: number; name: string; owner: string; inc: string }
+  /** The answer to a cfm: the holder the answerer sees (absent: none). */
+  | { k: 'cfr'; id: number; holder?: ClaimRef };
+
+/** A claim as a confirm answer names it: owner incarnation, stamp and fencing epoch (absent: 0). */
+export interface ClaimRef {
+  owner: string;
+  inc: string;
+  stamp: Stamp;
+  epoch?: number;
+}
+
+/** The claim-confirmation messages (handled by registry/claims.ts). */
+export type ClaimMessage = Extract<RegistryMessage, { k: 'cfm' | 'cfr' }>;
 
 function bad(what: string): never {
   throw new ClusterError('ERR_PROTOCOL', `invalid registry message: ${what}`);
@@ -100,6 +115,17 @@ function digestEntry(v: unknown): OwnerDigest {
   return { owner: owner(d.owner, 'digest owner'), inc: inc(d.inc, 'digest inc'), version: counter(d.version, 'digest version'), floor: counter(d.floor, 'digest floor') };
 }
 
+function claimRef(v: unknown): ClaimRef {
+  const c = obj(v, 'cfr holder');
+  const out: ClaimRef = { owner: owner(c.owner, 'cfr holder owner'), inc: inc(c.inc, 'cfr holder inc'), stamp: stamp(c.stamp, 'cfr holder stamp') };
+  if (c.epoch !== undefined) {
+    // Only compared with our own claim's epoch: an out-of-bounds value just never matches.
+    const epoch = counter(c.epoch, 'cfr holder epoch');
+    if (epoch !== 0) out.epoch = epoch;
+  }
+  return out;
+}
+
 /** Validate a decoded registry message body. Throws ClusterError ERR_PROTOCOL. */
 export function parseRegistryMessage(v: unknown): RegistryMessage {
   const m = obj(v, 'message');
@@ -157,6 +183,14 @@ export function parseRegistryMessage(v: unknown): RegistryMessage {
     case 'qrel':
       if (!isValidRegisteredName(m.name)) bad('qrel name must be 1..255 characters');
       return { k: 'qrel', name: m.name, epoch: counter(m.epoch, 'qrel epoch') };
+    case 'cfm':
+      if (!isValidRegisteredName(m.name)) bad('cfm name must be 1..255 characters');
+      return { k: 'cfm', id: nat(m.id, 'cfm id'), name: m.name, owner: owner(m.owner, 'cfm owner'), inc: inc(m.inc, 'cfm inc') };
+    case 'cfr': {
+      const out: RegistryMessage = { k: 'cfr', id: nat(m.id, 'cfr id') };
+      if (m.holder !== undefined) out.holder = claimRef(m.holder);
+      return out;
+    }
     default:
       return bad(`unknown kind (${describeValue(m.k)})`);
   }

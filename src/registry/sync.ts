@@ -22,6 +22,8 @@
 // - Bounds: every epoch and version from a member passes judgeCounter (bounds.ts)
 //   before it is adopted; a refused one is dropped (with its whole delta) and logged at
 //   most once per DROP_LOG_INTERVAL_MS, never grounds to disconnect or to grant.
+// - Claim confirmation (cfm/cfr) is registry/claims.ts's: receive() hands those
+//   messages over in link order, after every delta that came before them.
 // No I/O here: messages go out through the RegistryPort, time through the Clock.
 import { describeError } from '../errors.js';
 import { cleanText } from '../util/untrusted.js';
@@ -32,7 +34,7 @@ import { judgeCounter } from './bounds.js';
 import type { CounterVerdict } from './bounds.js';
 import { HybridClock } from './hlc.js';
 import { MAX_DELTA_ENTRIES, parseRegistryMessage } from './messages.js';
-import type { RegistryMessage } from './messages.js';
+import type { ClaimMessage, RegistryMessage } from './messages.js';
 import { compareClaims, RegistryState } from './registry.js';
 import type { Claim, Delta, OwnerDigest } from './registry.js';
 
@@ -62,6 +64,8 @@ export interface RegistryEvents {
   epoch?(name: string, epoch: number): void;
   /** Epochs of names nobody uses were forgotten (persist the smaller map). */
   epochsPruned?(): void;
+  /** A claim confirm request or answer from a member (registry/claims.ts handles it). */
+  claims?(from: string, msg: ClaimMessage): void;
 }
 
 /** The outcome of asking for a quorum. */
@@ -187,6 +191,11 @@ export class RegistrySync {
   /** Every held name with its holder, sorted by name. */
   registered(): Claim[] {
     return [...this.state.holders().values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** The members up now, to whom our own changes are pushed. */
+  memberNames(): string[] {
+    return [...this.members.keys()];
   }
 
   /** True once every member currently up has pushed its entries to us. */
@@ -568,6 +577,11 @@ export class RegistrySync {
         return;
       case 'qrel':
         this.dropGrant(from, msg.name, msg.epoch);
+        return;
+      case 'cfm':
+      case 'cfr':
+        // Handled after every message before it on this link (the claim's delta) was merged.
+        if (this.members.has(from)) this.o.events.claims?.(from, msg);
         return;
     }
   }

@@ -4,6 +4,9 @@
 // window (so discovery and registry sync see the cluster first) it registers the name;
 // if it wins, it starts the code; if the name is held, it logs who holds it and never
 // starts. Code that loses the name to an earlier claimant is stopped, never restarted.
+// Every claim here (register, takeover) is a confirmed claim (registry/claims.ts): it
+// wins only once every connected member has named it the holder, so nodes claiming in
+// the same instant resolve to one before any code starts.
 //
 // Failover mode — unique and fault tolerant: every node running the supervisor is a
 // candidate (it registers a candidacy marker at start, so candidates are ordered by
@@ -63,7 +66,16 @@ export interface SingletonOptions {
 }
 
 /** The outcome of registering a name. */
-export type RegisterResult = { won: true; claim: Claim } | { won: false; owner: string; claim: Claim };
+export type RegisterResult =
+  | { won: true; claim: Claim }
+  /** Another node's claim holds the name. */
+  | { won: false; owner: string; claim: Claim }
+  /**
+   * Nobody named another holder, but the claim was not confirmed by every connected
+   * member (no answer before the deadline, a member that did not see it, the node
+   * stopping): it was released.
+   */
+  | { won: false; owner: undefined; unconfirmed: 'deadline' | 'unseen' | 'stopped' | 'gone' };
 
 /** A registry or membership change the node reports to its supervisors. */
 export type ChangeEvent = 'lost' | 'freed' | 'registered' | 'nodedown' | 'nodeup';
@@ -78,7 +90,8 @@ export interface SingletonHost {
   readonly logger: Logger;
   readonly failureTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
-  register(name: string, epoch?: number): Promise<RegisterResult>;
+  /** Claim name (confirmed by every connected member); epoch 'next' takes the highest seen + 1 at the moment of the claim. */
+  register(name: string, epoch?: number | 'next'): Promise<RegisterResult>;
   unregister(name: string): boolean;
   /** The holder's claim, if any. */
   holder(name: string): Claim | undefined;
@@ -178,6 +191,11 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
     const result = await this.host.register(this.name);
     if (this.state !== 'settling') {
       if (result.won) this.host.unregister(this.name);
+      return;
+    }
+    if (!result.won && result.owner === undefined) {
+      this.state = 'not-started';
+      this.host.logger.warn(`${this.name} claim not confirmed by every member (${result.unconfirmed}); not starting (restart: temporary)`, { name: this.name });
       return;
     }
     if (!result.won) {
@@ -321,6 +339,8 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   private async acquire(): Promise<void> {
     this.acquiring = true;
     try {
+      // Without a quorum the epoch is read when the claim is made (highest seen + 1), so
+      // one learned while waiting for the registry to sync is never reused.
       const epoch = this.host.epochOf(this.name) + 1;
       if (!isUsableEpoch(epoch)) {
         // Only reachable after members walked the epoch up to the ceiling in bounded steps: stay a standby.
@@ -338,7 +358,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
         }
       }
       if (this.state !== 'standby' || this.host.holder(this.name)) return;
-      const result = await this.host.register(this.name, epoch);
+      const result = await this.host.register(this.name, this.quorum > 0 ? epoch : 'next');
       if (!result.won || this.state !== 'standby') {
         if (result.won) this.host.unregister(this.name);
         return;

@@ -6,7 +6,12 @@
 // separates them, both sides are told nodeDown after a detection delay, and in-flight
 // messages of the old connection are lost. A restarted replica gets a new incarnation
 // and a fresh RegistrySync. Same seed and same operations: the same run, event by event.
+// Claims go through the node's own claim rule (src/registry/claims.ts): claim() runs
+// its local step alone (for registry tests over lossy links), claimConfirmed() the
+// whole rule with its confirm round (for claim tests over FIFO links).
 import { RegistrySync } from '../../src/registry/sync.js';
+import { Claims, claimLocally, confirmTimeoutMs } from '../../src/registry/claims.js';
+import type { ClaimEpoch, ClaimOutcome, ClaimPort } from '../../src/registry/claims.js';
 import type { RegistryMessage } from '../../src/registry/messages.js';
 import type { Claim } from '../../src/registry/registry.js';
 import type { Stamp } from '../../src/registry/hlc.js';
@@ -52,6 +57,8 @@ export interface SimOptions {
   recordDeltas?: boolean;
   /** Deliver in order on each directed link, like TCP; default false (random delays reorder). */
   fifo?: boolean;
+  /** Deadline of a claim's confirm round, ms; default confirmTimeoutMs(600) (the detection delay's upper end). */
+  confirmTimeoutMs?: number;
 }
 
 /** One registry event as a replica reported it. */
@@ -96,6 +103,8 @@ export interface SimReplica {
   gen: number;
   alive: boolean;
   sync: RegistrySync | undefined;
+  /** The claim rule of this incarnation. */
+  claims: Claims | undefined;
 }
 
 interface PairState {
@@ -105,6 +114,8 @@ interface PairState {
   incB: string;
   /** Bumped whenever the connection breaks or is replaced: in-flight messages are lost. */
   epoch: number;
+  /** Bumped whenever a partition separates the pair (messages in flight are cut). */
+  cuts: number;
   pending: TimerHandle | undefined;
 }
 
@@ -131,11 +142,13 @@ export class RegistrySim {
   private incCounter = 0;
   /** Called right after two replicas were told nodeUp of each other. */
   onLinkUp: ((a: SimReplica, b: SimReplica) => void) | undefined;
+  /** Called with each registry event as it is recorded. */
+  onEvent: ((e: SimEvent) => void) | undefined;
 
   constructor(private readonly o: SimOptions) {
     this.random = seededRandom(o.seed);
     const names = typeof o.nodes === 'number' ? Array.from({ length: o.nodes }, (_, i) => `n${i}@sim`) : o.nodes;
-    this.replicas = names.map((name, index) => ({ index, name, inc: '', gen: 0, alive: false, sync: undefined }));
+    this.replicas = names.map((name, index) => ({ index, name, inc: '', gen: 0, alive: false, sync: undefined, claims: undefined }));
     this.faults = { ...DEFAULT_FAULTS, ...o.faults };
     this.antiEntropyIntervalMs = o.antiEntropyIntervalMs ?? 1000;
     this.detectMs = o.detectMs ?? [200, 600];
@@ -231,18 +244,40 @@ export class RegistrySim {
   // ---- operations --------------------------------------------------------------------------
 
   /**
-   * What the node does on register(): if a live holder other than us is known, no claim
-   * ('taken'); if we already claim it, nothing ('held'); else claim ('claimed').
+   * The local step of the node's claim rule, without the confirm round: if a live holder
+   * other than us is known, no claim ('taken'); if we already claim it, nothing ('held');
+   * else claim ('claimed').
    */
   claim(which: number | string, name: string): 'claimed' | 'held' | 'taken' | 'down' {
     const r = this.replica(which);
     if (!r.alive) return 'down';
-    const s = r.sync!;
-    const holder = s.whereis(name);
-    if (holder && !(holder.owner === r.name && holder.incarnation === r.inc)) return 'taken';
-    if (s.ownClaim(name)) return 'held';
-    s.claim(name);
-    return 'claimed';
+    const local = claimLocally(this.claimPort(r), name);
+    return local.kind === 'claimed' ? 'claimed' : local.kind === 'own' ? 'held' : 'taken';
+  }
+
+  /**
+   * The node's whole claim rule: claim, then confirm with every connected member; done is
+   * told the outcome in the simulated instant it is decided. False if the replica is down.
+   */
+  claimConfirmed(which: number | string, name: string, epoch: ClaimEpoch, done: (outcome: ClaimOutcome) => void): boolean {
+    const r = this.replica(which);
+    if (!r.alive) return false;
+    r.claims!.claimThen(name, epoch, done);
+    return true;
+  }
+
+  /**
+   * The state of the link between two replicas: undefined when they cannot talk now
+   * (down, partitioned, or not yet told of each other), else a token that changes
+   * whenever the connection breaks or a partition cuts it. Equal tokens at two times:
+   * connected all along, messages kept in order.
+   */
+  linkState(i: number, j: number): string | undefined {
+    const a = this.replicas[Math.min(i, j)]!;
+    const b = this.replicas[Math.max(i, j)]!;
+    const p = this.pair(i, j);
+    if (!a.alive || !b.alive || !p.up || p.incA !== a.inc || p.incB !== b.inc || this.group[i] !== this.group[j]) return undefined;
+    return `${p.epoch}/${p.cuts}/${a.inc}/${b.inc}`;
   }
 
   /** Release a replica's claim on name; false if it had none or is down. */
@@ -257,6 +292,9 @@ export class RegistrySim {
     groups.forEach((g, gi) => {
       for (const i of g) next[i] = gi;
     });
+    for (let i = 0; i < next.length; i++) {
+      for (let j = i + 1; j < next.length; j++) if (this.group[i] === this.group[j] && next[i] !== next[j]) this.pair(i, j).cuts++;
+    }
     this.group = next;
     this.topologyChanged();
   }
@@ -273,7 +311,9 @@ export class RegistrySim {
     if (!r.alive) return;
     r.sync!.stop();
     r.alive = false;
+    r.claims!.stop();
     r.sync = undefined;
+    r.claims = undefined;
     for (const o of this.replicas) if (o !== r) this.pair(r.index, o.index).epoch++;
     this.topologyChanged();
   }
@@ -334,9 +374,11 @@ export class RegistrySim {
     const record =
       (kind: SimEvent['kind']) =>
       (name: string, c: Claim): void => {
-        this.events.push({ t: this.now, node: r.name, inc, kind, name, owner: c.owner, ownerInc: c.incarnation, stamp: c.stamp });
+        const e: SimEvent = { t: this.now, node: r.name, inc, kind, name, owner: c.owner, ownerInc: c.incarnation, stamp: c.stamp };
+        this.events.push(e);
+        this.onEvent?.(e);
       };
-    r.sync = new RegistrySync({
+    const sync = new RegistrySync({
       self: { name: r.name, inc },
       clock: this.clock,
       random: this.random,
@@ -344,23 +386,49 @@ export class RegistrySim {
       port: { send: (to, msg) => this.send(r, gen, to, msg) },
       events: {
         registered: (c) => record('registered')(c.name, c),
-        lost: record('lost'),
+        lost: (name, winner) => {
+          // The node's rule: a claim that lost is released.
+          claims.lost(name);
+          record('lost')(name, winner);
+        },
         freed: record('freed'),
         message: () => {},
         reply: () => {},
+        claims: (from, msg) => claims.receive(from, msg),
       },
       ...(this.o.fanout !== undefined ? { fanout: this.o.fanout } : {}),
       antiEntropyIntervalMs: this.antiEntropyIntervalMs,
       ...(this.o.maxDeltaEntries !== undefined ? { maxDeltaEntries: this.o.maxDeltaEntries } : {}),
     });
-    r.sync.start();
+    r.sync = sync;
+    const claims = new Claims(this.claimPort(r), { timeoutMs: this.o.confirmTimeoutMs ?? confirmTimeoutMs(600) });
+    r.claims = claims;
+    sync.start();
+  }
+
+  /** The claim rule's port onto a replica's RegistrySync (the node plugs in the same calls). */
+  private claimPort(r: SimReplica): ClaimPort {
+    const gen = r.gen;
+    const sync = r.sync!;
+    return {
+      self: { name: r.name, inc: r.inc },
+      clock: this.clock,
+      logger: silentLogger,
+      holder: (n) => sync.whereis(n),
+      ownClaim: (n) => sync.ownClaim(n),
+      epochOf: (n) => sync.epochOf(n),
+      claim: (n, epoch) => sync.claim(n, epoch),
+      release: (n) => sync.release(n),
+      members: () => sync.memberNames(),
+      send: (to, msg) => this.send(r, gen, to, msg),
+    };
   }
 
   private pair(i: number, j: number): PairState {
     const key = i < j ? `${i}:${j}` : `${j}:${i}`;
     let p = this.pairs.get(key);
     if (!p) {
-      p = { up: false, incA: '', incB: '', epoch: 0, pending: undefined };
+      p = { up: false, incA: '', incB: '', epoch: 0, cuts: 0, pending: undefined };
       this.pairs.set(key, p);
     }
     return p;
@@ -400,8 +468,14 @@ export class RegistrySim {
       // The connection is gone: both sides see nodedown (a side that crashed sees nothing).
       p.up = false;
       p.epoch++;
-      if (a.alive && a.inc === p.incA) a.sync!.nodeDown(b.name, p.incB);
-      if (b.alive && b.inc === p.incB) b.sync!.nodeDown(a.name, p.incA);
+      if (a.alive && a.inc === p.incA) {
+        a.sync!.nodeDown(b.name, p.incB);
+        a.claims!.memberDown(b.name);
+      }
+      if (b.alive && b.inc === p.incB) {
+        b.sync!.nodeDown(a.name, p.incA);
+        b.claims!.memberDown(a.name);
+      }
     }
     if (this.stale(i, j)) {
       p.up = true;

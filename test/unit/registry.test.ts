@@ -444,6 +444,10 @@ test('parseRegistryMessage accepts every kind, after an encode/decode round trip
     { k: 'msg', name: 'x', body: { any: ['thing'] } },
     { k: 'msg', name: 'x'.repeat(MAX_REGISTERED_NAME), body: null, id: 7 },
     { k: 'reply', id: 7, ok: false, body: 'no' },
+    { k: 'cfm', id: 3, name: 'x', owner: A, inc: 'ab' },
+    { k: 'cfr', id: 3, holder: { owner: A, inc: 'ab', stamp: [5, 1], epoch: 2 } },
+    { k: 'cfr', id: 3, holder: { owner: A, inc: 'ab', stamp: [5, 1] } },
+    { k: 'cfr', id: 3 },
   ];
   for (const m of good) assert.deepEqual(parseRegistryMessage(decode(encode(m))), m, m.k);
 });
@@ -492,6 +496,19 @@ const badMessages: [string, unknown][] = [
   ['msg: null id', { k: 'msg', name: 'x', body: 1, id: null }],
   ['reply: ok not boolean', { k: 'reply', id: 1, ok: 1, body: null }],
   ['reply: id missing', { k: 'reply', ok: true, body: null }],
+  ['cfm: id missing', { k: 'cfm', name: 'x', owner: A, inc: 'ab' }],
+  ['cfm: id fractional', { k: 'cfm', id: 1.5, name: 'x', owner: A, inc: 'ab' }],
+  ['cfm: name too long', { k: 'cfm', id: 1, name: 'x'.repeat(MAX_REGISTERED_NAME + 1), owner: A, inc: 'ab' }],
+  ['cfm: name not a string', { k: 'cfm', id: 1, name: ['x'], owner: A, inc: 'ab' }],
+  ['cfm: bad owner', { k: 'cfm', id: 1, name: 'x', owner: 'no-at-sign', inc: 'ab' }],
+  ['cfm: bad inc', { k: 'cfm', id: 1, name: 'x', owner: A, inc: 'XY' }],
+  ['cfr: id negative', { k: 'cfr', id: -1 }],
+  ['cfr: holder null', { k: 'cfr', id: 1, holder: null }],
+  ['cfr: holder an array', { k: 'cfr', id: 1, holder: [A, 'ab', [1, 0]] }],
+  ['cfr: holder owner bad', { k: 'cfr', id: 1, holder: { owner: 'x'.repeat(300), inc: 'ab', stamp: [1, 0] } }],
+  ['cfr: holder inc missing', { k: 'cfr', id: 1, holder: { owner: A, stamp: [1, 0] } }],
+  ['cfr: holder stamp bad', { k: 'cfr', id: 1, holder: { owner: A, inc: 'ab', stamp: [1, -1] } }],
+  ['cfr: holder epoch a string', { k: 'cfr', id: 1, holder: { owner: A, inc: 'ab', stamp: [1, 0], epoch: '1' } }],
 ];
 // Out-of-range counters are not a protocol error: they parse, and the registry drops
 // them with a log line (bounds.ts), never the connection (see registry-sync-bounds.test.ts).

@@ -82,8 +82,12 @@ class ScriptedHost implements SingletonHost {
     for (const l of [...this.listeners]) l(...e);
   }
 
-  register(name: string, epoch?: number): ReturnType<SingletonHost['register']> {
-    const mine = this.claim(this.name, name, epoch);
+  /** Claims of these names are not confirmed (a member that never answers): released, as the claim rule does. */
+  readonly unconfirmed = new Set<string>();
+
+  register(name: string, epoch?: number | 'next'): ReturnType<SingletonHost['register']> {
+    if (this.unconfirmed.has(name)) return Promise.resolve({ won: false, owner: undefined, unconfirmed: 'deadline' });
+    const mine = this.claim(this.name, name, epoch === 'next' ? this.epochOf(name) + 1 : epoch);
     const winner = this.holder(name)!;
     return Promise.resolve(winner === mine ? { won: true, claim: mine } : { won: false, owner: winner.owner, claim: winner });
   }
@@ -255,4 +259,28 @@ test('a holder frozen past its lease stops on waking and does not take the name 
   assert.deepEqual(tenures, [1], 'no second tenure on the thawed node');
   assert.deepEqual(stops, ['stop 1']);
   assert.ok(host.lines.includes('S (epoch 1) superseded by b (epoch 2); stopping'), host.lines.join('\n'));
+});
+
+test('default mode: a claim that is not confirmed in time starts nothing, says so, and is not retried (restart: temporary)', async () => {
+  const host = new ScriptedHost();
+  host.unconfirmed.add('S');
+  const started: number[] = [];
+  const sup = new SingletonSupervisor(host, 'S', (ctx) => void started.push(ctx.epoch), 100);
+  void sup.run();
+  await run(host, 5000);
+  assert.deepEqual(started, []);
+  assert.equal(sup.state, 'not-started');
+  assert.equal(host.lines.filter((l) => /S claim not confirmed by every member \(deadline\); not starting \(restart: temporary\)/.test(l)).length, 1, host.lines.join('\n'));
+});
+
+test('failover mode: a takeover that is not confirmed stays a standby and tries again; confirmed, it starts with the next epoch', async () => {
+  const { host, sup, tenures } = await standbyBehindB();
+  host.unconfirmed.add('S');
+  host.nodedown('b');
+  await run(host, 2000);
+  assert.equal(tenures.length, 0);
+  assert.equal(sup.state, 'standby');
+  host.unconfirmed.delete('S');
+  await run(host, 1000);
+  assert.deepEqual(tenures.map((t) => t.epoch), [2]);
 });
