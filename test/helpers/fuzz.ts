@@ -1,30 +1,47 @@
-// Fuzz: seeded fast-check runs for the parsers that face the network. Short by default
-// (CI), longer on request: FUZZ_RUNS=100000 npm run test:unit. A failure prints the
-// seed and path to replay it: FUZZ_SEED=<seed> FUZZ_PATH=<path>.
+// Seeded property runs (fast-check) for every property and fuzz test: a fixed default
+// seed so CI is reproducible, more runs on request, and a failure message that names
+// the seed and path to replay it. Each suite has its own environment prefix:
+//   fuzz (parsers facing the network): FUZZ_SEED, FUZZ_PATH, FUZZ_RUNS
+//   sim  (cluster simulations):        SIM_SEED,  SIM_PATH,  SIM_RUNS
 import fc from 'fast-check';
 
-const SEED = Number(process.env.FUZZ_SEED ?? 20_261_201);
-const PATH = process.env.FUZZ_PATH;
+/** Which environment variables a suite reads (PREFIX_SEED, PREFIX_PATH, PREFIX_RUNS). */
+export type PropertyEnv = 'FUZZ' | 'SIM';
 
-/** The seed every property runs with: FUZZ_SEED if set, else a fixed default (print it so a run can be replayed). */
-export function fuzzSeed(): number {
-  return SEED;
+const DEFAULT_FUZZ_SEED = 20_261_201;
+
+/** The seed of a suite: PREFIX_SEED if set, else the suite's default. */
+export function propertySeed(env: PropertyEnv = 'FUZZ', defaultSeed = DEFAULT_FUZZ_SEED): number {
+  return Number(process.env[`${env}_SEED`] ?? defaultSeed);
 }
 
-/** The number of runs: FUZZ_RUNS if set, else defaultRuns. */
-export function fuzzRuns(defaultRuns: number): number {
-  return process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : defaultRuns;
+/** The seed fuzz tests use (FUZZ_SEED or the default), for printing. */
+export function fuzzSeed(): number {
+  return propertySeed('FUZZ');
+}
+
+/** The number of runs: PREFIX_RUNS if set, else defaultRuns. */
+export function fuzzRuns(defaultRuns: number, env: PropertyEnv = 'FUZZ'): number {
+  const v = process.env[`${env}_RUNS`];
+  return v ? Number(v) : defaultRuns;
 }
 
 /** Run a property with a fixed seed; throws with the seed, path and counterexample on failure. */
-export function fuzz<T>(what: string, arb: fc.Arbitrary<T>, predicate: (v: T) => void, defaultRuns = 500): void {
-  const details = fc.check(fc.property(arb, predicate), { seed: SEED, numRuns: fuzzRuns(defaultRuns), ...(PATH ? { path: PATH, endOnFailure: true } : {}) });
+export function checkProperty<T>(env: PropertyEnv, defaultSeed: number, what: string, arb: fc.Arbitrary<T>, predicate: (v: T) => void, defaultRuns: number): void {
+  const path = process.env[`${env}_PATH`];
+  const details = fc.check(fc.property(arb, predicate), { seed: propertySeed(env, defaultSeed), numRuns: fuzzRuns(defaultRuns, env), ...(path ? { path, endOnFailure: true } : {}) });
   if (details.failed) {
+    const err = details.errorInstance;
     throw new Error(
-      `${what}: failed; replay with FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath}\n` +
-        `counterexample: ${fc.stringify(details.counterexample)}\n${details.errorInstance instanceof Error ? details.errorInstance.stack : ''}`,
+      `${what}: failed; replay with ${env}_SEED=${details.seed} ${env}_PATH=${details.counterexamplePath}\n` +
+        `counterexample: ${fc.stringify(details.counterexample)}\n${err instanceof Error ? (err.stack ?? err.message) : 'a thrown non-Error'}`,
     );
   }
+}
+
+/** A fuzz property (FUZZ_* environment, default seed). */
+export function fuzz<T>(what: string, arb: fc.Arbitrary<T>, predicate: (v: T) => void, defaultRuns = 500): void {
+  checkProperty('FUZZ', DEFAULT_FUZZ_SEED, what, arb, predicate, defaultRuns);
 }
 
 /** Milliseconds fn takes (wall clock, high resolution). */

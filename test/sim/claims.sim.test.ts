@@ -16,14 +16,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { checkProperty } from '../helpers/fuzz.js';
 import { RegistrySim } from '../helpers/sim.js';
 import { compareClaims } from '../../src/registry/registry.js';
 import type { Claim } from '../../src/registry/registry.js';
 import type { ClaimEpoch } from '../../src/registry/claims.js';
 import { confirmTimeoutMs } from '../../src/registry/claims.js';
 
-const SEED = Number(process.env.SIM_SEED ?? 20_261_201);
-const PATH = process.env.SIM_PATH;
 const NAME = 'S';
 const MAX_NODES = 6;
 /** The simulation's failure detection takes up to 600 ms: the round deadline follows it. */
@@ -31,16 +30,9 @@ const CONFIRM_MS = confirmTimeoutMs(600);
 /** How often a failover replica looks for a free name, ms. */
 const CHECK_MS = 50;
 
+/** Run a property with a fixed seed (SIM_SEED, SIM_PATH, SIM_RUNS); a failure names the seed, the path and the counterexample. */
 function check<T>(what: string, arb: fc.Arbitrary<T>, predicate: (v: T) => void, defaultRuns: number): void {
-  const numRuns = process.env.SIM_RUNS ? Number(process.env.SIM_RUNS) : defaultRuns;
-  const details = fc.check(fc.property(arb, predicate), { seed: SEED, numRuns, ...(PATH ? { path: PATH, endOnFailure: true } : {}) });
-  if (details.failed) {
-    throw new Error(
-      `${what}: failed; replay with SIM_SEED=${details.seed} SIM_PATH=${details.counterexamplePath}\n` +
-        `counterexample: ${fc.stringify(details.counterexample)}\n` +
-        `${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`,
-    );
-  }
+  checkProperty('SIM', 20_261_201, what, arb, predicate, defaultRuns);
 }
 
 type Mode = 'default' | 'failover';

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { checkProperty } from '../helpers/fuzz.js';
 import { RegistrySim, fingerprint } from '../helpers/sim.js';
 import type { SimReplica } from '../helpers/sim.js';
 import { compareClaims, RegistryState } from '../../src/registry/registry.js';
@@ -12,20 +13,10 @@ import type { Claim, Delta } from '../../src/registry/registry.js';
 import { parseRegistryMessage } from '../../src/registry/messages.js';
 import { decode, encode } from '../../src/wire/codec.js';
 
-const SEED = Number(process.env.SIM_SEED ?? 20_240_611);
-const PATH = process.env.SIM_PATH;
 
-/** Run a property with a fixed seed; a failure names the seed, the path and the counterexample. */
+/** Run a property with a fixed seed (SIM_SEED, SIM_PATH, SIM_RUNS); a failure names the seed, the path and the counterexample. */
 function check<T>(what: string, arb: fc.Arbitrary<T>, predicate: (v: T) => void, defaultRuns: number): void {
-  const numRuns = process.env.SIM_RUNS ? Number(process.env.SIM_RUNS) : defaultRuns;
-  const details = fc.check(fc.property(arb, predicate), { seed: SEED, numRuns, ...(PATH ? { path: PATH, endOnFailure: true } : {}) });
-  if (details.failed) {
-    throw new Error(
-      `${what}: failed; replay with SIM_SEED=${details.seed} SIM_PATH=${details.counterexamplePath}\n` +
-        `counterexample: ${fc.stringify(details.counterexample)}\n` +
-        `${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`,
-    );
-  }
+  checkProperty('SIM', 20_240_611, what, arb, predicate, defaultRuns);
 }
 
 // ---- scenario generator ------------------------------------------------------------------------
