@@ -1,18 +1,49 @@
 // Printer: the seed's health check. Every second it prints the other connected
-// members, sorted, to stdout: [], [bob@host], [alice@host, carol@host].
+// members, sorted, to stdout: [], [bob@host], [alice@host, carol@host]. It also prints
+// at start, and at once when the list changes (nodeup, nodedown), so a user sees a
+// peer arrive or leave without waiting for the next tick.
+// Invariants: changes within CHANGE_COALESCE_MS are printed as one line; a change
+// that leaves the list as it was last printed prints nothing extra; after stop() no
+// line is printed and no timer or listener is left.
 
-/** What the printer needs from a node. */
+/** What the printer needs from a node: its members, and optionally change events. */
 export interface MemberSource {
   members(): string[];
+  on?(event: 'nodeup' | 'nodedown', listener: () => void): unknown;
+  off?(event: 'nodeup' | 'nodedown', listener: () => void): unknown;
 }
+
+/** Member changes within this many ms are printed as one line: 50. */
+export const CHANGE_COALESCE_MS = 50;
 
 /** Format a member list the way the demo prints it. */
 export function formatMembers(names: readonly string[]): string {
   return `[${[...names].sort().join(', ')}]`;
 }
 
-/** Start printing every intervalMs; returns a function that stops it. */
+/** Print now, every intervalMs (default 1000), and on every change of the list; returns a function that stops it. */
 export function startPrinter(node: MemberSource, write: (line: string) => void, intervalMs = 1000): () => void {
-  const timer = setInterval(() => write(formatMembers(node.members()) + '\n'), intervalMs);
-  return () => clearInterval(timer);
+  let last: string | undefined;
+  const print = (): void => {
+    last = formatMembers(node.members());
+    write(`${last}\n`);
+  };
+  let soon: ReturnType<typeof setTimeout> | undefined;
+  const changed = (): void => {
+    if (soon) return;
+    soon = setTimeout(() => {
+      soon = undefined;
+      if (formatMembers(node.members()) !== last) print();
+    }, CHANGE_COALESCE_MS);
+  };
+  node.on?.('nodeup', changed);
+  node.on?.('nodedown', changed);
+  print();
+  const timer = setInterval(print, intervalMs);
+  return () => {
+    clearInterval(timer);
+    clearTimeout(soon);
+    node.off?.('nodeup', changed);
+    node.off?.('nodedown', changed);
+  };
 }
