@@ -23,7 +23,7 @@ import { NameMessaging } from './registry/messaging.js';
 import { epochFilePath, readEpochs } from './util/state-file.js';
 import { EpochSaver } from './util/epoch-saver.js';
 import type { CallOptions, NameHandler } from './registry/messaging.js';
-import { CANDIDATE_PREFIX, SingletonSupervisor } from './singleton/supervisor.js';
+import { candidacyPrefix, SingletonSupervisor } from './singleton/supervisor.js';
 import type { ChangeEvent, ChangeListener, RegisterResult, SingletonHost, SingletonOptions, SingletonStart } from './singleton/supervisor.js';
 
 /** Names the library keeps for itself (candidacy markers) start with this character. */
@@ -120,8 +120,8 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       antiEntropyIntervalMs: cfg.antiEntropyIntervalMs,
       ...(saver ? { persist: () => saver.flush() } : {}),
       // Only a candidate for the name votes on it (observers are not asked, and refuse).
-      epochInUse: (name): boolean => [cfg.name, ...(this.mesh?.members() ?? [])].some((m) => registry.whereis(`${CANDIDATE_PREFIX}${name}/${m}`) !== undefined),
-      mayVote: (name): boolean => registry.ownClaim(`${CANDIDATE_PREFIX}${name}/${cfg.name}`) !== undefined,
+      epochInUse: (name): boolean => this.claimsOfMembers(candidacyPrefix(name)).length > 0,
+      mayVote: (name): boolean => registry.ownClaim(candidacyPrefix(name) + cfg.name) !== undefined,
       port: { send: (to, msg) => mesh.send(to, REGISTRY_CHANNEL, msg) },
       events: {
         registered: (c) => {
@@ -312,6 +312,16 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     return this.epochSaver ? this.epochSaver.flush() : true;
   }
 
+  /** The claims on prefix + node, for this node and every connected member (candidacy markers). */
+  private claimsOfMembers(prefix: string): Claim[] {
+    const claims: Claim[] = [];
+    for (const node of [this.name, ...this.members()]) {
+      const c = this.registry?.whereis(prefix + node);
+      if (c) claims.push(c);
+    }
+    return claims;
+  }
+
   private changed(event: ChangeEvent, name: string, claim?: Claim): void {
     for (const l of [...this.changeListeners]) {
       try {
@@ -357,14 +367,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       },
       unregister: (n) => this.unregister(n),
       holder: (n) => this.registry?.whereis(n),
-      claimsOfMembers: (prefix) => {
-        const claims: Claim[] = [];
-        for (const node of [this.name, ...this.members()]) {
-          const c = this.registry?.whereis(prefix + node);
-          if (c) claims.push(c);
-        }
-        return claims;
-      },
+      claimsOfMembers: (prefix) => this.claimsOfMembers(prefix),
       epochOf: (n) => this.registry?.epochOf(n) ?? 0,
       persistEpoch: (n, epoch) => this.persistEpoch(n, epoch),
       requestQuorum: (n, epoch, needed, ms, voters) => this.running().requestQuorum(n, epoch, needed, ms, voters),

@@ -33,6 +33,11 @@ export const DEFAULT_SETTLE_MS = 2000;
 /** Registry names of candidacy markers start with this (never shown by registered()). */
 export const CANDIDATE_PREFIX = '\u0001candidate/';
 
+/** The prefix of every candidacy marker for the Singleton `name`; a node's marker is the prefix plus its node name. */
+export function candidacyPrefix(name: string): string {
+  return `${CANDIDATE_PREFIX}${name}/`;
+}
+
 /** What the Singleton's code receives. */
 export interface SingletonContext {
   /** The registered name. */
@@ -174,7 +179,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   }
 
   private get candidacy(): string {
-    return `${CANDIDATE_PREFIX}${this.name}/${this.host.name}`;
+    return candidacyPrefix(this.name) + this.host.name;
   }
 
   /** Lease: how long after our last on-time tick we may still act. */
@@ -226,7 +231,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
         void this.halt('standby', `superseded by ${claim.owner}`);
         return;
       }
-      if (event === 'nodedown' || event === 'nodeup' || name === this.name || name.startsWith(`${CANDIDATE_PREFIX}${this.name}/`)) this.check();
+      if (event === 'nodedown' || event === 'nodeup' || name === this.name || name.startsWith(candidacyPrefix(this.name))) this.check();
     });
     this.schedule();
     this.check();
@@ -249,7 +254,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
    * other Singletons only) is neither counted towards a quorum nor asked for a grant.
    */
   private voters(): string[] {
-    const prefix = `${CANDIDATE_PREFIX}${this.name}/`;
+    const prefix = candidacyPrefix(this.name);
     return this.host.claimsOfMembers(prefix).filter((c) => c.owner !== this.host.name && c.name === prefix + c.owner).map((c) => c.owner);
   }
 
@@ -331,7 +336,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
 
   /** The longest-lived candidate alive in our view (earliest candidacy). */
   private successor(): string | undefined {
-    const prefix = `${CANDIDATE_PREFIX}${this.name}/`;
+    const prefix = candidacyPrefix(this.name);
     const candidates = this.host.claimsOfMembers(prefix).sort(compareClaims);
     return candidates[0]?.owner;
   }

@@ -68,6 +68,19 @@ async function pairUp(clock: ManualClock, net: MemoryNetwork): Promise<[Node, No
   return [alice, bob];
 }
 
+/** A hand-driven dialer with the cluster cookie on stream: what an impostor or a member gone rogue would run. */
+function handDialer(stream: Stream, clock: ManualClock, hello: { name: string; inc: string; nonceByte: number; up: number }, maxFrameBytes = 64 * 1024): Connection {
+  return new Connection(stream, {
+    role: 'dialer',
+    cookie: KEY,
+    random: seededRandom(99),
+    hello: { t: 'hello', v: PROTOCOL_VERSION, name: hello.name, inc: hello.inc, nonce: Buffer.alloc(32, hello.nonceByte), port: 1, up: hello.up },
+    maxFrameBytes,
+    handshakeTimeoutMs: 1000,
+    clock,
+  });
+}
+
 /** A network whose dials are counted per host and all refused. */
 function countingNetwork(inner: Network): Network & { dials: Map<string, number> } {
   const dials = new Map<string, number>();
@@ -162,15 +175,7 @@ test('a hello under a live node\'s name claiming 2^53-1 ms of uptime is refused 
   try {
     for (const target of [alice, bob]) {
       const stream = await net.host('10.0.0.66').dial(target.host, target.mesh.port, 1000);
-      const forged = new Connection(stream, {
-        role: 'dialer',
-        cookie: KEY,
-        random: seededRandom(99),
-        hello: { t: 'hello', v: PROTOCOL_VERSION, name: 'alice@sim', inc: 'ffff', nonce: Buffer.alloc(32, 7), port: 1, up: Number.MAX_SAFE_INTEGER },
-        maxFrameBytes: 64 * 1024,
-        handshakeTimeoutMs: 1000,
-        clock,
-      });
+      const forged = handDialer(stream, clock, { name: 'alice@sim', inc: 'ffff', nonceByte: 7, up: Number.MAX_SAFE_INTEGER });
       await run(clock, 100);
       assert.equal(forged.state, 'closed', `${target.host} closed the impostor`);
       assert.equal(forged.byeCode, 'ERR_NAME_IN_USE');
@@ -192,15 +197,7 @@ test('a lone node past its newcomer window keeps its name against a twin claimin
   await old.mesh.start();
   await run(clock, NEWCOMER_WINDOW_MS, 1000);
   const stream = await net.host('10.0.0.66').dial('10.0.0.1', old.mesh.port, 1000);
-  const forged = new Connection(stream, {
-    role: 'dialer',
-    cookie: KEY,
-    random: seededRandom(99),
-    hello: { t: 'hello', v: PROTOCOL_VERSION, name: 'alice@sim', inc: 'ffff', nonce: Buffer.alloc(32, 7), port: 1, up: Number.MAX_SAFE_INTEGER },
-    maxFrameBytes: 64 * 1024,
-    handshakeTimeoutMs: 1000,
-    clock,
-  });
+  const forged = handDialer(stream, clock, { name: 'alice@sim', inc: 'ffff', nonceByte: 7, up: Number.MAX_SAFE_INTEGER });
   await run(clock, 100);
   assert.equal(forged.byeCode, 'ERR_NAME_IN_USE');
   assert.deepEqual(old.events, []);
@@ -359,15 +356,7 @@ test('gossip candidates are capped per gossiping member and go when that member 
   await alice.mesh.start();
   try {
     const stream = await mem.host('10.0.0.66').dial('10.0.0.1', alice.mesh.port, 1000);
-    const mallory = new Connection(stream, {
-      role: 'dialer',
-      cookie: KEY,
-      random: seededRandom(99),
-      hello: { t: 'hello', v: PROTOCOL_VERSION, name: 'mallory@sim', inc: 'eeee', nonce: Buffer.alloc(32, 9), port: 1, up: 0 },
-      maxFrameBytes: 1024 * 1024,
-      handshakeTimeoutMs: 1000,
-      clock,
-    });
+    const mallory = handDialer(stream, clock, { name: 'mallory@sim', inc: 'eeee', nonceByte: 9, up: 0 }, 1024 * 1024);
     await run(clock, 50);
     assert.equal(mallory.state, 'open');
     const members = Array.from({ length: 1000 }, (_, i) => ({ name: `g${i}@x`, inc: 'ab', host: `203.0.${i >> 8}.${i & 255}`, port: 7000 }));
