@@ -15,6 +15,7 @@ import { describeError } from './errors.js';
 import { mdnsDiscovery } from './discovery/mdns.js';
 import { staticDiscovery } from './discovery/static.js';
 import { RegistrySync } from './registry/sync.js';
+import { SigningKey } from './util/signing.js';
 import { Claims, confirmTimeoutMs } from './registry/claims.js';
 import type { ClaimEpoch } from './registry/claims.js';
 import { REGISTRY_CHANNEL, isValidRegisteredName } from './registry/messages.js';
@@ -58,6 +59,8 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   readonly config: NodeConfig;
   /** Random id of this boot (hex). */
   readonly incarnation: string;
+  /** This incarnation's Ed25519 key: signs our registry entries; its public half is in every hello. */
+  private readonly signingKey: SigningKey;
   private state: NodeState = 'new';
   private mesh: Mesh | undefined;
   private registry: RegistrySync | undefined;
@@ -74,6 +77,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     super();
     this.config = resolveConfig(options);
     this.incarnation = this.config.random.bytes(8).toString('hex');
+    this.signingKey = SigningKey.fromSeed(this.config.random.bytes(32));
     this.messaging = new NameMessaging({
       self: this.config.name,
       clock: this.config.clock,
@@ -113,6 +117,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     this.epochSaver = saver;
     const registry = new RegistrySync({
       self: { name: cfg.name, inc: this.incarnation },
+      signer: this.signingKey,
       clock: cfg.clock,
       random: cfg.random,
       logger: cfg.logger,
@@ -169,7 +174,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     this.registry = registry;
     const mesh = new Mesh(cfg, cfg.network ?? tcpNetwork, cfg.cookie, this.incarnation, {
       nodeup: (m) => {
-        registry.nodeUp(m.name, m.incarnation);
+        registry.nodeUp(m.name, m.incarnation, m.key);
         this.linkSerial.set(m.name, (this.linkSerial.get(m.name) ?? 0) + 1);
         this.emit('nodeup', m);
         this.changed('nodeup', m.name);
@@ -191,7 +196,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
         }
       },
       fatal: (err) => this.onFatal(err),
-    });
+    }, this.signingKey.publicKey);
     this.mesh = mesh;
     try {
       await mesh.start();

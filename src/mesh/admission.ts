@@ -7,7 +7,8 @@
 // from the same hellos, so they agree on which of two connections survives; a healthy
 // established connection is never replaced (a relay cannot splice itself in); the first
 // live holder of a name keeps it, and a peer's self-reported uptime can make only a
-// newcomer give its name up, never an established node.
+// newcomer give its name up, never an established node; an incarnation never changes
+// its signing key.
 import { nameHolder, preferConnection } from '../membership/membership.js';
 import { KeyedBuckets } from './rate-limit.js';
 
@@ -50,7 +51,9 @@ export type AdmissionAction =
   /** A new incarnation of a member whose old connection fell silent: down, then up. */
   | 'replace-restarted'
   /** We dialed a candidate advertised as X and proved Y: close with NAME_MISMATCH. */
-  | 'refuse-name-mismatch';
+  | 'refuse-name-mismatch'
+  /** The peer's incarnation proved another signing key before (identities.ts): close with KEY_MISMATCH. */
+  | 'refuse-key-mismatch';
 
 /** The connection already held to the peer's name. */
 export interface ExistingConnection {
@@ -77,6 +80,8 @@ export interface AdmissionInput {
   };
   /** The peer's verified hello. */
   peer: { name: string; inc: string; up: number };
+  /** The peer's (name, incarnation) was seen before with another signing key. Default false. */
+  keyConflict?: boolean;
   /** Name of the node that dialed the new connection. */
   dialer: string;
   /** For a connection we dialed: the name its candidate was advertised under, if any. */
@@ -100,6 +105,7 @@ export function isNewcomer(everHadMember: boolean, upMs: number): boolean {
 export function decideAdmission(i: AdmissionInput): AdmissionAction {
   const { self, peer, existing } = i;
   if (peer.name === self.name && peer.inc === self.inc) return 'self';
+  if (i.keyConflict) return 'refuse-key-mismatch';
   if (i.advertisedName !== undefined && i.advertisedName !== peer.name) return 'refuse-name-mismatch';
   if (peer.name === self.name) {
     // Our name, another incarnation. An established node keeps its name whatever the

@@ -21,10 +21,12 @@ export type GoodbyeCode =
   /** The peer broke the protocol (bad message, failed handler). */
   | 'ERR_PROTOCOL'
   /** The candidate was advertised under another name than the one its peer proved. */
-  | 'NAME_MISMATCH';
+  | 'NAME_MISMATCH'
+  /** The peer presented another signing key than the one its incarnation proved before: an impostor. */
+  | 'KEY_MISMATCH';
 
 /** The goodbye codes, for validation and tests. */
-export const GOODBYE_CODES: readonly GoodbyeCode[] = ['DUPLICATE', 'DECLARED_DOWN', 'SHUTDOWN', 'ERR_NAME_IN_USE', 'ERR_PROTOCOL', 'NAME_MISMATCH'];
+export const GOODBYE_CODES: readonly GoodbyeCode[] = ['DUPLICATE', 'DECLARED_DOWN', 'SHUTDOWN', 'ERR_NAME_IN_USE', 'ERR_PROTOCOL', 'NAME_MISMATCH', 'KEY_MISMATCH'];
 
 /** A goodbye: its code and a human-readable reason. */
 export interface Goodbye {

@@ -30,6 +30,7 @@ import { DialPacer, mayResetBackoff, pacedDelay, redialDelay, SIMULTANEOUS_DIAL_
 import { AuthFailureReport } from './auth-failures.js';
 import { FailureLog, logSafe } from './failure-log.js';
 import { OncePerWindow } from './rate-limit.js';
+import { IdentityBook } from './identities.js';
 
 /** A connected member as the mesh reports it. */
 export interface MeshMember {
@@ -37,6 +38,8 @@ export interface MeshMember {
   incarnation: string;
   host: string;
   port: number;
+  /** The Ed25519 public key its incarnation proved in the handshake (raw, 32 bytes). */
+  key: Uint8Array;
 }
 
 /** What the mesh tells its owner. */
@@ -78,6 +81,8 @@ export class Mesh {
   private readonly notices = new OncePerWindow(NOTICE_INTERVAL_MS);
   /** True once any member has come up: the node is established, no longer a newcomer. */
   private everHadMember = false;
+  /** The signing key each incarnation proved (an incarnation never changes keys). */
+  private readonly identities = new IdentityBook();
   /** Candidates with our own name we said (once, at debug) we do not dial. */
   private readonly ownNameNoted = new Set<string>();
 
@@ -87,6 +92,8 @@ export class Mesh {
     private readonly cookie: Secret,
     readonly incarnation: string,
     private readonly events: MeshEvents,
+    /** Our incarnation's Ed25519 public key, announced in every hello. */
+    private readonly signingKey: Uint8Array,
   ) {
     this.startedAt = config.clock.now();
     this.log = config.logger;
@@ -369,6 +376,7 @@ export class Mesh {
       nonce: this.config.random.bytes(32),
       port: this.port,
       up: Math.max(0, Math.floor(this.config.clock.now() - this.startedAt)),
+      key: this.signingKey,
     };
   }
 
@@ -427,12 +435,13 @@ export class Mesh {
     this.settlePending(conn);
     if (conn.state !== 'open') return false;
     const dialer = conn.role === 'dialer' ? this.config.name : peer.name;
-    const member: MeshMember = { name: peer.name, incarnation: peer.inc, host, port: peer.port };
+    const member: MeshMember = { name: peer.name, incarnation: peer.inc, host, port: peer.port, key: peer.key };
     const existing = this.peers.get(peer.name);
     const now = this.config.clock.now();
     const action = decideAdmission({
       self: { name: this.config.name, inc: this.incarnation, up: conn.localHello.up, newcomer: this.newcomer },
       peer: { name: peer.name, inc: peer.inc, up: peer.up },
+      keyConflict: this.identities.check(peer.name, peer.inc, peer.key) === 'conflict',
       dialer,
       advertisedName,
       existing: existing && {
@@ -469,6 +478,14 @@ export class Mesh {
       case 'refuse-duplicate':
         conn.close({ code: 'DUPLICATE', reason: 'a connection between these nodes already exists' });
         return false;
+      case 'refuse-key-mismatch':
+        this.failureLog.note(host, 'refused a node presenting another signing key than its incarnation proved before (an impostor?)', {
+          peer: peer.name,
+          addr: `${host}:${conn.remotePort}`,
+          code: 'KEY_MISMATCH',
+        });
+        conn.close({ code: 'KEY_MISMATCH', reason: 'this incarnation proved another signing key before' });
+        return false;
       case 'replace': {
         // Replace silently: the peer stays up. The new connection becomes current first,
         // so closing the old one is not mistaken for the peer going down.
@@ -495,6 +512,7 @@ export class Mesh {
   }
 
   private activate(conn: Connection, member: MeshMember, dialer: string, announce: boolean): void {
+    this.identities.remember(member.name, member.incarnation, member.key);
     const peer: Peer = { conn, member, dialer, since: this.config.clock.now() };
     this.peers.set(member.name, peer);
     this.everHadMember = true;

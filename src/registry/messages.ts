@@ -3,6 +3,7 @@
 // field before the registry sees it. Counters (epochs, versions) are only type-checked
 // here; their range is judged by the registry against what it has seen (bounds.ts).
 import { ClusterError } from '../errors.js';
+import { SIGNATURE_BYTES } from '../util/signing.js';
 import { describeValue } from '../util/untrusted.js';
 import { isValidNodeName } from '../wire/messages.js';
 import { isStamp } from './hlc.js';
@@ -106,6 +107,11 @@ function entry(v: unknown): Entry {
   if (e.epoch !== undefined) {
     const epoch = counter(e.epoch, 'entry epoch');
     if (epoch !== 0) out.epoch = epoch;
+  }
+  if (e.sig !== undefined) {
+    if (!(e.sig instanceof Uint8Array) || e.sig.length !== SIGNATURE_BYTES) bad(`entry sig must be ${SIGNATURE_BYTES} bytes`);
+    // A copy: a view would keep the whole received frame alive as long as the entry.
+    out.sig = new Uint8Array(e.sig);
   }
   return out;
 }

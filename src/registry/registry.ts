@@ -25,6 +25,8 @@ export interface Entry {
   released: boolean;
   /** Fencing epoch of a failover tenure; absent (0) for plain claims. */
   epoch?: number;
+  /** The owner's Ed25519 signature of the entry (entry-signature.ts), so members can relay it. */
+  sig?: Uint8Array;
 }
 
 /** A claim as the API shows it. */
@@ -71,6 +73,13 @@ interface OwnerState {
   entries: Map<string, Entry>;
   /** version -> name of the entry last changed at that version (an index for deltaSince). */
   byVersion: Map<number, string>;
+}
+
+function copyEntry(e: Entry): Entry {
+  const copy: Entry = { name: e.name, stamp: e.stamp, version: e.version, released: e.released };
+  if (e.epoch) copy.epoch = e.epoch;
+  if (e.sig) copy.sig = e.sig;
+  return copy;
 }
 
 /** Stable key of an owner incarnation. */
@@ -177,13 +186,35 @@ export class RegistryState {
       if (mine && mine.version >= e.version) continue;
       // Everything up to o.version is applied: a name we lack at or below it was released and collected.
       if (!mine && e.version <= o.version) continue;
-      const copy: Entry = { name: e.name, stamp: e.stamp, version: e.version, released: e.released };
-      if (e.epoch) copy.epoch = e.epoch;
-      this.put(o, copy);
+      this.put(o, copyEntry(e));
       changed.push(e.name);
     }
     if (delta.base <= o.version && delta.version > o.version) o.version = delta.version;
     if (delta.floor > o.floor) this.collect(o, Math.min(delta.floor, o.version));
+    return changed;
+  }
+
+  /**
+   * Merge a delta relayed by a member other than its owner, whose entries were each
+   * checked against the owner's signature: only the entries count. What the delta says
+   * about its range — that entries it does not list were superseded, the owner's
+   * version, its floor — is the relayer's word, so it removes nothing, collects nothing,
+   * and advances the owner's contiguous version only when the listed entries account
+   * for every version in (base, version] (each is signed, so the range is proven).
+   */
+  mergeRelayed(delta: Delta): string[] {
+    const o = this.ownerState(delta.owner, delta.inc);
+    const changed: string[] = [];
+    for (const e of delta.entries) {
+      const mine = o.entries.get(e.name);
+      if (mine && mine.version >= e.version) continue;
+      if (!mine && e.version <= o.version) continue;
+      this.put(o, copyEntry(e));
+      changed.push(e.name);
+    }
+    const versions = new Set(delta.entries.map((e) => e.version));
+    const proven = versions.size === delta.version - delta.base && [...versions].every((v) => v > delta.base && v <= delta.version);
+    if (proven && delta.base <= o.version && delta.version > o.version) o.version = delta.version;
     return changed;
   }
 

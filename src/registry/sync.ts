@@ -32,11 +32,14 @@ import type { Logger } from '../util/log.js';
 import type { Random } from '../util/random.js';
 import { judgeCounter } from './bounds.js';
 import type { CounterVerdict } from './bounds.js';
+import { VerifyKey } from '../util/signing.js';
+import { entrySignedBytes } from './entry-signature.js';
+import type { EntrySigner } from './entry-signature.js';
 import { HybridClock } from './hlc.js';
 import { MAX_DELTA_ENTRIES, parseRegistryMessage } from './messages.js';
 import type { ClaimMessage, RegistryMessage } from './messages.js';
 import { compareClaims, RegistryState } from './registry.js';
-import type { Claim, Delta, OwnerDigest } from './registry.js';
+import type { Claim, Delta, Entry, OwnerDigest } from './registry.js';
 
 /** How the registry reaches other members (the node plugs the mesh in). */
 export interface RegistryPort {
@@ -82,6 +85,8 @@ export const GRANT_TTL_MS = 5000;
 /** Settings of the registry sync. */
 export interface RegistrySyncOptions {
   self: { name: string; inc: string };
+  /** This incarnation's signing key: every entry we write is signed, so members can relay it. */
+  signer: EntrySigner;
   clock: Clock;
   random: Random;
   logger: Logger;
@@ -137,6 +142,8 @@ export class RegistrySync {
   readonly state = new RegistryState();
   readonly hlc: HybridClock;
   private readonly members = new Map<string, string>();
+  /** Each member's signing key, as its incarnation proved it in the handshake. */
+  private readonly memberKeys = new Map<string, VerifyKey>();
   private readonly synced = new Set<string>();
   private readonly acked = new Map<string, number>();
   private readonly holders = new Map<string, Claim>();
@@ -230,7 +237,7 @@ export class RegistrySync {
       this.observeEpoch(name, epoch);
       this.consumeGrant(name, epoch);
     }
-    const entry = this.state.write(self, inc, name, this.hlc.now(), false, epoch);
+    const entry = this.sign(this.state.write(self, inc, name, this.hlc.now(), false, epoch));
     this.pushOwn({ owner: self, inc, base: entry.version - 1, version: entry.version, floor: this.ownFloor(), entries: [entry] });
     this.recompute([name]);
     return this.state.claimOf(self, inc, name)!;
@@ -241,10 +248,16 @@ export class RegistrySync {
     const { name: self, inc } = this.o.self;
     const mine = this.state.claimOf(self, inc, name);
     if (!mine) return false;
-    const entry = this.state.write(self, inc, name, mine.stamp, true, mine.epoch ?? 0);
+    const entry = this.sign(this.state.write(self, inc, name, mine.stamp, true, mine.epoch ?? 0));
     this.pushOwn({ owner: self, inc, base: entry.version - 1, version: entry.version, floor: this.ownFloor(), entries: [entry] });
     this.recompute([name]);
     return true;
+  }
+
+  /** Sign one of our own entries in place (the state holds the same object, and relays the signature with it). */
+  private sign(entry: Entry): Entry {
+    entry.sig = this.o.signer.sign(entrySignedBytes(this.o.self.name, this.o.self.inc, entry));
+    return entry;
   }
 
   /** The highest fencing epoch seen for name (0 if none). */
@@ -286,6 +299,12 @@ export class RegistrySync {
 
   /** Log a refused counter, at most once per DROP_LOG_INTERVAL_MS (the rest are counted). */
   private refused(from: string, what: string, subject: string, value: number, verdict: CounterVerdict | string): void {
+    const shown = Number.isSafeInteger(value) || Number.isNaN(value) ? String(value) : value.toExponential(3);
+    this.dropped(from, `dropped ${what} ${shown} for "${cleanText(subject, 64)}" from ${from}: ${verdict}`, { peer: from, verdict });
+  }
+
+  /** Log something dropped from a member, at most once per DROP_LOG_INTERVAL_MS (the rest are counted). */
+  private dropped(from: string, text: string, meta: Record<string, unknown>): void {
     const now = this.o.clock.now();
     if (now - this.dropLog.at < DROP_LOG_INTERVAL_MS) {
       this.dropLog.suppressed++;
@@ -293,11 +312,7 @@ export class RegistrySync {
     }
     const more = this.dropLog.suppressed;
     this.dropLog = { at: now, suppressed: 0 };
-    const shown = Number.isSafeInteger(value) || Number.isNaN(value) ? String(value) : value.toExponential(3);
-    this.o.logger.warn(
-      `dropped ${what} ${shown} for "${cleanText(subject, 64)}" from ${from}: ${verdict}${more ? ` (and ${more} more dropped since the last report)` : ''}`,
-      { peer: from, verdict },
-    );
+    this.o.logger.warn(`${text}${more ? ` (and ${more} more dropped since the last report)` : ''}`, meta);
   }
 
   /** Raise name's highest epoch to epoch before a tenure claims it (so it can be saved first). False if the bound rule refuses it. */
@@ -464,14 +479,19 @@ export class RegistrySync {
 
   // ---- membership --------------------------------------------------------------
 
-  /** A member came up (or reconnected): push it everything we own, then 'synced'. */
-  nodeUp(name: string, inc: string): void {
+  /**
+   * A member came up (or reconnected): push it everything we own, then 'synced'. key:
+   * the Ed25519 public key its incarnation proved in the handshake; relayed entries of
+   * this member are checked against it.
+   */
+  nodeUp(name: string, inc: string, key: Uint8Array): void {
     const previous = this.members.get(name);
     if (previous !== undefined && previous !== inc) this.recompute(this.state.dropOwner(name, previous));
     for (const o of this.state.ownerIds()) {
       if (o.owner === name && o.inc !== inc) this.recompute(this.state.dropOwner(o.owner, o.inc));
     }
     this.members.set(name, inc);
+    this.memberKeys.set(name, VerifyKey.fromRaw(key));
     this.synced.delete(name);
     this.pushAllOwnTo(name);
   }
@@ -483,7 +503,10 @@ export class RegistrySync {
 
   /** A member went down: its claims go. */
   nodeDown(name: string, inc: string): void {
-    if (this.members.get(name) === inc) this.members.delete(name);
+    if (this.members.get(name) === inc) {
+      this.members.delete(name);
+      this.memberKeys.delete(name);
+    }
     this.synced.delete(name);
     this.acked.delete(name);
     for (const [n, g] of this.grants) if (g.to === name) this.grants.delete(n);
@@ -614,9 +637,15 @@ export class RegistrySync {
     if (!this.accepts(d.owner, d.inc)) return;
     const bad = this.refusedIn(from, d);
     if (bad) return this.refused(from, bad.what, bad.subject, bad.value, bad.verdict);
+    // Straight from its owner, the authenticated link vouches for the delta; relayed by
+    // anyone else, each entry must carry the owner's signature, and only entries count.
+    const direct = from === d.owner;
+    if (!direct && !this.signedByOwner(d)) {
+      return this.dropped(from, `dropped a delta of ${d.owner}'s entries relayed by ${from}: an entry is not signed by ${d.owner}'s key (forged?)`, { peer: from, owner: d.owner, verdict: 'unsigned' });
+    }
     for (const e of d.entries) if (e.epoch) this.observeEpoch(e.name, e.epoch, from, true);
     for (const e of d.entries) if (e.epoch) this.consumeGrant(e.name, e.epoch);
-    const changed = this.state.merge(d);
+    const changed = direct ? this.state.merge(d) : this.state.mergeRelayed(d);
     if (changed.length === 0) return;
     this.recompute(changed);
     // News straight from its owner reached every member the same way; news we learned
@@ -624,6 +653,14 @@ export class RegistrySync {
     if (from === d.owner) return;
     const h = this.hlc.peek();
     for (const to of this.pick(this.fanout, [from, d.owner])) this.send(to, { k: 'delta', d, h });
+  }
+
+  /** True if every entry of d carries a valid signature by the key d.owner proved to us. */
+  private signedByOwner(d: Delta): boolean {
+    const key = this.memberKeys.get(d.owner);
+    if (!key) return false;
+    for (const e of d.entries) if (!key.verify(entrySignedBytes(d.owner, d.inc, e), e.sig)) return false;
+    return true;
   }
 
   private onDigest(from: string, theirs: OwnerDigest[], isReply: boolean): void {

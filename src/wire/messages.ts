@@ -8,8 +8,11 @@
 import { ClusterError } from '../errors.js';
 import { describeValue } from '../util/untrusted.js';
 
-/** Wire protocol version; peers with another version are refused with both named. Version 2: the CPace handshake. */
-export const PROTOCOL_VERSION = 2;
+/** Wire protocol version; peers with another version are refused with both named. Version 2: the CPace handshake; 3: the hello carries a signing key and registry entries are signed. */
+export const PROTOCOL_VERSION = 3;
+
+/** Bytes of the Ed25519 public key in a hello. */
+export const SIGNING_KEY_BYTES = 32;
 
 /** Bytes in a CPace share (an encoded ristretto255 element). */
 export const SHARE_BYTES = 32;
@@ -35,6 +38,8 @@ export interface Hello {
   port: number;
   /** Milliseconds the sender has been running; decides which of two same-named nodes is older. */
   up: number;
+  /** The sender's Ed25519 public key for this incarnation (raw, 32 bytes): it signs the sender's registry entries. */
+  key: Uint8Array;
 }
 
 /** A hello as it travels: the sender's Hello plus its CPace share (Ya from the dialer, Yb from the listener). */
@@ -144,11 +149,11 @@ function incarnation(o: Record<string, unknown>, k: string): string {
   return s;
 }
 
-const HELLO_KEYS = ['t', 'v', 'name', 'inc', 'nonce', 'port', 'up', 'share'] as const;
+const HELLO_KEYS = ['t', 'v', 'name', 'inc', 'nonce', 'port', 'up', 'key', 'share'] as const;
 
 /**
  * Validate a decoded handshake message strictly: exactly the declared fields, byte strings of
- * their exact length (nonce 32, share 32, mac 32). Only `v` and `t` are read from a hello of
+ * their exact length (nonce 32, key 32, share 32, mac 32). Only `v` and `t` are read from a hello of
  * another version, so the refusal can name both versions.
  */
 export function parseHandshake(v: unknown): HandshakeMessage {
@@ -156,7 +161,7 @@ export function parseHandshake(v: unknown): HandshakeMessage {
   switch (v.t) {
     case 'hello': {
       const version = uint(v, 'v', 0xffff);
-      if (version !== PROTOCOL_VERSION) return { t: 'hello', v: version, name: '', inc: '', nonce: new Uint8Array(0), port: 0, up: 0, share: new Uint8Array(0) };
+      if (version !== PROTOCOL_VERSION) return { t: 'hello', v: version, name: '', inc: '', nonce: new Uint8Array(0), port: 0, up: 0, key: new Uint8Array(0), share: new Uint8Array(0) };
       exactKeys(v, HELLO_KEYS);
       return {
         t: 'hello',
@@ -166,6 +171,7 @@ export function parseHandshake(v: unknown): HandshakeMessage {
         nonce: bytes(v, 'nonce', 32),
         port: uint(v, 'port', 65535),
         up: uint(v, 'up', Number.MAX_SAFE_INTEGER),
+        key: bytes(v, 'key', SIGNING_KEY_BYTES),
         share: bytes(v, 'share', SHARE_BYTES),
       };
     }

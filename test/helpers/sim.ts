@@ -15,7 +15,9 @@ import type { ClaimEpoch, ClaimOutcome, ClaimPort } from '../../src/registry/cla
 import type { RegistryMessage } from '../../src/registry/messages.js';
 import type { Claim } from '../../src/registry/registry.js';
 import type { Stamp } from '../../src/registry/hlc.js';
+import { createHash } from 'node:crypto';
 import { ManualClock } from '../../src/util/clock.js';
+import { SigningKey } from '../../src/util/signing.js';
 import type { TimerHandle } from '../../src/util/clock.js';
 import { seededRandom } from '../../src/util/random.js';
 import type { Random } from '../../src/util/random.js';
@@ -105,6 +107,8 @@ export interface SimReplica {
   sync: RegistrySync | undefined;
   /** The claim rule of this incarnation. */
   claims: Claims | undefined;
+  /** This incarnation's signing key (from its name and incarnation: no draw from the sim's randomness). */
+  key: SigningKey | undefined;
 }
 
 interface PairState {
@@ -148,7 +152,7 @@ export class RegistrySim {
   constructor(private readonly o: SimOptions) {
     this.random = seededRandom(o.seed);
     const names = typeof o.nodes === 'number' ? Array.from({ length: o.nodes }, (_, i) => `n${i}@sim`) : o.nodes;
-    this.replicas = names.map((name, index) => ({ index, name, inc: '', gen: 0, alive: false, sync: undefined, claims: undefined }));
+    this.replicas = names.map((name, index) => ({ index, name, inc: '', gen: 0, alive: false, sync: undefined, claims: undefined, key: undefined }));
     this.faults = { ...DEFAULT_FAULTS, ...o.faults };
     this.antiEntropyIntervalMs = o.antiEntropyIntervalMs ?? 1000;
     this.detectMs = o.detectMs ?? [200, 600];
@@ -378,8 +382,10 @@ export class RegistrySim {
         this.events.push(e);
         this.onEvent?.(e);
       };
+    r.key = SigningKey.fromSeed(createHash('sha256').update(`${r.name}/${inc}`).digest());
     const sync = new RegistrySync({
       self: { name: r.name, inc },
+      signer: r.key,
       clock: this.clock,
       random: this.random,
       logger: silentLogger,
@@ -482,8 +488,8 @@ export class RegistrySim {
       p.epoch++;
       p.incA = a.inc;
       p.incB = b.inc;
-      a.sync!.nodeUp(b.name, b.inc);
-      b.sync!.nodeUp(a.name, a.inc);
+      a.sync!.nodeUp(b.name, b.inc, b.key!.publicKey);
+      b.sync!.nodeUp(a.name, a.inc, a.key!.publicKey);
       this.onLinkUp?.(a, b);
     }
   }

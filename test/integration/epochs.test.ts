@@ -83,6 +83,37 @@ test('the huge-epoch poison: after the holder goes, exactly one survivor starts,
   assert.deepEqual([b, c, m].map((n) => n.members().length), [2, 2, 2]);
 });
 
+test('registry forgery in another member\'s name: forged, re-signed, tampered and version-jumping deltas are all dropped; the real owner is unaffected', async () => {
+  const { nodes, downs } = await cluster(['a@local', 'b@local', 'c@local', 'm@local'], 'forgery');
+  const [a, b, c, m] = nodes as [ClusterNode, ClusterNode, ClusterNode, ClusterNode];
+  assert.equal((await a.register('jobs')).won, true);
+  await waitFor(() => [b, c, m].every((n) => n.whereis('jobs') === 'a@local'), 3000);
+  // What the red team sent: a delta in carol's name, with carol's real incarnation, and
+  // an earlier stamp, so that alice's claim on 'jobs' would lose to it.
+  const entry = { name: 'jobs', stamp: [1, 0] as [number, number], version: 1, released: false };
+  const mSigner = (m as unknown as { signingKey: { sign(d: Uint8Array): Uint8Array } }).signingKey;
+  const { entrySignedBytes } = await import('../../src/registry/entry-signature.js');
+  const forgeries: Record<string, unknown>[] = [
+    { owner: 'c@local', inc: c.incarnation, base: 0, version: 1, floor: 0, entries: [entry] },
+    { owner: 'c@local', inc: c.incarnation, base: 0, version: 1, floor: 0, entries: [{ ...entry, sig: mSigner.sign(entrySignedBytes('c@local', c.incarnation, entry)) }] },
+    { owner: 'c@local', inc: c.incarnation, base: 0, version: 2 ** 53 - 1, floor: 0, entries: [] },
+    { owner: 'c@local', inc: c.incarnation, base: 0, version: 1000, floor: 1000, entries: [] },
+    // alice's own entries, relayed with a range that would make 'jobs' look superseded.
+    { owner: 'a@local', inc: a.incarnation, base: 0, version: 50, floor: 50, entries: [] },
+  ];
+  for (const d of forgeries) for (const to of ['a@local', 'b@local']) sendRaw(m, to, { k: 'delta', d, h: [Date.now(), 0] });
+  await new Promise((r) => setTimeout(r, 300));
+  for (const n of [a, b, c]) assert.equal(n.whereis('jobs'), 'a@local', `${n.name} still names alice`);
+  // carol's real claims still show everywhere (the forged versions did not hide them).
+  assert.equal((await c.register('reports')).won, true);
+  await waitFor(() => [a, b, m].every((n) => n.whereis('reports') === 'c@local'), 3000, () => [a, b, m].map((n) => `${n.name}: ${n.whereis('reports')}`).join(', '));
+  // alice's release still reaches everyone (her version was not moved by the relayed lie).
+  assert.equal(a.unregister('jobs'), true);
+  await waitFor(() => [b, c, m].every((n) => n.whereis('jobs') === undefined), 3000);
+  assert.deepEqual(downs, [], 'no connection went down');
+  assert.deepEqual(nodes.map((n) => n.members().length), [3, 3, 3, 3]);
+});
+
 test('--state-dir on a path that cannot be written: a clear error naming the path, and no tenure', { skip: cliMissingReason() }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cn-state-'));
   const notADir = join(dir, 'plain-file');

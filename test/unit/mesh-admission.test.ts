@@ -12,7 +12,7 @@ const OLD = WINDOW + 1;
 
 function input(
   peer: Partial<AdmissionInput['peer']>,
-  over: { existing?: Partial<ExistingConnection>; dialer?: string; selfUp?: number; newcomer?: boolean; advertised?: string } = {},
+  over: { existing?: Partial<ExistingConnection>; dialer?: string; selfUp?: number; newcomer?: boolean; advertised?: string; keyConflict?: boolean } = {},
 ): AdmissionInput {
   const p = { name: 'bob@h', inc: 'b1', up: 1000, ...peer };
   return {
@@ -20,6 +20,7 @@ function input(
     peer: p,
     dialer: over.dialer ?? ME,
     advertisedName: over.advertised,
+    ...(over.keyConflict !== undefined ? { keyConflict: over.keyConflict } : {}),
     existing: over.existing && { inc: 'b1', open: true, dialer: ME, silentForMs: 0, ageMs: 0, ...over.existing },
     heartbeatIntervalMs: HB,
     simultaneousWindowMs: WINDOW,
@@ -58,6 +59,11 @@ test('decideAdmission', () => {
     ['advertised as bob, proved bob', input({}, { advertised: 'bob@h' }), 'accept'],
     ['advertised as carol, but it is ourselves', input({ name: ME, inc: 'a1' }, { advertised: 'carol@h' }), 'self'],
     ['advertised with our name, a twin', input({ name: ME, inc: 'a2', up: 9000 }, { advertised: ME }), 'refuse-name-in-use'],
+    // An incarnation never changes its signing key: another key is an impostor, whatever else holds.
+    ['a known incarnation with another key, no connection now', input({}, { keyConflict: true }), 'refuse-key-mismatch'],
+    ['a known incarnation with another key, its connection closed', input({}, { keyConflict: true, existing: { open: false } }), 'refuse-key-mismatch'],
+    ['a known incarnation with another key, silent connection', input({}, { keyConflict: true, existing: { dialer: 'bob@h', ageMs: OLD, silentForMs: 2 * HB + 1 }, dialer: ME }), 'refuse-key-mismatch'],
+    ['same key as before (no conflict): a reconnect', input({}, { keyConflict: false, existing: { open: false } }), 'replace'],
   ];
   for (const [why, i, want] of cases) assert.equal(decideAdmission(i), want, why);
 });

@@ -17,6 +17,7 @@ import type { Network, Stream } from '../../src/transport/transport.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { Secret } from '../../src/util/secret.js';
 import { seededRandom } from '../../src/util/random.js';
+import { SigningKey } from '../../src/util/signing.js';
 import { PROTOCOL_VERSION } from '../../src/wire/messages.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
 
@@ -49,7 +50,7 @@ function node(clock: ManualClock, network: Network, name: string, host: string, 
     message: () => {},
     fatal: (err: ClusterError) => void events.push({ kind: 'fatal', who: name, why: err.message }),
   };
-  return { mesh: new Mesh(cfg, network, key, `${seed.toString(16)}0${host.replace(/\D/g, '')}`, sink), host, log, events };
+  return { mesh: new Mesh(cfg, network, key, `${seed.toString(16)}0${host.replace(/\D/g, '')}`, sink, SigningKey.fromSeed(Buffer.alloc(32, seed)).publicKey), host, log, events };
 }
 
 async function pairUp(clock: ManualClock, net: MemoryNetwork): Promise<[Node, Node]> {
@@ -69,12 +70,12 @@ async function pairUp(clock: ManualClock, net: MemoryNetwork): Promise<[Node, No
 }
 
 /** A hand-driven dialer with the cluster cookie on stream: what an impostor or a member gone rogue would run. */
-function handDialer(stream: Stream, clock: ManualClock, hello: { name: string; inc: string; nonceByte: number; up: number }, maxFrameBytes = 64 * 1024): Connection {
+function handDialer(stream: Stream, clock: ManualClock, hello: { name: string; inc: string; nonceByte: number; up: number; key?: Uint8Array }, maxFrameBytes = 64 * 1024): Connection {
   return new Connection(stream, {
     role: 'dialer',
     cookie: KEY,
     random: seededRandom(99),
-    hello: { t: 'hello', v: PROTOCOL_VERSION, name: hello.name, inc: hello.inc, nonce: Buffer.alloc(32, hello.nonceByte), port: 1, up: hello.up },
+    hello: { t: 'hello', v: PROTOCOL_VERSION, name: hello.name, inc: hello.inc, nonce: Buffer.alloc(32, hello.nonceByte), port: 1, up: hello.up, key: hello.key ?? Buffer.alloc(32, hello.nonceByte) },
     maxFrameBytes,
     handshakeTimeoutMs: 1000,
     clock,
@@ -187,6 +188,40 @@ test('a hello under a live node\'s name claiming 2^53-1 ms of uptime is refused 
   } finally {
     await alice.mesh.stop();
     await bob.mesh.stop();
+  }
+});
+
+test('an incarnation never changes its signing key: a second comer with another key is refused as an impostor, even after the first left', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const alice = node(clock, net.host('10.0.0.1'), 'alice@sim', '10.0.0.1', KEY, 1);
+  await alice.mesh.start();
+  try {
+    const bobId = { name: 'bob@sim', inc: 'b0b0', nonceByte: 7, up: 10 };
+    const dial = async (key: Uint8Array): Promise<Connection> => {
+      const c = handDialer(await net.host('10.0.0.2').dial('10.0.0.1', alice.mesh.port, 1000), clock, { ...bobId, key });
+      await run(clock, 100);
+      return c;
+    };
+    const real = await dial(Buffer.alloc(32, 1));
+    assert.equal(real.state, 'open');
+    assert.deepEqual(alice.mesh.members(), ['bob@sim']);
+    real.close();
+    await run(clock, 200);
+    assert.deepEqual(alice.mesh.members(), []);
+    // Someone who learned bob's incarnation from gossip, with its own key.
+    const impostor = await dial(Buffer.alloc(32, 2));
+    assert.equal(impostor.state, 'closed');
+    assert.equal(impostor.byeCode, 'KEY_MISMATCH');
+    assert.deepEqual(alice.mesh.members(), []);
+    assert.ok(alice.log.lines.some((l) => l.message.startsWith('refused a node presenting another signing key')), 'logged');
+    // The real bob (same key) reconnects.
+    const back = await dial(Buffer.alloc(32, 1));
+    assert.equal(back.state, 'open');
+    assert.deepEqual(alice.mesh.members(), ['bob@sim']);
+    back.close();
+  } finally {
+    await alice.mesh.stop();
   }
 });
 

@@ -8,6 +8,7 @@ import type { RegistryMessage } from '../../src/registry/messages.js';
 import { MAX_COUNTER, MAX_COUNTER_JUMP } from '../../src/registry/bounds.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { seededRandom } from '../../src/util/random.js';
+import { SigningKey } from '../../src/util/signing.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
 
 const A = 'alice@h';
@@ -19,6 +20,7 @@ function node(persist?: () => Promise<boolean>): { sync: RegistrySync; sent: { t
   const sent: { to: string; msg: RegistryMessage }[] = [];
   const sync = new RegistrySync({
     self: { name: A, inc: 'aa' },
+    signer: SigningKey.fromSeed(Buffer.alloc(32, 1)),
     clock,
     random: seededRandom(1),
     logger,
@@ -26,7 +28,7 @@ function node(persist?: () => Promise<boolean>): { sync: RegistrySync; sent: { t
     events: { registered() {}, lost() {}, freed() {}, message() {}, reply() {} },
     ...(persist ? { persist } : {}),
   });
-  sync.nodeUp(M, 'bb');
+  sync.nodeUp(M, 'bb', SigningKey.fromSeed(Buffer.alloc(32, 2)).publicKey);
   return { sync, sent, logger, clock };
 }
 

@@ -6,6 +6,7 @@ import type { RegistryMessage } from '../../src/registry/messages.js';
 import { encode } from '../../src/wire/codec.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { seededRandom } from '../../src/util/random.js';
+import { SigningKey } from '../../src/util/signing.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
 
 const A = 'alice@h';
@@ -19,6 +20,7 @@ function node(opts: { maxEpochNames?: number; epochPruneAfterMs?: number; inUse?
   let pruneEvents = 0;
   const sync = new RegistrySync({
     self: { name: A, inc: 'aa' },
+    signer: SigningKey.fromSeed(Buffer.alloc(32, 1)),
     clock,
     random: seededRandom(1),
     logger,
@@ -28,7 +30,7 @@ function node(opts: { maxEpochNames?: number; epochPruneAfterMs?: number; inUse?
     ...(opts.epochPruneAfterMs ? { epochPruneAfterMs: opts.epochPruneAfterMs } : {}),
     epochInUse: (name) => opts.inUse?.has(name) ?? false,
   });
-  sync.nodeUp(M, 'bb');
+  sync.nodeUp(M, 'bb', SigningKey.fromSeed(Buffer.alloc(32, 2)).publicKey);
   sync.start();
   return { sync, sent, logger, clock, events: () => ({ epochEvents, pruneEvents }) };
 }
@@ -77,7 +79,7 @@ test('epochs go out in chunks under the frame limit: all of them on join, one ro
   // Worst case: names of 255 characters of 3 UTF-8 bytes each.
   sync.receive(M, { k: 'epochs', e: Array.from({ length: names }, (_, i): [string, number] => [`${i}`.padEnd(255, '\u20ac'), 1]) });
   sent.length = 0;
-  sync.nodeUp('bob@h', 'cc');
+  sync.nodeUp('bob@h', 'cc', SigningKey.fromSeed(Buffer.alloc(32, 2)).publicKey);
   for (let i = 0; i < 5; i++) clock.advance(0);
   const join = sent.filter((s) => s.to === 'bob@h' && s.msg.k === 'epochs').map((s) => s.msg as { e: unknown[] });
   assert.equal(join.length, 5);

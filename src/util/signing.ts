@@ -1,0 +1,81 @@
+// Signing keys: Ed25519 (node:crypto) for statements a node makes in its own name and
+// others pass on — its registry entries. A node makes one key per incarnation from its
+// injected randomness (so a simulated cluster is replayable), announces the public half
+// in its authenticated handshake hello, and never stores the private half anywhere.
+// Invariants: a public key is exactly PUBLIC_KEY_BYTES raw bytes, a signature exactly
+// SIGNATURE_BYTES; verify() never throws (a malformed key or signature is just false).
+import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+
+/** Bytes of a raw Ed25519 public key. */
+export const PUBLIC_KEY_BYTES = 32;
+/** Bytes of an Ed25519 signature. */
+export const SIGNATURE_BYTES = 64;
+
+// DER prefixes that wrap a raw 32-byte seed (PKCS#8) and a raw public key (SPKI) for Ed25519 (RFC 8410).
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/** A private signing key and its public half. */
+export class SigningKey {
+  /** The raw 32-byte public key, as announced in the hello. */
+  readonly publicKey: Uint8Array;
+
+  private constructor(private readonly key: KeyObject) {
+    const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
+    this.publicKey = new Uint8Array(spki.subarray(SPKI_PREFIX.length));
+  }
+
+  /** The key whose 32-byte seed is given (draw it from the node's Random). */
+  static fromSeed(seed: Uint8Array): SigningKey {
+    if (seed.length !== 32) throw new RangeError(`an Ed25519 seed is 32 bytes, not ${seed.length}`);
+    return new SigningKey(createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' }));
+  }
+
+  /** The 64-byte signature of data. */
+  sign(data: Uint8Array): Uint8Array {
+    return new Uint8Array(sign(null, data, this.key));
+  }
+
+  /** For inspection and logs: never the private key. */
+  toJSON(): string {
+    return '[signing key]';
+  }
+}
+
+/** A peer's public key, parsed once, checking signatures. */
+export class VerifyKey {
+  private constructor(
+    /** The raw 32-byte public key. */
+    readonly raw: Uint8Array,
+    private readonly key: KeyObject | undefined,
+  ) {}
+
+  /** Wrap a raw 32-byte public key; one that is not a valid point verifies nothing. */
+  static fromRaw(raw: Uint8Array): VerifyKey {
+    let key: KeyObject | undefined;
+    if (raw.length === PUBLIC_KEY_BYTES) {
+      try {
+        key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+      } catch {
+        key = undefined;
+      }
+    }
+    return new VerifyKey(new Uint8Array(raw), key);
+  }
+
+  /** True iff sig is this key's valid signature of data. */
+  verify(data: Uint8Array, sig: Uint8Array | undefined): boolean {
+    if (!this.key || !sig || sig.length !== SIGNATURE_BYTES) return false;
+    try {
+      return verify(null, data, this.key, sig);
+    } catch {
+      return false;
+    }
+  }
+
+  /** True if other is the same raw key. */
+  equals(other: Uint8Array): boolean {
+    return other.length === this.raw.length && Buffer.from(other).equals(Buffer.from(this.raw));
+  }
+}
