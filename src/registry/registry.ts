@@ -128,6 +128,11 @@ export class RegistryState {
     return this.active.get(name)?.get(ownerKey(owner, inc));
   }
 
+  /** The version of an owner's entry for name that this replica holds (active or tombstone), if any. */
+  entryVersion(owner: string, inc: string, name: string): number | undefined {
+    return this.owners.get(ownerKey(owner, inc))?.entries.get(name)?.version;
+  }
+
   /** What this replica knows, owner by owner. */
   digest(): OwnerDigest[] {
     return [...this.owners.values()].map((o) => ({ owner: o.owner, inc: o.inc, version: o.version, floor: o.floor }));

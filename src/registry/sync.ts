@@ -22,6 +22,11 @@
 // - Bounds: every epoch and version from a member passes judgeCounter (bounds.ts)
 //   before it is adopted; a refused one is dropped (with its whole delta) and logged at
 //   most once per DROP_LOG_INTERVAL_MS, never grounds to disconnect or to grant.
+// - Signatures: every entry we write is signed with our incarnation's key. A delta from
+//   its owner is vouched for by the authenticated link; a delta relayed by another
+//   member counts only if each entry new to us carries the owner's signature under the
+//   key the owner proved to us (nodeUp), and then only its entries count
+//   (RegistryState.mergeRelayed): a relayer cannot write, evict or hide an owner's entries.
 // - Claim confirmation (cfm/cfr) is registry/claims.ts's: receive() hands those
 //   messages over in link order, after every delta that came before them.
 // No I/O here: messages go out through the RegistryPort, time through the Clock.
@@ -659,7 +664,12 @@ export class RegistrySync {
   private signedByOwner(d: Delta): boolean {
     const key = this.memberKeys.get(d.owner);
     if (!key) return false;
-    for (const e of d.entries) if (!key.verify(entrySignedBytes(d.owner, d.inc, e), e.sig)) return false;
+    for (const e of d.entries) {
+      // An entry we hold at this version or later changes nothing: no need to pay for
+      // its check (so replaying genuine entries costs a member's victim next to nothing).
+      if ((this.state.entryVersion(d.owner, d.inc, e.name) ?? 0) >= e.version) continue;
+      if (!key.verify(entrySignedBytes(d.owner, d.inc, e), e.sig)) return false;
+    }
     return true;
   }
 

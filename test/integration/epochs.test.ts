@@ -101,7 +101,7 @@ test('registry forgery in another member\'s name: forged, re-signed, tampered an
     // alice's own entries, relayed with a range that would make 'jobs' look superseded.
     { owner: 'a@local', inc: a.incarnation, base: 0, version: 50, floor: 50, entries: [] },
   ];
-  for (const d of forgeries) for (const to of ['a@local', 'b@local']) sendRaw(m, to, { k: 'delta', d, h: [Date.now(), 0] });
+  for (const d of forgeries) for (const to of ['a@local', 'b@local']) sendRaw(m, to, { k: 'delta', d: d as never, h: [Date.now(), 0] });
   await new Promise((r) => setTimeout(r, 300));
   for (const n of [a, b, c]) assert.equal(n.whereis('jobs'), 'a@local', `${n.name} still names alice`);
   // carol's real claims still show everywhere (the forged versions did not hide them).
