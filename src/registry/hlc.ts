@@ -26,6 +26,9 @@ export function isStamp(v: unknown): v is Stamp {
 /** Largest clock skew accepted from a peer's stamp: stamps further ahead are clamped to now + this. */
 export const MAX_HLC_DRIFT_MS = 60_000;
 
+/** Largest logical part of a remote stamp the clock observes: 2^32 (it restarts at 0 every millisecond; real ones stay tiny). */
+export const MAX_HLC_LOGICAL = 2 ** 32;
+
 /** A hybrid logical clock driven by an injected Clock's wall time. */
 export class HybridClock {
   private last: Stamp = [0, 0];
@@ -39,8 +42,13 @@ export class HybridClock {
     return this.last;
   }
 
-  /** Advance past a stamp received from a peer (ignoring absurd future stamps beyond MAX_HLC_DRIFT_MS). */
+  /**
+   * Advance past a stamp received from a peer, ignoring one that is not a stamp, one from
+   * beyond MAX_HLC_DRIFT_MS in the future, and one whose logical part is above
+   * MAX_HLC_LOGICAL (counting on from it would leave the safe integers).
+   */
   observe(remote: Stamp): void {
+    if (!isStamp(remote) || remote[1] > MAX_HLC_LOGICAL) return;
     const wall = Math.floor(this.clock.wallNow());
     if (remote[0] > wall + MAX_HLC_DRIFT_MS) return;
     const top = compareStamps(remote, this.last) > 0 ? remote : this.last;

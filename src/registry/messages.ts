@@ -2,6 +2,7 @@
 // validation. Everything here arrives from the network and is checked field by
 // field before the registry sees it. Counters (epochs, versions) are only type-checked
 // here; their range is judged by the registry against what it has seen (bounds.ts).
+// Stamps are not checked here either: a malformed one is dropped by whoever reads it.
 import { ClusterError } from '../errors.js';
 import { SIGNATURE_BYTES } from '../util/signing.js';
 import { describeValue } from '../util/untrusted.js';
@@ -79,9 +80,13 @@ function counter(v: unknown, what: string): number {
   return bad(`${what} must be a number`);
 }
 
-function stamp(v: unknown, what: string): Stamp {
-  if (!isStamp(v)) bad(`${what} must be a stamp [wall, logical]`);
-  return [v[0], v[1]];
+/**
+ * A stamp: like counters, a malformed one is not grounds to disconnect. It becomes
+ * [NaN, NaN], which the registry drops with its delta (an entry's stamp), the clock
+ * ignores (a message's hlc), and a claim never matches (a confirm answer's holder).
+ */
+function stamp(v: unknown): Stamp {
+  return isStamp(v) ? [v[0], v[1]] : [Number.NaN, Number.NaN];
 }
 
 /** True if s can be registered: 1..255 characters. */
@@ -103,7 +108,7 @@ function entry(v: unknown): Entry {
   const e = obj(v, 'entry');
   if (!isValidRegisteredName(e.name)) bad('entry name must be 1..255 characters');
   if (typeof e.released !== 'boolean') bad('entry released must be a boolean');
-  const out: Entry = { name: e.name, stamp: stamp(e.stamp, 'entry stamp'), version: counter(e.version, 'entry version'), released: e.released };
+  const out: Entry = { name: e.name, stamp: stamp(e.stamp), version: counter(e.version, 'entry version'), released: e.released };
   if (e.epoch !== undefined) {
     const epoch = counter(e.epoch, 'entry epoch');
     if (epoch !== 0) out.epoch = epoch;
@@ -123,7 +128,7 @@ function digestEntry(v: unknown): OwnerDigest {
 
 function claimRef(v: unknown): ClaimRef {
   const c = obj(v, 'cfr holder');
-  const out: ClaimRef = { owner: owner(c.owner, 'cfr holder owner'), inc: inc(c.inc, 'cfr holder inc'), stamp: stamp(c.stamp, 'cfr holder stamp') };
+  const out: ClaimRef = { owner: owner(c.owner, 'cfr holder owner'), inc: inc(c.inc, 'cfr holder inc'), stamp: stamp(c.stamp) };
   if (c.epoch !== undefined) {
     // Only compared with our own claim's epoch: an out-of-bounds value just never matches.
     const epoch = counter(c.epoch, 'cfr holder epoch');
@@ -152,15 +157,15 @@ export function parseRegistryMessage(v: unknown): RegistryMessage {
       const valid = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
       if (valid(delta.base) && valid(delta.version) && valid(delta.floor) && (delta.base > delta.version || delta.floor > delta.version)) bad('delta versions out of order');
       for (const e of delta.entries) if (valid(e.version) && valid(delta.version) && valid(delta.base) && (e.version > delta.version || e.version <= delta.base)) bad('entry version outside the delta');
-      return { k: 'delta', d: delta, h: stamp(m.h, 'hlc') };
+      return { k: 'delta', d: delta, h: stamp(m.h) };
     }
     case 'digest': {
       if (!Array.isArray(m.owners) || m.owners.length > 4096) bad('digest owners must be an array of at most 4096');
       if (typeof m.reply !== 'boolean') bad('digest reply must be a boolean');
-      return { k: 'digest', owners: m.owners.map(digestEntry), reply: m.reply, h: stamp(m.h, 'hlc') };
+      return { k: 'digest', owners: m.owners.map(digestEntry), reply: m.reply, h: stamp(m.h) };
     }
     case 'synced':
-      return { k: 'synced', h: stamp(m.h, 'hlc') };
+      return { k: 'synced', h: stamp(m.h) };
     case 'msg': {
       if (!isValidRegisteredName(m.name)) bad('msg name must be 1..255 characters');
       const out: RegistryMessage = { k: 'msg', name: m.name, body: m.body };

@@ -40,7 +40,7 @@ import type { CounterVerdict } from './bounds.js';
 import { VerifyKey } from '../util/signing.js';
 import { entrySignedBytes } from './entry-signature.js';
 import type { EntrySigner } from './entry-signature.js';
-import { HybridClock } from './hlc.js';
+import { HybridClock, isStamp } from './hlc.js';
 import { MAX_DELTA_ENTRIES, parseRegistryMessage } from './messages.js';
 import type { ClaimMessage, RegistryMessage } from './messages.js';
 import { compareClaims, RegistryState } from './registry.js';
@@ -629,6 +629,7 @@ export class RegistrySync {
       if (verdict !== 'ok') return { what: `delta ${what}`, subject: d.owner, value, verdict };
     }
     for (const e of d.entries) {
+      if (!isStamp(e.stamp)) return { what: 'entry stamp', subject: e.name, value: Number.NaN, verdict: 'invalid' };
       const v = judgeCounter(e.version, known, !direct);
       if (v !== 'ok') return { what: 'entry version', subject: e.name, value: e.version, verdict: v };
       if (e.epoch === undefined) continue;

@@ -115,3 +115,22 @@ test('a quorum member answers a grant only once its epoch is saved, and refuses 
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(sent.at(-1), { to: M, msg: { k: 'qres', id: 2, ok: true, epoch: 2 } });
 });
+
+test('malformed or absurd stamps are values, not grounds to disconnect: the delta is dropped, the clock ignores them', () => {
+  const { sync, logger } = node();
+  const before = sync.hlc.peek();
+  const entry = (stamp: unknown) => ({ name: 'jobs', stamp, version: 1, released: false });
+  for (const stamp of [[-1, 0], [1.5, 0], ['x', 0], [1], null, [2 ** 53, 0]]) {
+    const d = { owner: M, inc: 'bb', base: 0, version: 1, floor: 0, entries: [entry(stamp)] };
+    assert.doesNotThrow(() => sync.receive(M, { k: 'delta', d, h: stamp }));
+    assert.equal(sync.whereis('jobs'), undefined);
+  }
+  assert.match(warns(logger)[0]!, /^dropped entry stamp NaN for "jobs" from mallory@h: invalid$/);
+  // An absurd logical part would push our clock out of the safe integers: ignored.
+  assert.doesNotThrow(() => sync.receive(M, { k: 'synced', h: [before[0], 2 ** 53 - 1] }));
+  assert.doesNotThrow(() => sync.receive(M, { k: 'digest', owners: [], reply: true, h: [-5, 'x'] }));
+  assert.ok(sync.hlc.peek()[1] <= 2 ** 32 + 1, `logical ${sync.hlc.peek()[1]}`);
+  // A valid delta after all that still lands.
+  sync.receive(M, { k: 'delta', d: { owner: M, inc: 'bb', base: 0, version: 1, floor: 0, entries: [entry([5, 0])] }, h: [5, 0] });
+  assert.equal(sync.whereis('jobs')?.owner, M);
+});
