@@ -1,6 +1,8 @@
 // CLI: the thin shell over the library (the only importer of yargs). It parses the
 // command line, starts a node, runs the Printer, and stops cleanly on SIGINT/SIGTERM.
-// Exit codes: 0 after a clean stop, 1 for a fatal runtime error, 2 for a usage error.
+// Exit codes: 0 after a clean stop, 1 for a fatal runtime error (or a stop that overran
+// STOP_DEADLINE_MS), 2 for a usage error, 130 when a second SIGINT/SIGTERM cut the stop short.
+// `cluster-node cookie --new` writes a random cookie file (cookie.ts).
 // Invariant: the cookie never reaches a log line, an error message or the process title.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -13,6 +15,9 @@ import type { LogLevel } from '../util/log.js';
 import { DEFAULT_FAILURE_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS } from '../config.js';
 import { DEFAULT_CLUSTER_LABEL, isValidClusterLabel } from '../discovery/mdns-records.js';
 import { startPrinter } from './printer.js';
+import { argvProblem, isIPv4, wholeNumber } from './argv-check.js';
+import { HOME_COOKIE_FILE, homeCookiePath, resolveCookie, writeNewCookie } from './cookie.js';
+import { MAX_NAME_LENGTH } from '../wire/messages.js';
 import { roaringSingleton, SINGLETON_NAME } from '../singleton/singleton.js';
 import { DEFAULT_SETTLE_MS } from '../singleton/supervisor.js';
 
@@ -61,13 +66,16 @@ function packageVersion(): string {
 }
 
 /** Parse argv into CLI arguments; throws UsageError with what is wrong. */
-async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => void): Promise<CliArgs | 'exit'> {
+export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => void): Promise<CliArgs | 'exit'> {
   let exited = false;
+  const problem = argvProblem(argv);
+  if (problem) throw new UsageError(problem);
   const parser = yargs(argv)
     .scriptName('cluster-node')
     .usage(
       [
         '$0 --sname NAME --cookie SECRET [options]',
+        '$0 cookie --new        write a random cookie to ~/.cluster-node.cookie (mode 600)',
         '',
         'Start a cluster node. Nodes on one LAN with the same --cluster label find each other',
         '(mDNS) and, if they share the cookie, form one cluster. Every second each node prints',
@@ -78,29 +86,30 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
     )
     .option('sname', { type: 'string', describe: 'short node name; the node is called NAME@<short hostname>' })
     .option('name', { type: 'string', describe: 'full node name NAME@HOST (instead of --sname)' })
-    .option('cookie', { type: 'string', describe: 'shared secret of the cluster (or --cookie-file, or $CLUSTER_NODE_COOKIE)' })
+    .option('cookie', { type: 'string', describe: `shared secret of the cluster (or --cookie-file, $CLUSTER_NODE_COOKIE, or the file ~/${HOME_COOKIE_FILE}: see "cluster-node cookie --new")` })
     .option('cookie-file', { type: 'string', describe: 'read the cookie from this file (first line)' })
     .option('cluster', { type: 'string', default: DEFAULT_CLUSTER_LABEL, describe: 'public cluster label advertised over mDNS (1-63 of A-Za-z0-9_-); nodes with another label are ignored, so clusters can share a LAN. Not a secret: the cookie is' })
-    .option('port', { type: 'number', default: 0, describe: 'TCP port to listen on (0 = any free port)' })
+    .option('port', { type: 'string', default: '0', describe: 'TCP port to listen on (0 = any free port)' })
     .option('listen', { type: 'string', default: '0.0.0.0', describe: 'IPv4 address to listen on' })
     .option('interface', { type: 'string', describe: 'IPv4 address of the interface mDNS uses (default: every multicast-capable IPv4 interface)' })
     .option('seed', { type: 'string', array: true, default: [] as string[], describe: 'static peer host:port, repeatable (for networks without multicast)' })
     .option('mdns', { type: 'boolean', default: true, describe: 'discover peers with mDNS (--no-mdns to use only --seed)' })
     .option('log-level', { choices: LOG_LEVELS as LogLevel[], default: 'info' as LogLevel, describe: 'least severe log level written to stderr' })
     .option('log-format', { choices: ['pretty', 'json'] as const, default: 'pretty' as const, describe: 'log line format' })
-    .option('heartbeat-interval', { type: 'number', default: DEFAULT_HEARTBEAT_INTERVAL_MS, describe: 'milliseconds between heartbeats' })
-    .option('failure-timeout', { type: 'number', default: DEFAULT_FAILURE_TIMEOUT_MS, describe: 'milliseconds of silence before a peer is declared down' })
-    .option('settle', { type: 'number', default: DEFAULT_SETTLE_MS, describe: 'milliseconds a starting node waits for discovery and registry sync before it tries to start the Singleton' })
+    .option('heartbeat-interval', { type: 'string', default: String(DEFAULT_HEARTBEAT_INTERVAL_MS), describe: 'milliseconds between heartbeats' })
+    .option('failure-timeout', { type: 'string', default: String(DEFAULT_FAILURE_TIMEOUT_MS), describe: 'milliseconds of silence before a peer is declared down (at least twice --heartbeat-interval)' })
+    .option('settle', { type: 'string', default: String(DEFAULT_SETTLE_MS), describe: 'milliseconds a starting node waits for discovery and registry sync before it tries to start the Singleton' })
     .option('singleton', { type: 'boolean', default: true, describe: 'run the demo Singleton, which roars on stdout while this node holds the global name Singleton (--no-singleton: membership only)' })
     .option('failover', { type: 'boolean', default: false, describe: 'when the Singleton\'s node dies or leaves, another node takes over (unique and fault tolerant)' })
-    .option('quorum', { type: 'number', describe: 'split-brain protection (implies --failover): run the Singleton only while at least N members, this one included, are in sight' })
+    .option('quorum', { type: 'string', describe: 'split-brain protection (implies --failover): run the Singleton only while at least N members, this one included, are in sight' })
     .option('state-dir', { type: 'string', describe: 'directory where the node keeps the highest fencing epochs it has seen, so epochs keep rising across a restart of the whole cluster' })
     .example('$0 --sname alice --cookie foo', 'start alice@<host> in a cluster with cookie foo')
     .example('$0 --sname alice --cookie foo --failover --quorum 2', 'fault-tolerant Singleton in a 3-node cluster')
     .example('$0 --sname bob --cookie-file ~/.cookie', 'read the cookie from a file')
+    .example('$0 cookie --new', `write a random cookie to ~/${HOME_COOKIE_FILE} (mode 600); then --cookie can be left out`)
     .example('$0 --sname carol --cookie foo --port 4370', 'listen on a fixed port')
     .example('$0 --sname dave --cookie foo --seed 10.0.0.5:4370', 'no multicast: join through a known peer')
-    .epilogue('Exit codes: 0 after SIGINT/SIGTERM and a clean stop, 1 on a fatal runtime error, 2 on a usage error.')
+    .epilogue('Exit codes: 0 after SIGINT/SIGTERM and a clean stop (within 2 s), 1 on a fatal runtime error, 2 on a usage error, 130 when a second Ctrl-C cuts the stop short.')
     .strict()
     .version(packageVersion())
     .help()
@@ -122,37 +131,39 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
   if (a.sname !== undefined && a.name !== undefined) throw new UsageError('give either --sname or --name, not both');
   let name: string;
   if (a.name !== undefined) {
-    if (!/^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/.test(a.name)) throw new UsageError(`--name "${a.name}" must look like NAME@HOST`);
+    if (a.name.length > MAX_NAME_LENGTH) throw new UsageError(`--name is ${a.name.length} characters; a node name can be at most ${MAX_NAME_LENGTH}`);
+    if (!/^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/.test(a.name)) throw new UsageError(`--name "${a.name}" must look like NAME@HOST (letters, digits, '.', '_' and '-' on each side of one @)`);
     name = a.name;
   } else if (a.sname !== undefined) {
+    const host = shortHostname();
+    if (a.sname.length + 1 + host.length > MAX_NAME_LENGTH) {
+      throw new UsageError(`--sname is ${a.sname.length} characters; with "@${host}" a node name can be at most ${MAX_NAME_LENGTH}, so --sname at most ${MAX_NAME_LENGTH - 1 - host.length}`);
+    }
     if (!/^[A-Za-z0-9_.-]+$/.test(a.sname)) throw new UsageError(`--sname "${a.sname}" may hold only letters, digits, '.', '_' and '-'`);
-    name = `${a.sname}@${shortHostname()}`;
+    name = `${a.sname}@${host}`;
   } else {
     throw new UsageError('a node name is required: --sname NAME or --name NAME@HOST');
   }
   if (!isValidClusterLabel(a.cluster)) throw new UsageError(`--cluster must be 1 to 63 characters of letters, digits, '_' and '-' (for example lab-2)`);
-  if (!Number.isFinite(a.settle) || a.settle < 0) throw new UsageError('--settle must be 0 or more milliseconds');
-  if (a.quorum !== undefined && (!Number.isInteger(a.quorum) || a.quorum < 1)) throw new UsageError('--quorum must be a positive whole number of members');
-
-  const sources = [a.cookie !== undefined, a['cookie-file'] !== undefined].filter(Boolean).length;
-  if (sources > 1) throw new UsageError('give either --cookie or --cookie-file, not both');
-  let cookie: string | undefined = a.cookie;
-  if (a['cookie-file'] !== undefined) {
-    try {
-      cookie = (readFileSync(a['cookie-file'], 'utf8').split(/\r?\n/)[0] ?? '').trim();
-    } catch (err) {
-      throw new UsageError(`cannot read --cookie-file ${a['cookie-file']}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-    if (!cookie) throw new UsageError(`--cookie-file ${a['cookie-file']} is empty`);
+  const num = (flag: string, raw: string | undefined, min: number, max: number, what: string): number => {
+    const n = wholeNumber(flag, raw, min, max, what);
+    if (typeof n === 'string') throw new UsageError(n);
+    return n;
+  };
+  const settle = num('settle', a.settle, 0, Number.MAX_SAFE_INTEGER, 'milliseconds');
+  const quorum = a.quorum === undefined ? undefined : num('quorum', a.quorum, 1, 1_000_000, 'members');
+  const port = num('port', a.port, 0, 65535, 'a TCP port (0 = any free port)');
+  const heartbeat = num('heartbeat-interval', a['heartbeat-interval'], 1, Number.MAX_SAFE_INTEGER, 'milliseconds');
+  const failureTimeout = num('failure-timeout', a['failure-timeout'], 1, Number.MAX_SAFE_INTEGER, 'milliseconds');
+  if (failureTimeout < 2 * heartbeat) {
+    throw new UsageError(`--failure-timeout (${failureTimeout} ms) must be at least twice --heartbeat-interval (${heartbeat} ms): raise --failure-timeout to ${2 * heartbeat} or more, or lower --heartbeat-interval`);
   }
-  cookie ??= env.CLUSTER_NODE_COOKIE;
-  if (!cookie) throw new UsageError('a cookie is required: --cookie SECRET, --cookie-file PATH or CLUSTER_NODE_COOKIE=SECRET');
+  if (!isIPv4(a.listen)) throw new UsageError(`--listen must be an IPv4 address of this machine, such as 0.0.0.0 (every interface) or 192.168.1.5; got ${JSON.stringify(a.listen)}`);
+  if (a.interface !== undefined && !isIPv4(a.interface)) throw new UsageError(`--interface must be the IPv4 address of a local interface, such as 192.168.1.5; got ${JSON.stringify(a.interface)}`);
 
-  const port = a.port;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got ${String(port)}`);
-  for (const [flag, v] of [['--heartbeat-interval', a['heartbeat-interval']], ['--failure-timeout', a['failure-timeout']]] as const) {
-    if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${flag} must be a positive number of milliseconds`);
-  }
+  const found = resolveCookie({ cookie: a.cookie, cookieFile: a['cookie-file'], env });
+  if ('error' in found) throw new UsageError(found.error);
+  const cookie = found.cookie;
   return {
     name,
     cookie,
@@ -164,19 +175,63 @@ async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string
     mdns: a.mdns,
     logLevel: a['log-level'],
     logFormat: a['log-format'],
-    heartbeatIntervalMs: a['heartbeat-interval'],
-    failureTimeoutMs: a['failure-timeout'],
-    settleMs: a.settle,
+    heartbeatIntervalMs: heartbeat,
+    failureTimeoutMs: failureTimeout,
+    settleMs: settle,
     singleton: a.singleton,
-    failover: a.failover || a.quorum !== undefined,
-    quorum: a.quorum,
+    failover: a.failover || quorum !== undefined,
+    quorum,
     stateDir: a['state-dir'],
   };
 }
 
-/** Run the CLI; resolves with the process exit code. */
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** `cluster-node cookie --new [--file PATH] [--force]`: write a random cookie with mode 600. */
+async function cookieCommand(argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => void): Promise<number> {
+  let exited = false;
+  try {
+    const a = await yargs(argv)
+      .scriptName('cluster-node cookie')
+      .usage(`$0 --new [--file PATH] [--force]\n\nWrite a new random cookie (256 bits) to ~/${HOME_COOKIE_FILE}, readable by you only (mode 600).\nA node started without --cookie, --cookie-file or $CLUSTER_NODE_COOKIE reads it.\nCopy the same file to every host of the cluster.`)
+      .option('new', { type: 'boolean', default: false, describe: 'make a new cookie' })
+      .option('file', { type: 'string', default: homeCookiePath(env), describe: 'where to write it' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace an existing file (nodes using the old cookie will no longer join)' })
+      .strict()
+      .help()
+      .wrap(null)
+      .exitProcess(false)
+      .fail((msg, err) => {
+        throw new UsageError(msg || (err ? err.message : 'invalid arguments'));
+      })
+      .parseAsync(argv, {}, (_err, _argv, output) => {
+        if (output) {
+          exited = true;
+          out(output + '\n');
+        }
+      });
+    if (exited) return EXIT_OK;
+    if (a._.length) throw new UsageError(`unexpected argument ${String(a._[0])}`);
+    if (!a.new) throw new UsageError('say --new to write a new cookie (cluster-node cookie --new)');
+    const path = writeNewCookie(a.file, a.force);
+    out(`wrote a new cookie to ${path} (mode 600); copy it to every host of the cluster\n`);
+    return EXIT_OK;
+  } catch (err) {
+    process.stderr.write(`cluster-node cookie: ${err instanceof Error ? err.message : describeError(err)}\n`);
+    return err instanceof UsageError ? EXIT_USAGE : EXIT_FATAL;
+  }
+}
+
+/** A stopping node that has not finished after this long exits anyway: 2 s. */
+export const STOP_DEADLINE_MS = 2000;
+/** Exit code when a second SIGINT/SIGTERM cuts the stop short (128 + SIGINT's number, as shells report Ctrl-C). */
+export const EXIT_INTERRUPTED = 130;
+
+/**
+ * Run the CLI; resolves with the process exit code. hardExit ends the process at once: on
+ * a second signal while stopping, and when the stop overruns STOP_DEADLINE_MS.
+ */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, hardExit: (code: number) => void = (code) => process.exit(code)): Promise<number> {
   const out = (s: string): void => void process.stdout.write(s);
+  if (argv[0] === 'cookie') return cookieCommand(argv.slice(1), env, out);
   let args: CliArgs | 'exit';
   try {
     args = await parseArgs(argv, env, out);
@@ -217,14 +272,33 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       if (finishing) return;
       finishing = true;
       stopPrinter();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      // Goodbyes, handover and closing sockets take milliseconds; a stop that hangs (a
+      // stuck disk under --state-dir, say) must not keep a service manager waiting.
+      const deadline = setTimeout(() => {
+        logger.error(`did not stop within ${STOP_DEADLINE_MS / 1000} s; exiting anyway`, { node: args.name });
+        hardExit(EXIT_FATAL);
+      }, STOP_DEADLINE_MS);
+      deadline.unref();
       node.stop().then(
-        () => resolve(code),
-        () => resolve(EXIT_FATAL),
+        () => {
+          clearTimeout(deadline);
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          resolve(code);
+        },
+        () => {
+          clearTimeout(deadline);
+          resolve(EXIT_FATAL);
+        },
       );
     };
     const onSignal = (signal: NodeJS.Signals): void => {
+      if (finishing) {
+        // A second Ctrl-C: the user does not want to wait.
+        logger.warn('second signal: exiting at once', { node: args.name, signal });
+        hardExit(EXIT_INTERRUPTED);
+        return;
+      }
       logger.info('stopping', { node: args.name, signal });
       finish(EXIT_OK);
     };

@@ -65,7 +65,14 @@ const usageCases: [string, string[], RegExp][] = [
   ['no cookie', ['--sname', 'x', '--no-mdns'], /cookie is required/],
   ['no name', ['--cookie', 'c', '--no-mdns'], /node name is required/],
   ['both names', ['--sname', 'x', '--name', 'x@h', '--cookie', 'c'], /either --sname or --name/],
-  ['bad port', ['--sname', 'x', '--cookie', 'c', '--port', '70000'], /--port must be 0-65535/],
+  ['bad port', ['--sname', 'x', '--cookie', 'c', '--port', '70000'], /--port must be a whole number of a TCP port \(0 = any free port\), 0 to 65535; got "70000"/],
+  ['--port abc', ['--sname', 'x', '--cookie', 'c', '--port', 'abc'], /--port must be a whole number .*; got "abc"/],
+  ['Erlang habits', ['-sname', 'x', '-setcookie', 'c'], /-sname is Erlang's spelling; here it is --sname \(and --cookie for -setcookie\)/],
+  ['a repeated flag', ['--sname', 'a', '--sname', 'b', '--cookie', 'c'], /--sname is given more than once \("a", then "b"\); give it once/],
+  ['--port without a value', ['--sname', 'x', '--cookie', 'c', '--port'], /--port needs a value/],
+  ['--listen banana', ['--sname', 'x', '--cookie', 'c', '--listen', 'banana'], /--listen must be an IPv4 address/],
+  ['a blank cookie', ['--sname', 'x', '--cookie', ' '], /--cookie is blank/],
+  ['failure timeout below twice the heartbeat', ['--sname', 'x', '--cookie', 'c', '--failure-timeout', '900'], /--failure-timeout \(900 ms\) must be at least twice --heartbeat-interval \(500 ms\)/],
   ['bad seed', ['--sname', 'x', '--cookie', 'c', '--seed', 'nohostport'], /host:port/],
   ['unknown flag', ['--sname', 'x', '--cookie', 'c', '--bogus'], /Unknown argument/],
   ['bad name', ['--name', 'no-at-sign', '--cookie', 'c'], /NAME@HOST/],
@@ -80,6 +87,43 @@ for (const [what, args, message] of usageCases) {
     assert.match(n.stderrRaw.map((l) => l.text).join('\n'), message);
   });
 }
+
+test('cookie --new writes a private cookie file; a node started without --cookie reads it and joins one started with it', { skip: missing }, async () => {
+  const { mkdtempSync, readFileSync: read, statSync } = await import('node:fs');
+  const home = mkdtempSync('/tmp/cn-home-');
+  const made = cli('x@local', [], { rawArgs: ['cookie', '--new'], env: { HOME: home } });
+  assert.equal((await made.waitExit(10_000)).code, 0);
+  assert.match(made.stdoutLines.map((l) => l.text).join('\n'), new RegExp(`^wrote a new cookie to ${home}/\\.cluster-node\\.cookie \\(mode 600\\)`));
+  const file = `${home}/.cluster-node.cookie`;
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  const again = cli('x@local', [], { rawArgs: ['cookie', '--new'], env: { HOME: home } });
+  assert.equal((await again.waitExit(10_000)).code, 1, 'an existing cookie is not replaced');
+  const cookie = read(file, 'utf8').trim();
+  const bob = cli('bob@local', [], { rawArgs: ['--name', 'bob@local', '--no-mdns', '--listen', '127.0.0.1', '--log-format', 'json'], env: { HOME: home } });
+  const port = await readyPort(bob);
+  const alice = cli('alice@local', ['--seed', `127.0.0.1:${port}`], { cookie });
+  await alice.waitForExactMembers(['bob@local'], 5000);
+});
+
+test('SIGINT: goodbye and exit 0 well within 2 s, with a failover Singleton handed over; a second SIGINT exits at once', { skip: missing }, async () => {
+  const { bob, alice } = await pair(['--failover', '--settle', '200']);
+  await bob.waitForLine((l) => l === 'I am singleton, hear me roar', 5000);
+  const t0 = performance.now();
+  bob.kill('SIGINT');
+  const exit = await bob.waitExit(5000);
+  const took = performance.now() - t0;
+  assert.equal(exit.code, 0);
+  assert.ok(took < 2000, `bob took ${Math.round(took)} ms to stop`);
+  await alice.waitForLine((l) => l === 'I am singleton, hear me roar', 3000, { since: t0 });
+  // Twice in a row: the second one does not wait for the first stop to finish.
+  const carol = cli('carol@local', ['--seed', `127.0.0.1:${await readyPort(alice)}`]);
+  await carol.waitForExactMembers(['alice@local'], 5000);
+  carol.kill('SIGINT');
+  carol.kill('SIGINT');
+  const second = await carol.waitExit(2000);
+  assert.ok(second.code === 130 || second.code === 0, `exit ${String(second.code)} / ${String(second.signal)}`);
+  if (second.code === 130) assert.ok(carol.logs.some((l) => l.message === 'second signal: exiting at once'));
+});
 
 test('--help exits 0 with examples; --version prints the version', { skip: missing }, async () => {
   const help = cli('x@local', [], { rawArgs: ['--help'] });
