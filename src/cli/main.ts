@@ -243,6 +243,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   process.title = `cluster-node ${args.name}`;
 
   const logger = createLogger({ level: args.logLevel, format: args.logFormat });
+  if (!args.mdns && args.seeds.length === 0) {
+    logger.warn('--no-mdns and no --seed: this node finds no one and stays alone until a peer dials it (add --seed HOST:PORT, or drop --no-mdns)', { node: args.name });
+  }
   let node: ClusterNode;
   try {
     node = createNode({

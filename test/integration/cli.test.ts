@@ -54,6 +54,16 @@ test('SIGINT stops a node cleanly with exit 0 and the other drops it at once', {
   assert.equal(down.fields.peer, 'alice@local');
 });
 
+test('--no-mdns with no --seed warns that the node will stay alone', { skip: missing }, async () => {
+  const solo = cli('solo@local');
+  await solo.waitReady(10_000);
+  const warn = solo.logs.find((l) => l.level === 'warn' && l.message.startsWith('--no-mdns and no --seed: this node finds no one'));
+  assert.ok(warn, solo.tail(10));
+  const bob = cli('bob@local', ['--seed', `127.0.0.1:${await readyPort(solo)}`]);
+  await bob.waitReady(10_000);
+  assert.ok(!bob.logs.some((l) => l.message.startsWith('--no-mdns and no --seed')), 'not with a seed');
+});
+
 test('SIGTERM also stops cleanly with exit 0', { skip: missing }, async () => {
   const bob = cli('bob@local');
   await bob.waitReady(10_000);
