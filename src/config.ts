@@ -202,7 +202,8 @@ export function resolveConfig(options: NodeOptions): NodeConfig {
     registryFanout: options.registryFanout ?? DEFAULT_REGISTRY_FANOUT,
     clock: options.clock ?? systemClock,
     random: options.random ?? systemRandom,
-    logger: options.logger ?? silentLogger,
+    // Every line names the node (field `node`): logs of several nodes can be merged.
+    logger: (options.logger ?? silentLogger).child({ node: options.name }),
     network: options.network,
     stateDir: options.stateDir,
     discovery: options.discovery,

@@ -75,6 +75,8 @@ export class Mesh {
   private readonly startedAt: number;
   private readonly log: Logger;
   private readonly failureLog: FailureLog;
+  /** Unreachable seeds: one warning per seed address per minute, the rest at debug. */
+  private readonly seedLog: FailureLog;
   private readonly pacer: DialPacer;
   private readonly inbound: InboundSlots;
   private readonly authFailures: AuthFailureReport;
@@ -98,6 +100,7 @@ export class Mesh {
     this.startedAt = config.clock.now();
     this.log = config.logger;
     this.failureLog = new FailureLog(this.log, () => config.clock.now());
+    this.seedLog = new FailureLog(this.log, () => config.clock.now(), 1);
     this.pacer = new DialPacer(() => config.clock.now());
     this.inbound = new InboundSlots(() => config.clock.now());
     this.authFailures = new AuthFailureReport(this.log, this.failureLog, () => config.clock.now());
@@ -327,7 +330,10 @@ export class Mesh {
         return;
       }
       if (!stream) {
-        this.failureLog.note(c.addresses[0] ?? '', 'dial failed', { peer: nameForLog(c), addr: `${c.addresses.join('|')}:${c.port}`, error: describeError(lastError) }, 'debug');
+        // A seed the user named is worth a warning (rate-limited per address); a
+        // discovered candidate that went away is not.
+        if (c.source === 'seed') this.seedLog.note(c.addresses[0] ?? '', 'cannot reach seed', { addr: `${c.addresses.join('|')}:${c.port}`, error: describeError(lastError) }, 'warn');
+        else this.failureLog.note(c.addresses[0] ?? '', 'dial failed', { peer: nameForLog(c), addr: `${c.addresses.join('|')}:${c.port}`, error: describeError(lastError) }, 'debug');
         this.retry(c);
         return;
       }

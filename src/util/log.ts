@@ -50,11 +50,16 @@ export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'
 /** Longest string value written in a log line, in characters (longer ones are cut with a note). */
 const MAX_LOGGED_CHARS = 2000;
 
+/** A logfmt value: bare when it can be, else double-quoted with quotes and backslashes escaped. */
+export function logfmtValue(text: string): string {
+  return text === '' || /[\s"=\\]/.test(text) ? JSON.stringify(text) : text;
+}
+
 function formatMeta(meta: Record<string, unknown>): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(meta)) {
     if (v === undefined) continue;
-    parts.push(`${cleanText(k, 64)}=${cleanText(typeof v === 'string' ? v : (JSON.stringify(v) ?? typeof v), MAX_LOGGED_CHARS)}`);
+    parts.push(`${cleanText(k, 64)}=${logfmtValue(cleanText(typeof v === 'string' ? v : (JSON.stringify(v) ?? typeof v), MAX_LOGGED_CHARS))}`);
   }
   return parts.length ? ' ' + parts.join(' ') : '';
 }
