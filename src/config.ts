@@ -82,6 +82,13 @@ export interface NodeOptions {
   stateDir?: string;
   /** Replace mDNS and seeds with custom discovery sources. */
   discovery?: Discovery[];
+  /**
+   * A hidden node (like Erlang's): it connects to the members and can ask each for its
+   * view (clusterStatus()), but it is never a member — never listed, never counted for a
+   * quorum, never asked to vote, never holds a name — and it does not announce itself over
+   * mDNS. `cluster-node status` runs one. Default false.
+   */
+  hidden?: boolean;
 }
 
 /** The resolved configuration. */
@@ -113,6 +120,7 @@ export interface NodeConfig {
   network: Network | undefined;
   stateDir: string | undefined;
   discovery: Discovery[] | undefined;
+  hidden: boolean;
 }
 
 /** Timings for real LANs (the defaults). */
@@ -207,6 +215,7 @@ export function resolveConfig(options: NodeOptions): NodeConfig {
     network: options.network,
     stateDir: options.stateDir,
     discovery: options.discovery,
+    hidden: options.hidden ?? false,
   };
   if (!isValidClusterLabel(cfg.cluster)) {
     fail(`cluster label ${describeValue(cfg.cluster as unknown, 70)} must be 1 to 63 characters of letters, digits, '_' and '-' (for example "lab-2"); nodes with the same label on one LAN find each other`);

@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'ERR_CALL_TIMEOUT'
   | 'ERR_CALL_FAILED'
   | 'ERR_NOT_HOLDER'
-  | 'ERR_BAD_MESSAGE';
+  | 'ERR_BAD_MESSAGE'
+  | 'ERR_HIDDEN';
 
 /** An error with a stable `code`; `cause` carries the underlying error, if any. */
 export class ClusterError extends Error {

@@ -5,6 +5,7 @@ export type { Member, NodeEvents, NodeState } from './node.js';
 export { DEFAULT_CALL_TIMEOUT_MS } from './registry/messaging.js';
 export type { NameHandler, CallOptions } from './registry/messaging.js';
 export type { Claim } from './registry/registry.js';
+export type { ClusterStatus, MemberView, ViewMember, ViewClaim } from './status.js';
 export type { Stamp } from './registry/hlc.js';
 export { SingletonSupervisor, DEFAULT_SETTLE_MS } from './singleton/supervisor.js';
 export type { SingletonContext, SingletonStart, SingletonOptions, SingletonState, RegisterResult } from './singleton/supervisor.js';

@@ -16,6 +16,10 @@ import { mdnsDiscovery } from './discovery/mdns.js';
 import { staticDiscovery } from './discovery/static.js';
 import { RegistrySync } from './registry/sync.js';
 import { SigningKey } from './util/signing.js';
+import type { TimerHandle } from './util/clock.js';
+import { STATUS_CHANNEL } from './mesh/observers.js';
+import { buildView, parseStatusMessage, StatusClient } from './status.js';
+import type { ClusterStatus, StatusMessage } from './status.js';
 import { Claims, confirmTimeoutMs } from './registry/claims.js';
 import type { ClaimEpoch } from './registry/claims.js';
 import { REGISTRY_CHANNEL, isValidRegisteredName } from './registry/messages.js';
@@ -72,6 +76,9 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   /** Per member, how many times it came up: tells a continuous connection from a reconnect. */
   private readonly linkSerial = new Map<string, number>();
   private readonly changeListeners = new Set<ChangeListener>();
+  /** A hidden node's questions to the members (clusterStatus()). */
+  private statusClient: StatusClient | undefined;
+  private startedAt = 0;
 
   constructor(options: NodeOptions) {
     super();
@@ -174,13 +181,14 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     this.registry = registry;
     const mesh = new Mesh(cfg, cfg.network ?? tcpNetwork, cfg.cookie, this.incarnation, {
       nodeup: (m) => {
-        registry.nodeUp(m.name, m.incarnation, m.key);
+        // A hidden node replicates nothing: it asks the members for their views instead.
+        if (!cfg.hidden) registry.nodeUp(m.name, m.incarnation, m.key);
         this.linkSerial.set(m.name, (this.linkSerial.get(m.name) ?? 0) + 1);
         this.emit('nodeup', m);
         this.changed('nodeup', m.name);
       },
       nodedown: (m, reason) => {
-        registry.nodeDown(m.name, m.incarnation);
+        if (!cfg.hidden) registry.nodeDown(m.name, m.incarnation);
         claims.memberDown(m.name);
         this.messaging.failCalls(m.name, `${m.name} went down`);
         this.emit('nodedown', m, reason);
@@ -188,16 +196,27 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       },
       relinked: (m) => registry.relinked(m.name),
       message: (from, channel, body) => {
-        if (channel !== REGISTRY_CHANNEL) return;
+        if (channel !== (cfg.hidden ? STATUS_CHANNEL : REGISTRY_CHANNEL)) return;
         try {
-          registry.receive(from, body);
+          if (cfg.hidden) this.statusClient?.receive(from, body);
+          else registry.receive(from, body);
         } catch (err) {
           mesh.disconnect(from, 'ERR_PROTOCOL', describeError(err));
         }
       },
       fatal: (err) => this.onFatal(err),
+      observerRequest: (_observer, body) => this.answerObserver(body),
     }, this.signingKey.publicKey);
     this.mesh = mesh;
+    this.startedAt = cfg.clock.now();
+    if (cfg.hidden) {
+      this.statusClient = new StatusClient({
+        setTimeout: (fn, ms) => cfg.clock.setTimeout(fn, ms),
+        clearTimeout: (h) => cfg.clock.clearTimeout(h as TimerHandle | undefined),
+        members: () => mesh.members(),
+        send: (to, msg) => mesh.send(to, STATUS_CHANNEL, msg),
+      });
+    }
     try {
       await mesh.start();
     } catch (err) {
@@ -215,6 +234,8 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
               cluster: cfg.cluster,
               interface: cfg.interface,
               queryMaxIntervalMs: cfg.mdnsQueryMaxIntervalMs,
+              // A hidden node browses but never announces: nobody should dial it.
+              announce: !cfg.hidden,
               clock: cfg.clock,
               random: cfg.random,
               logger: cfg.logger,
@@ -242,6 +263,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     this.state = 'stopping';
     await Promise.allSettled([...this.supervisors].map((s) => s.stop()));
     await Promise.allSettled(this.discoveries.map((d) => d.stop()));
+    this.statusClient?.stop();
     this.claims?.stop();
     this.registry?.stop();
     this.epochSaver?.stop();
@@ -254,7 +276,50 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
 
   private running(): RegistrySync {
     if (this.state !== 'running' || !this.registry) throw new ClusterError('ERR_NOT_STARTED', `the node is ${this.state}; call start() first`);
+    if (this.config.hidden) throw new ClusterError('ERR_HIDDEN', 'a hidden node observes the cluster and cannot register names or run Singletons; use clusterStatus()');
     return this.registry;
+  }
+
+  // ---- observing (hidden nodes) ---------------------------------------------------
+
+  /** Our view, for an observer's status question; undefined for anything else. */
+  private answerObserver(body: unknown): unknown {
+    if (this.config.hidden || !this.mesh) return undefined;
+    let msg: StatusMessage;
+    try {
+      msg = parseStatusMessage(body);
+    } catch {
+      return undefined;
+    }
+    if (msg.k !== 'q') return undefined;
+    const mesh = this.mesh;
+    const view = buildView({
+      node: this.name,
+      inc: this.incarnation,
+      upMs: this.config.clock.now() - this.startedAt,
+      members: mesh.memberList(),
+      heardMsAgo: (name) => mesh.heardMsAgo(name),
+      registered: this.registered(),
+    });
+    return { k: 'a', id: msg.id, view };
+  }
+
+  /**
+   * A hidden node's look at the cluster: asks every member it is connected to for its
+   * view (members, registry) and combines the answers, after at most timeoutMs. Throws
+   * ERR_CONFIG on a node that is not hidden (a member has its own view: members(),
+   * registered()).
+   */
+  clusterStatus(timeoutMs = 2000): Promise<ClusterStatus> {
+    if (!this.config.hidden || !this.statusClient) {
+      throw new ClusterError(this.state === 'running' ? 'ERR_CONFIG' : 'ERR_NOT_STARTED', 'clusterStatus() is for a started hidden node (createNode({ hidden: true }))');
+    }
+    return this.statusClient.request(timeoutMs);
+  }
+
+  /** Names of the hidden nodes (observers) connected to this member now. */
+  observers(): string[] {
+    return this.mesh?.observerNames() ?? [];
   }
 
   /**

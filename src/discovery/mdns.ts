@@ -90,6 +90,8 @@ export interface MdnsOptions {
   random: Random;
   /** Where warnings (once per interface and error code) and debug lines go. */
   logger: Logger;
+  /** Announce and answer for ourselves; default true. False: only browse (a hidden node, which nobody should dial). */
+  announce?: boolean;
 }
 
 /** Discover peers of our cluster with mDNS / DNS-SD. Throws ERR_CONFIG on bad options. */
@@ -251,7 +253,7 @@ class MdnsDiscovery implements Discovery {
     await this.startPromise?.catch(() => undefined);
     this.clearTimers();
     const goodbyes = this.endpoints
-      .filter((ep) => ep.ready && ep.joined && !ep.dead)
+      .filter((ep) => ep.ready && ep.joined && !ep.dead && this.opts.announce !== false)
       .map(
         (ep) =>
           new Promise<void>((resolve) => {
@@ -414,7 +416,7 @@ class MdnsDiscovery implements Discovery {
   }
 
   private onQuery(ep: Endpoint, packet: unknown, rinfo: RemoteInfo): void {
-    if (!this.active()) return;
+    if (!this.active() || this.opts.announce === false) return;
     if (!queryAsksForUs(this.id, packet)) return;
     const link = this.linkOf(ep, rinfo.address);
     if (link === 'other-link') return; // the endpoint of that link answers its own copy
@@ -444,7 +446,7 @@ class MdnsDiscovery implements Discovery {
   }
 
   private announce(ep: Endpoint): void {
-    if (ep.announcing) return;
+    if (ep.announcing || this.opts.announce === false) return;
     ep.announcing = true;
     this.respondSoon(ep, 0);
     this.later(() => this.respondSoon(ep, 0), MDNS_ANNOUNCE_INTERVAL_MS);

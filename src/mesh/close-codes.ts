@@ -23,10 +23,14 @@ export type GoodbyeCode =
   /** The candidate was advertised under another name than the one its peer proved. */
   | 'NAME_MISMATCH'
   /** The peer presented another signing key than the one its incarnation proved before: an impostor. */
-  | 'KEY_MISMATCH';
+  | 'KEY_MISMATCH'
+  /** Too many observers (hidden nodes) are connected; try again later. */
+  | 'BUSY'
+  /** Two hidden nodes met: observers only talk to members. */
+  | 'HIDDEN';
 
 /** The goodbye codes, for validation and tests. */
-export const GOODBYE_CODES: readonly GoodbyeCode[] = ['DUPLICATE', 'DECLARED_DOWN', 'SHUTDOWN', 'ERR_NAME_IN_USE', 'ERR_PROTOCOL', 'NAME_MISMATCH', 'KEY_MISMATCH'];
+export const GOODBYE_CODES: readonly GoodbyeCode[] = ['DUPLICATE', 'DECLARED_DOWN', 'SHUTDOWN', 'ERR_NAME_IN_USE', 'ERR_PROTOCOL', 'NAME_MISMATCH', 'KEY_MISMATCH', 'BUSY', 'HIDDEN'];
 
 /** A goodbye: its code and a human-readable reason. */
 export interface Goodbye {

@@ -31,6 +31,7 @@ import { AuthFailureReport } from './auth-failures.js';
 import { FailureLog, logSafe } from './failure-log.js';
 import { OncePerWindow } from './rate-limit.js';
 import { IdentityBook } from './identities.js';
+import { ObserverSet } from './observers.js';
 
 /** A connected member as the mesh reports it. */
 export interface MeshMember {
@@ -52,6 +53,8 @@ export interface MeshEvents {
   message(from: string, channel: string, body: unknown): void;
   /** This node cannot go on (another live node holds our name). */
   fatal(err: ClusterError): void;
+  /** The answer to an observer's (a hidden node's) status-channel message; undefined: none. */
+  observerRequest?(observer: string, body: unknown): unknown;
 }
 
 interface Peer {
@@ -83,6 +86,8 @@ export class Mesh {
   private readonly notices = new OncePerWindow(NOTICE_INTERVAL_MS);
   /** True once any member has come up: the node is established, no longer a newcomer. */
   private everHadMember = false;
+  /** Hidden nodes connected to us (never members). */
+  private readonly observers: ObserverSet;
   /** The signing key each incarnation proved (an incarnation never changes keys). */
   private readonly identities = new IdentityBook();
   /** Candidates with our own name we said (once, at debug) we do not dial. */
@@ -104,6 +109,13 @@ export class Mesh {
     this.pacer = new DialPacer(() => config.clock.now());
     this.inbound = new InboundSlots(() => config.clock.now());
     this.authFailures = new AuthFailureReport(this.log, this.failureLog, () => config.clock.now());
+    this.observers = new ObserverSet({
+      clock: config.clock,
+      log: this.log,
+      failureTimeoutMs: config.failureTimeoutMs,
+      memberInfos: () => this.memberInfos(),
+      answer: (observer, body) => this.events.observerRequest?.(observer, body),
+    });
   }
 
   /** The TCP port we listen on (after start). */
@@ -126,6 +138,12 @@ export class Mesh {
     let n = 0;
     for (const [name, p] of this.peers) if ((!among || among.has(name)) && now - p.conn.lastReceivedAt <= withinMs) n++;
     return n;
+  }
+
+  /** How long ago we last heard from a connected member, ms; undefined if it is not one. */
+  heardMsAgo(name: string): number | undefined {
+    const p = this.peers.get(name);
+    return p && this.config.clock.now() - p.conn.lastReceivedAt;
   }
 
   /** Details of the connected members, sorted by name. */
@@ -165,6 +183,7 @@ export class Mesh {
     this.pacedCount = 0;
     for (const conn of this.pending) conn.close();
     this.pending.clear();
+    this.observers.stop();
     const peers = [...this.peers.values()];
     this.peers.clear();
     for (const p of peers) p.conn.close(SHUTDOWN_GOODBYE);
@@ -383,6 +402,7 @@ export class Mesh {
       port: this.port,
       up: Math.max(0, Math.floor(this.config.clock.now() - this.startedAt)),
       key: this.signingKey,
+      hidden: this.config.hidden,
     };
   }
 
@@ -440,6 +460,7 @@ export class Mesh {
   private admit(conn: Connection, peer: Hello, host: string, advertisedName?: string): boolean {
     this.settlePending(conn);
     if (conn.state !== 'open') return false;
+    if (peer.hidden) return this.admitObserver(conn, peer, host);
     const dialer = conn.role === 'dialer' ? this.config.name : peer.name;
     const member: MeshMember = { name: peer.name, incarnation: peer.inc, host, port: peer.port, key: peer.key };
     const existing = this.peers.get(peer.name);
@@ -517,6 +538,25 @@ export class Mesh {
     }
   }
 
+  /** A hidden node: an observer (observers.ts), never a member; hidden nodes do not talk to each other. */
+  private admitObserver(conn: Connection, peer: Hello, host: string): boolean {
+    if (this.config.hidden || conn.role !== 'listener') {
+      conn.close({ code: 'HIDDEN', reason: 'hidden nodes talk only to members that they dial' });
+      return false;
+    }
+    if (peer.name === this.config.name || this.peers.has(peer.name)) {
+      this.failureLog.note(host, 'refused an observer using a member\'s name', { peer: peer.name, addr: host, code: 'ERR_NAME_IN_USE' });
+      conn.close({ code: 'ERR_NAME_IN_USE', reason: `the name ${peer.name} is already in use by a live node` });
+      return false;
+    }
+    return this.observers.admit(conn, peer.name);
+  }
+
+  /** Names of the hidden nodes connected to us now (never members). */
+  observerNames(): string[] {
+    return this.observers.names();
+  }
+
   private activate(conn: Connection, member: MeshMember, dialer: string, announce: boolean): void {
     this.identities.remember(member.name, member.incarnation, member.key);
     const peer: Peer = { conn, member, dialer, since: this.config.clock.now() };
@@ -554,7 +594,9 @@ export class Mesh {
     }
     // Only now deliver what the peer already sent: listeners know it is up.
     conn.onMessage((msg) => this.onMessage(peer, msg));
-    // Tell the new peer whom we know, and everyone else about the new peer.
+    // Tell the new peer whom we know, and everyone else about the new peer (a hidden
+    // node tells no one: it is not a member, and members do not listen to it).
+    if (this.config.hidden) return;
     const members = this.memberInfos();
     conn.send({ t: 'members', members });
     if (announce) {

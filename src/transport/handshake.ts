@@ -3,15 +3,15 @@
 // what comes out.
 //
 //   dialer                                          listener
-//   start(): hello {v,name,inc,nonce,port,up,key, Ya} ->
-//                                                  <- hello {v,name,inc,nonce,port,up,key, Yb}
+//   start(): hello {v,name,inc,nonce,port,up,key,hidden, Ya} ->
+//                                                  <- hello {v,name,inc,nonce,port,up,key,hidden, Yb}
 //   confirm {HMAC(Kc_dialer, "dialer"||T)}        ->  verify, else refuse ERR_AUTH_FAILED
 //                                                  <- confirm {HMAC(Kc_listener, "listener"||T)}
 //   verify, else refuse ERR_AUTH_FAILED; open                                    open
 //
 // CPace inputs: PRS = the cookie's UTF-8 bytes; CI = a fixed label naming the protocol
 // and its version; ADa/ADb = each side's hello fields and role (lv_cat of role, v,
-// name, inc, nonce, port, up, key), so both names, incarnations, signing keys, roles,
+// name, inc, nonce, port, up, key, hidden), so both names, incarnations, signing keys, roles,
 // ports, nonces and the version enter the ISK transcript T = transcript_ir(Ya, ADa, Yb, ADb). sid is
 // EMPTY: a sid both sides know before the first message would need an extra round
 // trip (the listener's nonce reaches the dialer only with Yb); freshness instead comes
@@ -98,7 +98,7 @@ function generatorFor(cookie: Secret): CpaceGenerator {
 /** The associated data of one side: its role and hello fields, length-prefixed. */
 export function associatedData(role: Role, hello: Hello): Buffer {
   const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
-  return lvCat(utf8(role), utf8(String(hello.v)), utf8(hello.name), utf8(hello.inc), hello.nonce, utf8(String(hello.port)), utf8(String(hello.up)), hello.key);
+  return lvCat(utf8(role), utf8(String(hello.v)), utf8(hello.name), utf8(hello.inc), hello.nonce, utf8(String(hello.port)), utf8(String(hello.up)), hello.key, utf8(hello.hidden ? 'hidden' : 'member'));
 }
 
 function peerOf(role: Role): Role {
@@ -106,7 +106,7 @@ function peerOf(role: Role): Role {
 }
 
 function helloFields(m: HelloMessage): Hello {
-  return { t: 'hello', v: m.v, name: m.name, inc: m.inc, nonce: m.nonce, port: m.port, up: m.up, key: m.key };
+  return { t: 'hello', v: m.v, name: m.name, inc: m.inc, nonce: m.nonce, port: m.port, up: m.up, key: m.key, hidden: m.hidden };
 }
 
 /** One side of one handshake. */

@@ -8,7 +8,7 @@
 import { ClusterError } from '../errors.js';
 import { describeValue } from '../util/untrusted.js';
 
-/** Wire protocol version; peers with another version are refused with both named. Version 2: the CPace handshake; 3: the hello carries a signing key and registry entries are signed. */
+/** Wire protocol version; peers with another version are refused with both named. Version 2: the CPace handshake; 3: the hello carries a signing key (registry entries are signed) and the hidden flag. */
 export const PROTOCOL_VERSION = 3;
 
 /** Bytes of the Ed25519 public key in a hello. */
@@ -40,6 +40,8 @@ export interface Hello {
   up: number;
   /** The sender's Ed25519 public key for this incarnation (raw, 32 bytes): it signs the sender's registry entries. */
   key: Uint8Array;
+  /** A hidden node (an observer such as `cluster-node status`): never a member, never listed, counted or asked to vote. */
+  hidden: boolean;
 }
 
 /** A hello as it travels: the sender's Hello plus its CPace share (Ya from the dialer, Yb from the listener). */
@@ -126,6 +128,12 @@ function uint(o: Record<string, unknown>, k: string, max: number): number {
   return v;
 }
 
+function bool(o: Record<string, unknown>, k: string): boolean {
+  const v = o[k];
+  if (typeof v !== 'boolean') bad(`field ${k} must be a boolean`);
+  return v;
+}
+
 function bytes(o: Record<string, unknown>, k: string, len: number): Uint8Array {
   const v = o[k];
   if (!(v instanceof Uint8Array) || v.length !== len) bad(`field ${k} must be ${len} bytes`);
@@ -149,7 +157,7 @@ function incarnation(o: Record<string, unknown>, k: string): string {
   return s;
 }
 
-const HELLO_KEYS = ['t', 'v', 'name', 'inc', 'nonce', 'port', 'up', 'key', 'share'] as const;
+const HELLO_KEYS = ['t', 'v', 'name', 'inc', 'nonce', 'port', 'up', 'key', 'hidden', 'share'] as const;
 
 /**
  * Validate a decoded handshake message strictly: exactly the declared fields, byte strings of
@@ -161,7 +169,7 @@ export function parseHandshake(v: unknown): HandshakeMessage {
   switch (v.t) {
     case 'hello': {
       const version = uint(v, 'v', 0xffff);
-      if (version !== PROTOCOL_VERSION) return { t: 'hello', v: version, name: '', inc: '', nonce: new Uint8Array(0), port: 0, up: 0, key: new Uint8Array(0), share: new Uint8Array(0) };
+      if (version !== PROTOCOL_VERSION) return { t: 'hello', v: version, name: '', inc: '', nonce: new Uint8Array(0), port: 0, up: 0, key: new Uint8Array(0), hidden: false, share: new Uint8Array(0) };
       exactKeys(v, HELLO_KEYS);
       return {
         t: 'hello',
@@ -172,6 +180,7 @@ export function parseHandshake(v: unknown): HandshakeMessage {
         port: uint(v, 'port', 65535),
         up: uint(v, 'up', Number.MAX_SAFE_INTEGER),
         key: bytes(v, 'key', SIGNING_KEY_BYTES),
+        hidden: bool(v, 'hidden'),
         share: bytes(v, 'share', SHARE_BYTES),
       };
     }

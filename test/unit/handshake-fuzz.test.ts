@@ -28,7 +28,7 @@ const COOKIE = new Secret('fuzz-cookie');
 const OTHER = new Secret('another-cookie');
 
 function hello(name: string): Hello {
-  return { t: 'hello', v: PROTOCOL_VERSION, name, inc: 'a1b2c3', nonce: randomBytes(32), port: 4000, up: 7, key: randomBytes(32) };
+  return { t: 'hello', v: PROTOCOL_VERSION, name, inc: 'a1b2c3', nonce: randomBytes(32), port: 4000, up: 7, key: randomBytes(32), hidden: false };
 }
 
 /** Honest messages of a few real sessions, to replay and mutate. */

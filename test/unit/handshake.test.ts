@@ -28,7 +28,7 @@ const COOKIE = new Secret('foo');
 const OTHER = new Secret('bar');
 
 function hello(name: string, v = PROTOCOL_VERSION): Hello {
-  return { t: 'hello', v, name, inc: randomBytes(8).toString('hex'), nonce: randomBytes(32), port: 4000, up: 5, key: randomBytes(32) };
+  return { t: 'hello', v, name, inc: randomBytes(8).toString('hex'), nonce: randomBytes(32), port: 4000, up: 5, key: randomBytes(32), hidden: false };
 }
 
 // ---- the state machine -------------------------------------------------------
@@ -113,7 +113,7 @@ test('the listener sends nothing key-dependent before the dialer\'s confirm veri
   // Its only message before the confirm: its public hello fields and a share, which is a
   // uniformly random group element whatever the cookie (CPace).
   assert.ok(out.send && out.send.t === 'hello' && !out.done && !out.fail);
-  assert.deepEqual(Object.keys(out.send).sort(), ['inc', 'key', 'name', 'nonce', 'port', 'share', 't', 'up', 'v']);
+  assert.deepEqual(Object.keys(out.send).sort(), ['hidden', 'inc', 'key', 'name', 'nonce', 'port', 'share', 't', 'up', 'v']);
   assert.ok(isValidShare((out.send as HelloMessage).share));
   // Same random source, other cookie: every field but the share is identical.
   const seq = (): Random => {
@@ -223,12 +223,12 @@ test('a confirm replayed from another session (same cookie, same peers) fails', 
 test('version mismatch is refused naming both versions, on either side', () => {
   const listener = side('listener');
   listener.start();
-  const step = listener.receive({ t: 'hello', v: PROTOCOL_VERSION + 1, name: '', inc: '', nonce: new Uint8Array(0), port: 0, up: 0, key: new Uint8Array(0), share: new Uint8Array(0) });
+  const step = listener.receive({ t: 'hello', v: PROTOCOL_VERSION + 1, name: '', inc: '', nonce: new Uint8Array(0), port: 0, up: 0, key: new Uint8Array(0), hidden: false, share: new Uint8Array(0) });
   assert.ok(isClusterError(step.fail, 'ERR_VERSION_MISMATCH'));
   assert.equal(step.send?.t, 'refuse');
   const dialer = side('dialer');
   dialer.start();
-  const step2 = dialer.receive({ t: 'hello', v: 1, name: '', inc: '', nonce: new Uint8Array(0), port: 0, up: 0, key: new Uint8Array(0), share: new Uint8Array(0) });
+  const step2 = dialer.receive({ t: 'hello', v: 1, name: '', inc: '', nonce: new Uint8Array(0), port: 0, up: 0, key: new Uint8Array(0), hidden: false, share: new Uint8Array(0) });
   assert.ok(isClusterError(step2.fail, 'ERR_VERSION_MISMATCH'));
   assert.match(step2.fail!.message, new RegExp(`version ${PROTOCOL_VERSION}.*version 1`));
 });

@@ -70,12 +70,12 @@ async function pairUp(clock: ManualClock, net: MemoryNetwork): Promise<[Node, No
 }
 
 /** A hand-driven dialer with the cluster cookie on stream: what an impostor or a member gone rogue would run. */
-function handDialer(stream: Stream, clock: ManualClock, hello: { name: string; inc: string; nonceByte: number; up: number; key?: Uint8Array }, maxFrameBytes = 64 * 1024): Connection {
+function handDialer(stream: Stream, clock: ManualClock, hello: { name: string; inc: string; nonceByte: number; up: number; key?: Uint8Array; hidden?: boolean }, maxFrameBytes = 64 * 1024): Connection {
   return new Connection(stream, {
     role: 'dialer',
     cookie: KEY,
     random: seededRandom(99),
-    hello: { t: 'hello', v: PROTOCOL_VERSION, name: hello.name, inc: hello.inc, nonce: Buffer.alloc(32, hello.nonceByte), port: 1, up: hello.up, key: hello.key ?? Buffer.alloc(32, hello.nonceByte) },
+    hello: { t: 'hello', v: PROTOCOL_VERSION, name: hello.name, inc: hello.inc, nonce: Buffer.alloc(32, hello.nonceByte), port: 1, up: hello.up, key: hello.key ?? Buffer.alloc(32, hello.nonceByte), hidden: hello.hidden ?? false },
     maxFrameBytes,
     handshakeTimeoutMs: 1000,
     clock,

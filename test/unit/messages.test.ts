@@ -5,7 +5,7 @@ import { describeValue } from '../../src/util/untrusted.js';
 import { parseHandshake, parseSession, PROTOCOL_VERSION } from '../../src/wire/messages.js';
 import { isClusterError } from '../../src/errors.js';
 
-const hello = { t: 'hello', v: PROTOCOL_VERSION, name: 'alice@host', inc: 'ab12', nonce: new Uint8Array(32).fill(1), port: 4000, up: 12, key: new Uint8Array(32).fill(3), share: new Uint8Array(32).fill(2) };
+const hello = { t: 'hello', v: PROTOCOL_VERSION, name: 'alice@host', inc: 'ab12', nonce: new Uint8Array(32).fill(1), port: 4000, up: 12, key: new Uint8Array(32).fill(3), hidden: false, share: new Uint8Array(32).fill(2) };
 
 test('codec round-trips messages, including byte strings', () => {
   const back = decode(encode(hello)) as Record<string, unknown>;
@@ -35,6 +35,8 @@ const badHandshakes: [string, unknown][] = [
   ['missing share', { ...hello, share: undefined }],
   ['short signing key', { ...hello, key: new Uint8Array(31) }],
   ['missing signing key', { ...hello, key: undefined }],
+  ['hidden not a boolean', { ...hello, hidden: 1 }],
+  ['missing hidden flag', { ...hello, hidden: undefined }],
   ['extra hello field', { ...hello, extra: 1 }],
   ['short mac', { t: 'confirm', mac: new Uint8Array(16) }],
   ['long mac', { t: 'confirm', mac: new Uint8Array(33) }],
