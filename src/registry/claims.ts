@@ -36,6 +36,7 @@
 // Invariants: every round settles exactly once and leaves no timer behind; a claim
 // that does not win is released unless it was there before this call.
 import { describeError } from '../errors.js';
+import { confirmTimeoutMs } from '../membership/timing.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { ClaimMessage, ClaimRef, RegistryMessage } from './messages.js';
@@ -77,16 +78,6 @@ export type ClaimOutcome =
 
 /** Why a claim was not confirmed although nobody named another holder. */
 export type UnconfirmedReason = 'deadline' | 'unseen' | 'stopped' | 'gone';
-
-/**
- * How long a confirm round may take before the claim fails: twice the failure timeout.
- * A member that falls silent is declared down within about one failure timeout of its
- * last heartbeat, which drops it from the round; the deadline only decides for a member
- * that stays connected and never answers.
- */
-export function confirmTimeoutMs(failureTimeoutMs: number): number {
-  return 2 * failureTimeoutMs;
-}
 
 /** True when an answer names exactly this claim as holder. */
 export function namesClaim(holder: ClaimRef | Claim | undefined, claim: Claim): boolean {

@@ -25,7 +25,7 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Claim } from '../registry/registry.js';
 import { compareClaims } from '../registry/registry.js';
 import { isUsableEpoch, MAX_COUNTER } from '../registry/bounds.js';
-import { leaseMs } from '../membership/failure-detector.js';
+import { leaseMs, quorumFreshMs, quorumRequestTimeoutMs, rejoinQuietMs } from '../membership/timing.js';
 
 /** Settle window before a Singleton claims its name: 2 s. */
 export const DEFAULT_SETTLE_MS = 2000;
@@ -259,7 +259,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   }
 
   private quorumInSight(): boolean {
-    return this.quorum === 0 || this.host.freshMembers(this.host.failureTimeoutMs - this.host.heartbeatIntervalMs, new Set(this.voters())) + 1 >= this.quorum;
+    return this.quorum === 0 || this.host.freshMembers(quorumFreshMs(this.host.failureTimeoutMs, this.host.heartbeatIntervalMs), new Set(this.voters())) + 1 >= this.quorum;
   }
 
   /** Whether this tenure may still act. */
@@ -286,7 +286,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
       if (this.stall) {
         const stall = this.stall;
         const readSince = this.host.lastHealthyTickAt() > stall.since;
-        if (!readSince && now - stall.since < this.host.failureTimeoutMs) return;
+        if (!readSince && now - stall.since < rejoinQuietMs(this.host.failureTimeoutMs)) return;
         const present = new Set(this.host.members());
         const lost = stall.members.filter((m) => !present.has(m));
         if (readSince && lost.length === 0) {
@@ -321,7 +321,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
    */
   private noteOwnHealth(now: number): void {
     const since = Math.max(this.host.lastDeclaredDownAt(), now - this.host.lastHealthyTickAt() > this.leaseMs() ? now : -Infinity);
-    this.quietUntil = Math.max(this.quietUntil, since + this.host.failureTimeoutMs);
+    this.quietUntil = Math.max(this.quietUntil, since + rejoinQuietMs(this.host.failureTimeoutMs));
   }
 
   private stale(why: string): void {
@@ -354,7 +354,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
         return;
       }
       if (this.quorum > 0) {
-        const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.quorum, this.host.failureTimeoutMs, this.voters());
+        const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.quorum, quorumRequestTimeoutMs(this.host.failureTimeoutMs), this.voters());
         if (this.state !== 'standby') return this.host.releaseQuorum(this.name, epoch, granted);
         if (granted.length < this.quorum) {
           this.host.releaseQuorum(this.name, epoch, granted);

@@ -10,7 +10,8 @@
 // its local step alone (for registry tests over lossy links), claimConfirmed() the
 // whole rule with its confirm round (for claim tests over FIFO links).
 import { RegistrySync } from '../../src/registry/sync.js';
-import { Claims, claimLocally, confirmTimeoutMs } from '../../src/registry/claims.js';
+import { Claims, claimLocally } from '../../src/registry/claims.js';
+import { confirmTimeoutMs } from '../../src/membership/timing.js';
 import type { ClaimEpoch, ClaimOutcome, ClaimPort } from '../../src/registry/claims.js';
 import type { RegistryMessage } from '../../src/registry/messages.js';
 import type { Claim } from '../../src/registry/registry.js';
