@@ -354,11 +354,21 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
         return;
       }
       if (this.quorum > 0) {
-        const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.quorum, quorumRequestTimeoutMs(this.host.failureTimeoutMs), this.voters());
+        const askedAt = this.host.clock.now();
+        const requestMs = quorumRequestTimeoutMs(this.host.failureTimeoutMs);
+        const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.quorum, requestMs, this.voters());
         if (this.state !== 'standby') return this.host.releaseQuorum(this.name, epoch, granted);
         if (granted.length < this.quorum) {
           this.host.releaseQuorum(this.name, epoch, granted);
           this.host.logger.debug(`${this.name}: ${granted.length} of ${this.quorum} grants for epoch ${epoch} (highest seen ${highestEpoch}); will retry`, { name: this.name });
+          return;
+        }
+        // The grants keep others out for grantLifetimeMs (membership/timing.ts) from when
+        // each voter got the request: the claim goes out at once, within the request's
+        // deadline and without waiting for a sync, or the grants go back.
+        if (this.host.clock.now() - askedAt > requestMs || !this.host.isSynced()) {
+          this.host.releaseQuorum(this.name, epoch, granted);
+          this.host.logger.debug(`${this.name}: grants for epoch ${epoch} came too late to claim on (or the registry is not synced); will retry`, { name: this.name });
           return;
         }
       }
