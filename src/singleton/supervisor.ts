@@ -106,8 +106,7 @@ export interface SingletonHost {
   epochOf(name: string): number;
   /** Save name's epoch durably (a state directory; raising the highest seen if needed): true once saved, false if it could not be. */
   persistEpoch(name: string, epoch: number): Promise<boolean>;
-  /** Ask the members for a grant; resolves with who granted. */
-  /** Ask the voters (connected members among `voters`) for a grant; resolves with who granted. */
+  /** Ask the voters (connected members among `voters`) for a grant (singleton/quorum.ts); resolves with who granted. */
   requestQuorum(name: string, epoch: number, needed: number, timeoutMs: number, voters: readonly string[]): Promise<{ granted: string[]; highestEpoch: number }>;
   releaseQuorum(name: string, epoch: number, granted: string[]): void;
   /** Resolves once every member currently up has synced its registry with us, or after timeoutMs. */
