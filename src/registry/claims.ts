@@ -1,6 +1,7 @@
 // Claims: the one claim rule — check the holder, claim, push, confirm, and release —
-// run by the node (node.ts) and by the simulator (test/helpers/sim.ts) alike. It holds
-// no state of the registry: it reads and writes it through the ClaimPort.
+// run by the node and by the simulator alike (both build it through src/replica.ts;
+// the router hands it cfm/cfr). It holds no state of the registry: it reads and writes
+// it through the ClaimPort.
 //
 // A claim (register, a Singleton start, a failover takeover) in a connected cluster is
 // confirmed before anything runs on it:
