@@ -20,7 +20,7 @@ await member.start();
 let downs = 0;
 victim.on('nodedown', () => downs++);
 while (victim.members().length !== 1) await new Promise((r) => setTimeout(r, 20));
-const epochs = (): number => (victim as unknown as { registry: { allEpochs(): unknown[] } }).registry.allEpochs().length;
+const epochs = (): number => (victim as unknown as { epochs: { all(): unknown[] } }).epochs.all().length;
 const send = (member as unknown as { mesh: { send(to: string, ch: string, body: unknown): boolean } }).mesh;
 const perMessage = 4400; // names of ~225 bytes: about 1,000,000 bytes per message
 const lag = monitorEventLoopDelay({ resolution: 5 });

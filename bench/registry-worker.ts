@@ -82,10 +82,10 @@ export type WorkerEvent =
 
 // ---- the drop hook ---------------------------------------------------------------
 
-/** The two registry internals the drop hook wraps; checked at install so a refactor fails loudly. */
-interface RegistryInternals {
+/** The two replica internals the drop hook wraps; checked at install so a refactor fails loudly. */
+interface ReplicaInternals {
   receive(from: string, raw: unknown): void;
-  o: { port: { send(to: string, msg: unknown): boolean } };
+  port: { send(to: string, msg: unknown): boolean };
 }
 
 interface DropState {
@@ -105,9 +105,9 @@ function deltaNames(raw: unknown): string[] | undefined {
 }
 
 /**
- * Wraps RegistrySync.receive and the registry's port (private fields of ClusterNode and
- * RegistrySync, reached at run time; nothing in src/ changes) to count what the registry
- * sends, and to simulate a lost push: for each name in `drops`, incoming deltas
+ * Wraps the replica's receive and its port (private fields of ClusterNode and Replica,
+ * reached at run time; nothing in src/ changes) to count what the registry and its
+ * protocols (replication, claims, quorum) send, and to simulate a lost push: for each name in `drops`, incoming deltas
  * carrying it are discarded unless they come from a peer we have sent a digest to since
  * the drop began. Such a delta is an anti-entropy answer: to our own round's digest
  * (reply=false, 'own-round'), or to the reply=true digest we send when a peer's round
@@ -115,12 +115,12 @@ function deltaNames(raw: unknown): string[] | undefined {
  * name arrives only through anti-entropy.
  */
 function installHooks(node: ClusterNode, drops: Map<string, DropState>, traffic: Traffic): void {
-  const registry = (node as unknown as { registry?: RegistryInternals }).registry;
-  if (!registry || typeof registry.receive !== 'function' || typeof registry.o?.port?.send !== 'function') {
-    throw new Error('ClusterNode.registry.receive / RegistrySync.o.port.send not found: update installHooks in bench/registry-worker.ts');
+  const replica = (node as unknown as { replica?: ReplicaInternals }).replica;
+  if (!replica || typeof replica.receive !== 'function' || typeof replica.port?.send !== 'function') {
+    throw new Error('ClusterNode.replica.receive / Replica.port.send not found: update installHooks in bench/registry-worker.ts');
   }
-  const receive = registry.receive.bind(registry);
-  registry.receive = (from, raw) => {
+  const receive = replica.receive.bind(replica);
+  replica.receive = (from, raw) => {
     if (drops.size > 0) {
       const names = deltaNames(raw);
       if (names) {
@@ -140,7 +140,8 @@ function installHooks(node: ClusterNode, drops: Map<string, DropState>, traffic:
     }
     receive(from, raw);
   };
-  const port = registry.o.port;
+  // Every registry-channel message of the replica's parts (replication, the claim rule's cfm/cfr, quorum grants) goes out here.
+  const port = replica.port;
   const send = port.send.bind(port);
   port.send = (to, msg) => {
     const m0 = msg as { k?: unknown; d?: { entries?: unknown[] } };
@@ -153,15 +154,6 @@ function installHooks(node: ClusterNode, drops: Map<string, DropState>, traffic:
       if (m.k === 'digest') for (const d of drops.values()) if (d.acceptedAt === null) d.armed.set(to, m.reply === true ? 'peer-round' : 'own-round');
     }
     return send(to, msg);
-  };
-  // The claim rule (registry/claims.ts) sends its confirm requests and answers itself.
-  const claimPort = (node as unknown as { claims?: { port?: { send?: (to: string, msg: unknown) => boolean } } }).claims?.port;
-  if (!claimPort || typeof claimPort.send !== 'function') throw new Error('ClusterNode.claims.port.send not found: update installHooks in bench/registry-worker.ts');
-  const sendClaim = claimPort.send.bind(claimPort);
-  claimPort.send = (to, msg) => {
-    const kind = String((msg as { k?: unknown }).k);
-    (traffic[kind] ??= { messages: 0, entries: 0 }).messages++;
-    return sendClaim(to, msg);
   };
 }
 
@@ -226,7 +218,7 @@ const handlers: Handlers = {
     node = n;
     traffic = {};
     const startAt = nowMs();
-    // start() creates the registry before its first await: hook it before any peer can come up.
+    // start() creates the replica before its first await: hook it before any peer can come up.
     const started = n.start();
     installHooks(n, drops, traffic);
     await started;

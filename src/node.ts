@@ -1,6 +1,7 @@
 // Node: the composition root. It resolves the configuration, starts the mesh (TCP
 // listener, dialer, heartbeats), the discovery sources (mDNS and seeds) and the
-// registry sync, plugs the registry into the mesh, and offers the public API:
+// registry replica (replica.ts: replication, claims, epochs, quorum grants, messaging
+// behind one router), plugs the replica into the mesh, and offers the public API:
 // membership, the global registry, messaging, Singletons.
 // Invariant: after stop() resolves, the node holds no socket and no timer.
 import { EventEmitter } from 'node:events';
@@ -14,13 +15,16 @@ import type { Discovery } from './discovery/discovery.js';
 import { describeError } from './errors.js';
 import { mdnsDiscovery } from './discovery/mdns.js';
 import { staticDiscovery } from './discovery/static.js';
-import { RegistrySync } from './registry/sync.js';
+import type { RegistrySync } from './registry/sync.js';
 import { SigningKey } from './util/signing.js';
 import type { TimerHandle } from './util/clock.js';
 import { STATUS_CHANNEL } from './mesh/observers.js';
 import { buildView, parseStatusMessage, StatusClient } from './status.js';
 import type { ClusterStatus, StatusMessage } from './status.js';
-import { Claims, confirmTimeoutMs } from './registry/claims.js';
+import type { Claims } from './registry/claims.js';
+import { Replica } from './replica.js';
+import type { EpochBook } from './singleton/epochs.js';
+import type { QuorumGrants } from './singleton/quorum.js';
 import type { ClaimEpoch } from './registry/claims.js';
 import { REGISTRY_CHANNEL, isValidRegisteredName } from './registry/messages.js';
 import type { Claim } from './registry/registry.js';
@@ -67,8 +71,11 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   private readonly signingKey: SigningKey;
   private state: NodeState = 'new';
   private mesh: Mesh | undefined;
+  private replica: Replica | undefined;
   private registry: RegistrySync | undefined;
   private claims: Claims | undefined;
+  private epochs: EpochBook | undefined;
+  private quorum: QuorumGrants | undefined;
   private epochSaver: EpochSaver | undefined;
   private discoveries: Discovery[] = [];
   private readonly messaging: NameMessaging;
@@ -87,6 +94,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     this.signingKey = SigningKey.fromSeed(this.config.random.bytes(32));
     this.messaging = new NameMessaging({
       self: this.config.name,
+      inc: this.incarnation,
       clock: this.config.clock,
       whereis: (name) => this.registry?.whereis(name),
       sendTo: (node, msg) => this.mesh?.send(node, REGISTRY_CHANNEL, msg) ?? false,
@@ -119,32 +127,32 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     this.state = 'starting';
     const cfg = this.config;
     const saver: EpochSaver | undefined = cfg.stateDir
-      ? new EpochSaver({ path: epochFilePath(cfg.stateDir, cfg.name), snapshot: (): [string, number][] => registry.allEpochs(), clock: cfg.clock, logger: cfg.logger })
+      ? new EpochSaver({ path: epochFilePath(cfg.stateDir, cfg.name), snapshot: (): [string, number][] => replica.epochs.all(), clock: cfg.clock, logger: cfg.logger })
       : undefined;
     this.epochSaver = saver;
-    const registry = new RegistrySync({
+    const replica = new Replica({
       self: { name: cfg.name, inc: this.incarnation },
       signer: this.signingKey,
       clock: cfg.clock,
       random: cfg.random,
       logger: cfg.logger,
+      failureTimeoutMs: cfg.failureTimeoutMs,
       fanout: cfg.registryFanout,
       antiEntropyIntervalMs: cfg.antiEntropyIntervalMs,
       ...(saver ? { persist: () => saver.flush() } : {}),
       // Only a candidate for the name votes on it (observers are not asked, and refuse).
       epochInUse: (name): boolean => this.claimsOfMembers(candidacyPrefix(name)).length > 0,
-      mayVote: (name): boolean => registry.ownClaim(candidacyPrefix(name) + cfg.name) !== undefined,
-      port: { send: (to, msg) => mesh.send(to, REGISTRY_CHANNEL, msg) },
+      mayVote: (name): boolean => replica.sync.ownClaim(candidacyPrefix(name) + cfg.name) !== undefined,
+      send: (to, msg) => mesh.send(to, REGISTRY_CHANNEL, msg),
+      messaging: this.messaging,
       events: {
         registered: (c) => {
           if (!isInternalName(c.name)) this.emit('registered', c);
           this.changed('registered', c.name, c);
         },
         lost: (name, winner) => {
-          // A claim that lost stays lost: release it, so it cannot come back as the
-          // holder when the winner goes away later.
+          // The replica's claim rule has released our losing claim already.
           this.messaging.deleteHandler(name);
-          claims.lost(name);
           if (!isInternalName(name)) this.emit('lost', name, winner);
           this.changed('lost', name, winner);
         },
@@ -152,54 +160,39 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
           if (!isInternalName(name)) this.emit('freed', name, prev);
           this.changed('freed', name, prev);
         },
-        message: (name, body, from, reply) => this.messaging.deliver(name, body, from, reply),
-        reply: (id, ok, body) => this.messaging.settle(id, ok, body),
         epoch: () => saver?.markDirty(),
         epochsPruned: () => saver?.markDirty(),
-        claims: (from, msg) => claims.receive(from, msg),
       },
     });
-    const claims = new Claims(
-      {
-        self: { name: cfg.name, inc: this.incarnation },
-        clock: cfg.clock,
-        logger: cfg.logger,
-        holder: (n) => registry.whereis(n),
-        ownClaim: (n) => registry.ownClaim(n),
-        epochOf: (n) => registry.epochOf(n),
-        claim: (n, epoch) => registry.claim(n, epoch),
-        release: (n) => registry.release(n),
-        members: () => registry.memberNames(),
-        send: (to, msg) => mesh.send(to, REGISTRY_CHANNEL, msg),
-      },
-      { timeoutMs: confirmTimeoutMs(cfg.failureTimeoutMs) },
-    );
-    this.claims = claims;
-    if (cfg.stateDir) registry.seedEpochs(readEpochs(epochFilePath(cfg.stateDir, cfg.name)));
+    this.replica = replica;
+    this.claims = replica.claims;
+    this.epochs = replica.epochs;
+    this.quorum = replica.quorum;
+    const registry = replica.sync;
+    if (cfg.stateDir) replica.epochs.seed(readEpochs(epochFilePath(cfg.stateDir, cfg.name)));
     // Save once at start: a state directory that cannot be written shows at once.
     saver?.markDirty();
     this.registry = registry;
     const mesh = new Mesh(cfg, cfg.network ?? tcpNetwork, cfg.cookie, this.incarnation, {
       nodeup: (m) => {
         // A hidden node replicates nothing: it asks the members for their views instead.
-        if (!cfg.hidden) registry.nodeUp(m.name, m.incarnation, m.key);
+        if (!cfg.hidden) replica.nodeUp(m.name, m.incarnation, m.key);
         this.linkSerial.set(m.name, (this.linkSerial.get(m.name) ?? 0) + 1);
         this.emit('nodeup', m);
         this.changed('nodeup', m.name);
       },
       nodedown: (m, reason) => {
-        if (!cfg.hidden) registry.nodeDown(m.name, m.incarnation);
-        claims.memberDown(m.name);
+        if (!cfg.hidden) replica.nodeDown(m.name, m.incarnation);
         this.messaging.failCalls(m.name, `${m.name} went down`);
         this.emit('nodedown', m, reason);
         this.changed('nodedown', m.name);
       },
-      relinked: (m) => registry.relinked(m.name),
+      relinked: (m) => replica.relinked(m.name),
       message: (from, channel, body) => {
         if (channel !== (cfg.hidden ? STATUS_CHANNEL : REGISTRY_CHANNEL)) return;
         try {
           if (cfg.hidden) this.statusClient?.receive(from, body);
-          else registry.receive(from, body);
+          else replica.receive(from, body);
         } catch (err) {
           mesh.disconnect(from, 'ERR_PROTOCOL', describeError(err));
         }
@@ -249,7 +242,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
         peerLost: (id) => mesh.peerLost(id),
       });
     }
-    registry.start();
+    replica.start();
     this.state = 'running';
     cfg.logger.info('node ready', { node: cfg.name, address: mesh.address, port: mesh.port });
   }
@@ -264,8 +257,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     await Promise.allSettled([...this.supervisors].map((s) => s.stop()));
     await Promise.allSettled(this.discoveries.map((d) => d.stop()));
     this.statusClient?.stop();
-    this.claims?.stop();
-    this.registry?.stop();
+    this.replica?.stop();
     this.epochSaver?.stop();
     this.messaging.failCalls(undefined, 'node stopped');
     await this.mesh?.stop();
@@ -377,8 +369,8 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
 
   /** Raise name's epoch and wait until it is durably saved (true without a state directory); a tenure must not start on an epoch a crash could forget. */
   private async persistEpoch(name: string, epoch: number): Promise<boolean> {
-    const registry = this.running();
-    if (!registry.reserveEpoch(name, epoch)) return false;
+    this.running();
+    if (!this.epochs!.reserve(name, epoch)) return false;
     return this.epochSaver ? this.epochSaver.flush() : true;
   }
 
@@ -438,10 +430,13 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       unregister: (n) => this.unregister(n),
       holder: (n) => this.registry?.whereis(n),
       claimsOfMembers: (prefix) => this.claimsOfMembers(prefix),
-      epochOf: (n) => this.registry?.epochOf(n) ?? 0,
+      epochOf: (n) => this.epochs?.epochOf(n) ?? 0,
       persistEpoch: (n, epoch) => this.persistEpoch(n, epoch),
-      requestQuorum: (n, epoch, needed, ms, voters) => this.running().requestQuorum(n, epoch, needed, ms, voters),
-      releaseQuorum: (n, epoch, granted) => this.registry?.releaseQuorum(n, epoch, granted),
+      requestQuorum: (n, epoch, needed, ms, voters) => {
+        this.running();
+        return this.quorum!.request(n, epoch, needed, ms, voters);
+      },
+      releaseQuorum: (n, epoch, granted) => this.quorum?.release(n, epoch, granted),
       whenSynced: (ms) => this.running().whenSynced(ms),
       isSynced: () => this.registry?.isSynced() ?? false,
       freshMembers: (ms, among) => this.mesh?.freshMembers(ms, among) ?? 0,

@@ -13,7 +13,7 @@ import { ClusterError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Random } from '../util/random.js';
 import type { Logger } from '../util/log.js';
-import { isOverdue, mayJudge, stretchedTimeout, suspicionMs, tickLag } from './failure-detector.js';
+import { downWithoutProbesMs, heardRecentlyMs, isOverdue, mayJudge, probeWindowMs, refutedForMs, stretchedTimeout, suspicionMs, tickLag } from './timing.js';
 
 /** Ticks of lag history kept for stretching timeouts. */
 const LAG_WINDOW_TICKS = 6;
@@ -146,7 +146,7 @@ export class Detector {
   private suspect(name: string, heard: number, now: number): void {
     const silentFor = now - heard;
     const others = this.host.members().filter((m) => m !== name);
-    if (others.length === 0 || silentFor > 2 * this.host.failureTimeoutMs) return this.host.declareDown(name, silentFor);
+    if (others.length === 0 || silentFor > downWithoutProbesMs(this.host.failureTimeoutMs)) return this.host.declareDown(name, silentFor);
     const refuted = this.refutedUntil.get(name);
     if (refuted !== undefined && now < refuted) return;
     const existing = this.suspicions.get(name);
@@ -171,7 +171,7 @@ export class Detector {
   }
 
   private confirmWindowMs(): number {
-    return Math.max(50, this.host.heartbeatIntervalMs / 2);
+    return probeWindowMs(this.host.heartbeatIntervalMs);
   }
 
   /** A failure-detector message from a connected member; throws ERR_PROTOCOL if malformed. */
@@ -186,11 +186,11 @@ export class Detector {
     }
     const s = this.suspicions.get(m.peer);
     if (!s || !s.pending.delete(from)) return;
-    if (m.agoMs >= 0 && m.agoMs < this.host.failureTimeoutMs / 2) {
+    if (m.agoMs >= 0 && m.agoMs < heardRecentlyMs(this.host.failureTimeoutMs)) {
       // Someone hears it: our link or our loop is the problem, not the peer. Hold off.
       this.host.log.info('peer silent to us but heard by others; not declaring it down yet', { peer: m.peer, heardBy: from, agoMs: m.agoMs });
       this.clearSuspicion(m.peer);
-      this.refutedUntil.set(m.peer, now + this.host.failureTimeoutMs);
+      this.refutedUntil.set(m.peer, now + refutedForMs(this.host.failureTimeoutMs));
       return;
     }
     const heard = this.host.lastHeard(m.peer);

@@ -9,7 +9,7 @@
 // DIALS_GLOBAL.capacity + DIALS_GLOBAL.perSecond × T in total — 20 at once, then 20
 // per second; at most MAX_CONCURRENT_DIALS dials in flight; a candidate's backoff is
 // reset by an address or port change at most once per BACKOFF_RESET_MIN_INTERVAL_MS.
-import { backoffDelay } from '../membership/failure-detector.js';
+import { backoffDelay } from '../membership/timing.js';
 import { KeyedBuckets, TokenBucket } from './rate-limit.js';
 import type { BucketConfig } from './rate-limit.js';
 

@@ -1,6 +1,7 @@
 // Claims: the one claim rule — check the holder, claim, push, confirm, and release —
-// run by the node (node.ts) and by the simulator (test/helpers/sim.ts) alike. It holds
-// no state of the registry: it reads and writes it through the ClaimPort.
+// run by the node and by the simulator alike (both build it through src/replica.ts;
+// the router hands it cfm/cfr). It holds no state of the registry: it reads and writes
+// it through the ClaimPort.
 //
 // A claim (register, a Singleton start, a failover takeover) in a connected cluster is
 // confirmed before anything runs on it:
@@ -36,6 +37,7 @@
 // Invariants: every round settles exactly once and leaves no timer behind; a claim
 // that does not win is released unless it was there before this call.
 import { describeError } from '../errors.js';
+import { confirmTimeoutMs } from '../membership/timing.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { ClaimMessage, ClaimRef, RegistryMessage } from './messages.js';
@@ -77,16 +79,6 @@ export type ClaimOutcome =
 
 /** Why a claim was not confirmed although nobody named another holder. */
 export type UnconfirmedReason = 'deadline' | 'unseen' | 'stopped' | 'gone';
-
-/**
- * How long a confirm round may take before the claim fails: twice the failure timeout.
- * A member that falls silent is declared down within about one failure timeout of its
- * last heartbeat, which drops it from the round; the deadline only decides for a member
- * that stays connected and never answers.
- */
-export function confirmTimeoutMs(failureTimeoutMs: number): number {
-  return 2 * failureTimeoutMs;
-}
 
 /** True when an answer names exactly this claim as holder. */
 export function namesClaim(holder: ClaimRef | Claim | undefined, claim: Claim): boolean {

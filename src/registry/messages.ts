@@ -54,6 +54,14 @@ export interface ClaimRef {
 
 /** The claim-confirmation messages (handled by registry/claims.ts). */
 export type ClaimMessage = Extract<RegistryMessage, { k: 'cfm' | 'cfr' }>;
+/** The replication messages (handled by registry/sync.ts). */
+export type ReplicationMessage = Extract<RegistryMessage, { k: 'delta' | 'digest' | 'synced' }>;
+/** The name-messaging messages (handled by registry/messaging.ts). */
+export type NameMessage = Extract<RegistryMessage, { k: 'msg' | 'reply' }>;
+/** The quorum-grant messages (handled by singleton/quorum.ts). */
+export type QuorumMessage = Extract<RegistryMessage, { k: 'qreq' | 'qres' | 'qrel' }>;
+/** The fencing-epoch message (handled by singleton/epochs.ts). */
+export type EpochsMessage = Extract<RegistryMessage, { k: 'epochs' }>;
 
 function bad(what: string): never {
   throw new ClusterError('ERR_PROTOCOL', `invalid registry message: ${what}`);

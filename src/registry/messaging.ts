@@ -1,10 +1,13 @@
 // Messaging: send() and call() to whichever node holds a name. Handlers live on the
 // holder; a call carries an id and waits for the reply, a timeout, or its target
 // going down. Every failure reaches the caller as a ClusterError with a stable code.
+// On the wire: 'msg' (to the holder; with an id when a reply is wanted) and 'reply',
+// which the router (router.ts) hands to receive(). A 'msg' for a name this node (this
+// incarnation) does not hold is answered ERR_NOT_HOLDER, never delivered.
 // Invariant: each call settles exactly once and leaves no timer behind.
 import { ClusterError, describeError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
-import type { RegistryMessage } from './messages.js';
+import type { NameMessage, RegistryMessage } from './messages.js';
 import type { Claim } from './registry.js';
 
 /** Handles messages sent to a name this node holds; the return value answers a call(). */
@@ -23,6 +26,8 @@ export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 export interface MessagingPort {
   /** This node's name. */
   readonly self: string;
+  /** This node's incarnation: only a claim of this boot holds a name here. */
+  readonly inc: string;
   readonly clock: Clock;
   /** The holder of name, if any. */
   whereis(name: string): Claim | undefined;
@@ -92,6 +97,24 @@ export class NameMessaging {
         if (!sent) this.settle(id, false, { code: 'ERR_CALL_FAILED', message: `${holder.owner} is not connected` });
       }
     });
+  }
+
+  /** A 'msg' or 'reply' from a connected member. */
+  receive(from: string, msg: NameMessage): void {
+    if (msg.k === 'reply') {
+      this.settle(msg.id, msg.ok, msg.body);
+      return;
+    }
+    const holder = this.port.whereis(msg.name);
+    const mine = holder && holder.owner === this.port.self && holder.incarnation === this.port.inc;
+    const id = msg.id;
+    // A reply that cannot be sent throws to the caller of reply() (deliver), which answers with the error instead.
+    const reply = id === undefined ? undefined : (ok: boolean, body: unknown): void => void this.port.sendTo(from, { k: 'reply', id, ok, body });
+    if (!mine) {
+      reply?.(false, { code: 'ERR_NOT_HOLDER', message: `${this.port.self} does not hold ${msg.name}` });
+      return;
+    }
+    this.deliver(msg.name, msg.body, from, reply);
   }
 
   /** A message for a name we hold arrived; reply is set for calls. */

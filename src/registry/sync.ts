@@ -9,40 +9,35 @@
 //   that are not up in our view are never accepted from third parties.
 // - Names are held by the first claim in the registry's order (highest fencing epoch,
 //   then earliest stamp); changes of holder become events.
-// - Fencing epochs: the highest epoch seen per name outlives its holder's claim and is
-//   shared on join (all of it) and with every digest (a rotating chunk), so the next
-//   tenure's epoch is always higher. The map is capped (maxEpochNames; names in use —
-//   held, or with candidates — are always admitted) and pruned: a name nobody holds or
-//   stands for is forgotten epochPruneAfterMs after its epoch last rose or it was last
-//   in use, and a forgotten epoch is not taken back from a member that still sends it.
-//   Epochs travel in chunks of EPOCHS_PER_MESSAGE, far below the frame limit.
-// - Quorum mode: before a tenure, the claimant collects grants from a quorum. A member
-//   grants (name, epoch) only above every epoch it has seen, while no live member holds
-//   the name and no other live member holds an unexpired grant for it.
 // - Bounds: every epoch and version from a member passes judgeCounter (bounds.ts)
-//   before it is adopted; a refused one is dropped (with its whole delta) and logged at
-//   most once per DROP_LOG_INTERVAL_MS, never grounds to disconnect or to grant.
+//   before it is adopted; a refused one is dropped (with its whole delta) and logged
+//   through the shared DropLog, never grounds to disconnect.
 // - Signatures: every entry we write is signed with our incarnation's key. A delta from
 //   its owner is vouched for by the authenticated link; a delta relayed by another
 //   member counts only if each entry new to us carries the owner's signature under the
 //   key the owner proved to us (nodeUp), and then only its entries count
 //   (RegistryState.mergeRelayed): a relayer cannot write, evict or hide an owner's entries.
-// - Claim confirmation (cfm/cfr) is registry/claims.ts's: receive() hands those
-//   messages over in link order, after every delta that came before them.
+// Replication only: the router (router.ts) hands it delta, digest and synced. Fencing
+// epochs are the epoch book's (singleton/epochs.ts), reached through the EpochPort
+// declared here so the registry never imports the singleton layer: an entry's epoch is
+// judged against the book and adopted by it, and the book's messages ride on our join
+// push (before 'synced') and anti-entropy rounds. Quorum grants (singleton/quorum.ts)
+// learn of claims through the `claimed` event; claim confirmation is claims.ts's, and
+// name messaging is messaging.ts's.
 // No I/O here: messages go out through the RegistryPort, time through the Clock.
 import { describeError } from '../errors.js';
-import { cleanText } from '../util/untrusted.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { Random } from '../util/random.js';
 import { judgeCounter } from './bounds.js';
 import type { CounterVerdict } from './bounds.js';
+import { DropLog } from './drop-log.js';
 import { VerifyKey } from '../util/signing.js';
 import { entrySignedBytes } from './entry-signature.js';
 import type { EntrySigner } from './entry-signature.js';
 import { HybridClock, isStamp } from './hlc.js';
-import { MAX_DELTA_ENTRIES, parseRegistryMessage } from './messages.js';
-import type { ClaimMessage, RegistryMessage } from './messages.js';
+import { MAX_DELTA_ENTRIES } from './messages.js';
+import type { RegistryMessage, ReplicationMessage } from './messages.js';
 import { compareClaims, RegistryState } from './registry.js';
 import type { Claim, Delta, Entry, OwnerDigest } from './registry.js';
 
@@ -64,28 +59,26 @@ export interface RegistryEvents {
   lost(name: string, winner: Claim): void;
   /** name has no holder any more. */
   freed(name: string, previous: Claim): void;
-  /** A message for a name we hold; reply is set for calls. */
-  message(name: string, body: unknown, from: string, reply: ((ok: boolean, body: unknown) => void) | undefined): void;
-  /** The reply to one of our calls. */
-  reply(id: number, ok: boolean, body: unknown): void;
-  /** The highest fencing epoch seen for name rose (persist it to survive a whole-cluster restart). */
-  epoch?(name: string, epoch: number): void;
-  /** Epochs of names nobody uses were forgotten (persist the smaller map). */
-  epochsPruned?(): void;
-  /** A claim confirm request or answer from a member (registry/claims.ts handles it). */
-  claims?(from: string, msg: ClaimMessage): void;
+  /** A claim with this fencing epoch (> 0) was made here or accepted from a member (quorum grants for it have done their work). */
+  claimed?(name: string, epoch: number): void;
 }
 
-/** The outcome of asking for a quorum. */
-export interface QuorumResult {
-  /** Members that granted, this node included. */
-  granted: string[];
-  /** The highest epoch any answer reported (to retry above it). */
-  highestEpoch: number;
+/**
+ * The fencing-epoch book as replication needs it (singleton/epochs.ts keeps it; the
+ * composition plugs it in). Without one, no epoch is remembered beyond its entry.
+ */
+export interface EpochPort {
+  /** The highest epoch seen for name (0 if none): an entry's epoch is judged against it. */
+  epochOf(name: string): number;
+  /** A claim carries this epoch (from: the member it came from; ours: this node): adopt it. False (and logged) if refused. */
+  observe(name: string, epoch: number, from: string, claimed: boolean): boolean;
+  /** The whole book as messages for a joining member (sent after our deltas, before 'synced'). */
+  joinMessages(): RegistryMessage[];
+  /** The book's chunk for one anti-entropy round (sent after the digest), if any. */
+  nextChunk(): RegistryMessage | undefined;
+  /** Housekeeping on each anti-entropy tick (pruning). */
+  prune(): void;
 }
-
-/** How long a grant keeps others out when its claimant neither claims nor releases: 5 s. */
-export const GRANT_TTL_MS = 5000;
 
 /** Settings of the registry sync. */
 export interface RegistrySyncOptions {
@@ -103,32 +96,11 @@ export interface RegistrySyncOptions {
   antiEntropyIntervalMs?: number;
   /** Most entries per delta message; default MAX_DELTA_ENTRIES. */
   maxDeltaEntries?: number;
-  /**
-   * Resolves true once the epochs seen so far are durably saved (a state directory);
-   * a quorum grant is answered only then, and refused if the save failed. Default: none
-   * (grants are answered at once).
-   */
-  persist?: () => Promise<boolean>;
-  /** Most names in the fencing epoch map (names in use are always admitted); default DEFAULT_MAX_EPOCH_NAMES. */
-  maxEpochNames?: number;
-  /** Forget the epoch of a name nobody holds or stands for after this long; default DEFAULT_EPOCH_PRUNE_AFTER_MS. */
-  epochPruneAfterMs?: number;
-  /** Whether name is in use beyond a holder (it has candidates); keeps its epoch from pruning and the cap. Default: never. */
-  epochInUse?: (name: string) => boolean;
-  /** Whether this node votes on name (it stands as a candidate); a non-voter refuses every grant. Default: always. */
-  mayVote?: (name: string) => boolean;
+  /** The fencing-epoch book; default none (epochs live only in entries). */
+  epochs?: EpochPort;
+  /** The log of refused counters, shared with the epoch book and quorum grants; default a log of its own. */
+  drops?: DropLog;
 }
-
-
-/** Refused counters are logged at most once per this interval (with a count of the rest): 10 s. */
-export const DROP_LOG_INTERVAL_MS = 10_000;
-
-/** Most names in one 'epochs' message: 500 (at 255 characters of up to 3 UTF-8 bytes each, under 400 KB, far below the 1 MiB frame). */
-export const EPOCHS_PER_MESSAGE = 500;
-/** Most names in the fencing epoch map, beyond names in use: 10,000. */
-export const DEFAULT_MAX_EPOCH_NAMES = 10_000;
-/** A name nobody holds or stands for is forgotten this long after its last use or rise: 1 h. */
-export const DEFAULT_EPOCH_PRUNE_AFTER_MS = 3_600_000;
 
 /** Delta chunks sent to a joining member per turn of the event loop. */
 const JOIN_CHUNKS_PER_TURN = 4;
@@ -153,33 +125,19 @@ export class RegistrySync {
   private readonly acked = new Map<string, number>();
   private readonly holders = new Map<string, Claim>();
   private readonly syncWaiters = new Set<() => void>();
-  private readonly epochs = new Map<string, number>();
-  private readonly grants = new Map<string, { to: string; epoch: number; at: number }>();
-  private readonly quorumRequests = new Map<number, { answer: (from: string, ok: boolean, epoch: number) => void; gone: (member: string) => void }>();
-  private nextRequestId = 1;
   private timer: TimerHandle | undefined;
   private readonly fanout: number;
   private readonly interval: number;
   private readonly maxEntries: number;
   private stopped = false;
-  private dropLog = { at: -Infinity, suppressed: 0 };
-  /** When each name's epoch last rose or was last seen in use (for pruning). */
-  private readonly epochUsedAt = new Map<string, number>();
-  /** Names forgotten by pruning, with the epoch and the time: not taken back at or below that epoch. */
-  private readonly pruned = new Map<string, { epoch: number; at: number }>();
-  private nextPruneAt = 0;
-  /** Where the next anti-entropy chunk of epochs starts. */
-  private epochCursor = 0;
-  private readonly maxEpochNames: number;
-  private readonly pruneAfterMs: number;
+  private readonly drops: DropLog;
 
   constructor(private readonly o: RegistrySyncOptions) {
     this.hlc = new HybridClock(o.clock);
     this.fanout = o.fanout ?? DEFAULT_REGISTRY_FANOUT;
     this.interval = o.antiEntropyIntervalMs ?? DEFAULT_ANTI_ENTROPY_INTERVAL_MS;
     this.maxEntries = o.maxDeltaEntries ?? MAX_DELTA_ENTRIES;
-    this.maxEpochNames = o.maxEpochNames ?? DEFAULT_MAX_EPOCH_NAMES;
-    this.pruneAfterMs = o.epochPruneAfterMs ?? DEFAULT_EPOCH_PRUNE_AFTER_MS;
+    this.drops = o.drops ?? new DropLog(o.clock, o.logger);
   }
 
   start(): void {
@@ -208,6 +166,11 @@ export class RegistrySync {
   /** The members up now, to whom our own changes are pushed. */
   memberNames(): string[] {
     return [...this.members.keys()];
+  }
+
+  /** Whether node is a connected member in our view. */
+  isMember(node: string): boolean {
+    return this.members.has(node);
   }
 
   /** True once every member currently up has pushed its entries to us. */
@@ -265,216 +228,28 @@ export class RegistrySync {
     return entry;
   }
 
-  /** The highest fencing epoch seen for name (0 if none). */
+  /** The highest fencing epoch seen for name (0 if none; the epoch book's). */
   epochOf(name: string): number {
-    return this.epochs.get(name) ?? 0;
+    return this.o.epochs?.epochOf(name) ?? 0;
   }
 
-  /**
-   * Adopt epoch as name's highest if the bound rule believes it and the map has room;
-   * false (and logged) if refused. `claimed`: the epoch comes with a claim (a delta entry,
-   * or this node's own tenure or grant), so the name is in use.
-   */
+  /** A claim carries epoch: the epoch book adopts it (false, and logged, if refused). */
   private observeEpoch(name: string, epoch: number, from = this.o.self.name, claimed = from === this.o.self.name): boolean {
-    const verdict = judgeCounter(epoch, this.epochOf(name));
-    if (verdict !== 'ok') {
-      this.refused(from, 'epoch', name, epoch, verdict);
-      return false;
-    }
-    const had = this.epochs.get(name);
-    if (had === undefined) {
-      const gone = this.pruned.get(name);
-      if (gone && epoch <= gone.epoch && !claimed && !this.epochInUse(name)) return true;
-      if (this.epochs.size >= this.maxEpochNames && !claimed && !this.epochInUse(name)) {
-        this.refused(from, 'epoch', name, epoch, `the map is full (${this.maxEpochNames} names; new names nobody claims are dropped)`);
-        return false;
-      }
-    }
-    if (had !== undefined && epoch <= had) return true;
-    this.epochs.set(name, epoch);
-    this.epochUsedAt.set(name, this.o.clock.now());
-    this.pruned.delete(name);
-    try {
-      this.o.events.epoch?.(name, epoch);
-    } catch (err) {
-      this.o.logger.error('registry epoch handler failed', { name, error: describeError(err) });
-    }
-    return true;
+    return this.o.epochs?.observe(name, epoch, from, claimed) ?? true;
   }
 
-  /** Log a refused counter, at most once per DROP_LOG_INTERVAL_MS (the rest are counted). */
-  private refused(from: string, what: string, subject: string, value: number, verdict: CounterVerdict | string): void {
-    const shown = Number.isSafeInteger(value) || Number.isNaN(value) ? String(value) : value.toExponential(3);
-    this.dropped(from, `dropped ${what} ${shown} for "${cleanText(subject, 64)}" from ${from}: ${verdict}`, { peer: from, verdict });
-  }
-
-  /** Log something dropped from a member, at most once per DROP_LOG_INTERVAL_MS (the rest are counted). */
-  private dropped(from: string, text: string, meta: Record<string, unknown>): void {
-    const now = this.o.clock.now();
-    if (now - this.dropLog.at < DROP_LOG_INTERVAL_MS) {
-      this.dropLog.suppressed++;
-      return;
-    }
-    const more = this.dropLog.suppressed;
-    this.dropLog = { at: now, suppressed: 0 };
-    this.o.logger.warn(`${text}${more ? ` (and ${more} more dropped since the last report)` : ''}`, meta);
-  }
-
-  /** Raise name's highest epoch to epoch before a tenure claims it (so it can be saved first). False if the bound rule refuses it. */
-  reserveEpoch(name: string, epoch: number): boolean {
-    return this.observeEpoch(name, epoch);
-  }
-
-  /** Seed the highest epochs known from before this boot (a state file). */
-  seedEpochs(epochs: Iterable<[string, number]>): void {
-    const now = this.o.clock.now();
-    for (const [name, epoch] of epochs) {
-      if (judgeCounter(epoch, 0, false) !== 'ok' || epoch <= (this.epochs.get(name) ?? 0)) continue;
-      if (!this.epochs.has(name) && this.epochs.size >= this.maxEpochNames) continue;
-      this.epochs.set(name, epoch);
-      this.epochUsedAt.set(name, now);
-    }
-  }
-
-  /** Every name's highest fencing epoch seen. */
-  allEpochs(): [string, number][] {
-    return [...this.epochs];
-  }
-
-  /** Whether name is in use: it has a holder, or candidates (epochInUse). */
-  private epochInUse(name: string): boolean {
-    return this.state.winner(name) !== undefined || (this.o.epochInUse?.(name) ?? false);
-  }
-
-  /** The whole epoch map as 'epochs' messages of at most EPOCHS_PER_MESSAGE names. */
-  private epochsMessages(): RegistryMessage[] {
-    const all = [...this.epochs];
-    const out: RegistryMessage[] = [];
-    for (let i = 0; i < all.length; i += EPOCHS_PER_MESSAGE) out.push({ k: 'epochs', e: all.slice(i, i + EPOCHS_PER_MESSAGE) });
-    return out;
-  }
-
-  /** The next chunk of the epoch map for an anti-entropy round (rotating, so every name goes out within size/EPOCHS_PER_MESSAGE rounds). */
-  private nextEpochsChunk(): RegistryMessage | undefined {
-    if (this.epochs.size === 0) return undefined;
-    const all = [...this.epochs];
-    if (this.epochCursor >= all.length) this.epochCursor = 0;
-    const e = all.slice(this.epochCursor, this.epochCursor + EPOCHS_PER_MESSAGE);
-    this.epochCursor += EPOCHS_PER_MESSAGE;
-    return { k: 'epochs', e };
-  }
-
-  /** Forget the epochs of names nobody has used for pruneAfterMs (checked every pruneAfterMs/10, at most once a second). */
-  private pruneEpochs(): void {
-    const now = this.o.clock.now();
-    if (now < this.nextPruneAt) return;
-    this.nextPruneAt = now + Math.max(1000, this.pruneAfterMs / 10);
-    for (const [name, at] of this.pruned) if (now - at.at > this.pruneAfterMs) this.pruned.delete(name);
-    let forgot = 0;
-    for (const [name, epoch] of this.epochs) {
-      if (this.epochInUse(name)) {
-        this.epochUsedAt.set(name, now);
-        continue;
-      }
-      if (now - (this.epochUsedAt.get(name) ?? now) <= this.pruneAfterMs) continue;
-      this.epochs.delete(name);
-      this.epochUsedAt.delete(name);
-      this.pruned.set(name, { epoch, at: now });
-      forgot++;
-    }
-    // The tombstones are bounded too: the oldest go first.
-    for (const name of this.pruned.keys()) {
-      if (this.pruned.size <= this.maxEpochNames) break;
-      this.pruned.delete(name);
-    }
-    if (forgot > 0) {
-      this.o.logger.info(`forgot the fencing epochs of ${forgot} names nobody has held or stood for in ${Math.round(this.pruneAfterMs / 1000)} s`);
-      try {
-        this.o.events.epochsPruned?.();
-      } catch (err) {
-        this.o.logger.error('registry epoch handler failed', { error: describeError(err) });
-      }
-    }
-  }
-
-  /**
-   * Ask the connected members (only the `voters`, when given) for a grant of (name, epoch). Resolves as soon as
-   * `needed` grants are in (this node's own included, decided by the same rule), as
-   * soon as they can no longer come (refusals, members going down), or after timeoutMs.
-   */
-  requestQuorum(name: string, epoch: number, needed: number, timeoutMs: number, voters?: readonly string[]): Promise<QuorumResult> {
-    const self = this.o.self.name;
-    const granted: string[] = [];
-    let highest = this.epochOf(name);
-    if (this.mayGrant(self, name, epoch)) {
-      this.grant(self, name, epoch);
-      granted.push(self);
-    }
-    const waiting = new Set(voters ? voters.filter((v) => v !== self && this.members.has(v)) : this.members.keys());
-    const id = this.nextRequestId++;
-    return new Promise<QuorumResult>((resolve) => {
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        this.quorumRequests.delete(id);
-        this.o.clock.clearTimeout(timer);
-        resolve({ granted, highestEpoch: highest });
-      };
-      const settleIfDecided = (): void => {
-        if (granted.length >= needed || granted.length + waiting.size < needed || waiting.size === 0) finish();
-      };
-      const timer = this.o.clock.setTimeout(finish, timeoutMs);
-      this.quorumRequests.set(id, {
-        answer: (from, ok, theirEpoch) => {
-          if (!waiting.delete(from)) return;
-          // An answer whose epoch the bound rule refuses counts as a refusal, not a grant.
-          if (!this.observeEpoch(name, theirEpoch, from)) ok = false;
-          else highest = Math.max(highest, theirEpoch);
-          if (ok) granted.push(from);
-          settleIfDecided();
-        },
-        gone: (member) => {
-          if (waiting.delete(member)) settleIfDecided();
-        },
-      });
-      for (const m of [...waiting]) if (!this.send(m, { k: 'qreq', id, name, epoch })) waiting.delete(m);
-      settleIfDecided();
-    });
-  }
-
-  /** Give back grants we asked for and will not use. */
-  releaseQuorum(name: string, epoch: number, from: string[]): void {
-    for (const m of from) {
-      if (m === this.o.self.name) this.dropGrant(m, name, epoch);
-      else this.send(m, { k: 'qrel', name, epoch });
-    }
-  }
-
-  private mayGrant(requester: string, name: string, epoch: number): boolean {
-    const holder = this.state.winner(name);
-    if (holder && holder.owner !== requester) return false;
-    const g = this.grants.get(name);
-    const live = (n: string): boolean => n === this.o.self.name || this.members.has(n);
-    if (g && g.to !== requester && live(g.to) && this.o.clock.now() - g.at < GRANT_TTL_MS) return false;
-    if (g && g.to === requester && g.epoch === epoch) return true;
-    return epoch > this.epochOf(name);
-  }
-
-  private grant(requester: string, name: string, epoch: number): void {
-    this.grants.set(name, { to: requester, epoch, at: this.o.clock.now() });
-    this.observeEpoch(name, epoch);
-  }
-
-  /** A tenure with this epoch (or a later one) was claimed: the grant for it has done its work. */
+  /** A claim with this epoch was made or accepted: the `claimed` listener (quorum grants) consumes its grant. */
   private consumeGrant(name: string, epoch: number): void {
-    const g = this.grants.get(name);
-    if (g && g.epoch <= epoch) this.grants.delete(name);
+    try {
+      this.o.events.claimed?.(name, epoch);
+    } catch (err) {
+      this.o.logger.error('registry event handler failed', { name, error: describeError(err) });
+    }
   }
 
-  private dropGrant(requester: string, name: string, epoch: number): void {
-    const g = this.grants.get(name);
-    if (g && g.to === requester && g.epoch === epoch) this.grants.delete(name);
+  /** Log a refused counter (rate-limited, shared with the epoch book and quorum grants). */
+  private refused(from: string, what: string, subject: string, value: number, verdict: CounterVerdict | string): void {
+    this.drops.refused(from, what, subject, value, verdict);
   }
 
   /** Our own active claim on name, if any. */
@@ -514,8 +289,6 @@ export class RegistrySync {
     }
     this.synced.delete(name);
     this.acked.delete(name);
-    for (const [n, g] of this.grants) if (g.to === name) this.grants.delete(n);
-    for (const r of [...this.quorumRequests.values()]) r.gone(name);
     this.recompute(this.state.dropOwner(name, inc));
     this.notifySync();
   }
@@ -529,7 +302,7 @@ export class RegistrySync {
     // A large registry goes out a few chunks per turn of the event loop, so heartbeats
     // and other members are not held up while a newcomer is fed.
     const chunks: RegistryMessage[] = this.state.deltaSince(self, inc, 0, this.maxEntries).map((d) => ({ k: 'delta', d, h }));
-    chunks.push(...this.epochsMessages());
+    chunks.push(...(this.o.epochs?.joinMessages() ?? []));
     const inc0 = this.members.get(member);
     const sendFrom = (i: number): void => {
       if (this.stopped || this.members.get(member) !== inc0) return;
@@ -546,10 +319,9 @@ export class RegistrySync {
 
   // ---- incoming ----------------------------------------------------------------
 
-  /** Handle a registry message from a connected member. Throws ERR_PROTOCOL on a malformed one. */
-  receive(from: string, raw: unknown): void {
-    const msg = parseRegistryMessage(raw);
-    if ('h' in msg) this.hlc.observe(msg.h);
+  /** A replication message from a connected member, parsed by the router (router.ts), in link order. */
+  receive(from: string, msg: ReplicationMessage): void {
+    this.hlc.observe(msg.h);
     switch (msg.k) {
       case 'delta':
         this.onDelta(from, msg.d);
@@ -560,56 +332,6 @@ export class RegistrySync {
       case 'synced':
         if (this.members.has(from)) this.synced.add(from);
         this.notifySync();
-        return;
-      case 'msg': {
-        const holder = this.state.winner(msg.name);
-        const mine = holder && holder.owner === this.o.self.name && holder.incarnation === this.o.self.inc;
-        const id = msg.id;
-        // A reply that cannot be sent throws to the caller of reply() (messaging), which answers with the error instead.
-        const reply = id === undefined ? undefined : (ok: boolean, body: unknown): void => void this.o.port.send(from, { k: 'reply', id, ok, body });
-        if (!mine) {
-          reply?.(false, { code: 'ERR_NOT_HOLDER', message: `${this.o.self.name} does not hold ${msg.name}` });
-          return;
-        }
-        this.o.events.message(msg.name, msg.body, from, reply);
-        return;
-      }
-      case 'reply':
-        this.o.events.reply(msg.id, msg.ok, msg.body);
-        return;
-      case 'epochs':
-        for (const [name, epoch] of msg.e) this.observeEpoch(name, epoch, from);
-        return;
-      case 'qreq': {
-        if (!this.members.has(from)) return;
-        const verdict = judgeCounter(msg.epoch, this.epochOf(msg.name));
-        if (verdict !== 'ok') this.refused(from, 'quorum request epoch', msg.name, msg.epoch, verdict);
-        const ok = verdict === 'ok' && (this.o.mayVote?.(msg.name) ?? true) && this.mayGrant(from, msg.name, msg.epoch);
-        if (ok) this.grant(from, msg.name, msg.epoch);
-        const persist = this.o.persist;
-        if (!ok || !persist) {
-          this.send(from, { k: 'qres', id: msg.id, ok, epoch: this.epochOf(msg.name) });
-          return;
-        }
-        // A grant is given only once the epoch it raised is on disk: a member that
-        // restarts must not grant the same epoch again.
-        const { id, name, epoch } = msg;
-        void persist().then((saved) => {
-          if (!saved) this.dropGrant(from, name, epoch);
-          if (!this.stopped) this.send(from, { k: 'qres', id, ok: saved, epoch: this.epochOf(name) });
-        });
-        return;
-      }
-      case 'qres':
-        this.quorumRequests.get(msg.id)?.answer(from, msg.ok, msg.epoch);
-        return;
-      case 'qrel':
-        this.dropGrant(from, msg.name, msg.epoch);
-        return;
-      case 'cfm':
-      case 'cfr':
-        // Handled after every message before it on this link (the claim's delta) was merged.
-        if (this.members.has(from)) this.o.events.claims?.(from, msg);
         return;
     }
   }
@@ -647,7 +369,7 @@ export class RegistrySync {
     // anyone else, each entry must carry the owner's signature, and only entries count.
     const direct = from === d.owner;
     if (!direct && !this.signedByOwner(d)) {
-      return this.dropped(from, `dropped a delta of ${d.owner}'s entries relayed by ${from}: an entry is not signed by ${d.owner}'s key (forged?)`, { peer: from, owner: d.owner, verdict: 'unsigned' });
+      return this.drops.dropped(`dropped a delta of ${d.owner}'s entries relayed by ${from}: an entry is not signed by ${d.owner}'s key (forged?)`, { peer: from, owner: d.owner, verdict: 'unsigned' });
     }
     for (const e of d.entries) if (e.epoch) this.observeEpoch(e.name, e.epoch, from, true);
     for (const e of d.entries) if (e.epoch) this.consumeGrant(e.name, e.epoch);
@@ -661,7 +383,7 @@ export class RegistrySync {
     for (const to of this.pick(this.fanout, [from, d.owner])) this.send(to, { k: 'delta', d, h });
   }
 
-  /** True if every entry of d carries a valid signature by the key d.owner proved to us. */
+  /** True if every entry of d new to us carries a valid signature by the key d.owner proved to us. */
   private signedByOwner(d: Delta): boolean {
     const key = this.memberKeys.get(d.owner);
     if (!key) return false;
@@ -715,11 +437,11 @@ export class RegistrySync {
       const [to] = this.pick(1, []);
       if (to) {
         this.send(to, { k: 'digest', owners: this.state.digest(), reply: false, h: this.hlc.peek() });
-        const epochs = this.nextEpochsChunk();
+        const epochs = this.o.epochs?.nextChunk();
         if (epochs) this.send(to, epochs);
       }
       this.collectOwn();
-      this.pruneEpochs();
+      this.o.epochs?.prune();
     } catch (err) {
       this.o.logger.warn('registry anti-entropy failed', { error: describeError(err) });
     }

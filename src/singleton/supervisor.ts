@@ -25,7 +25,7 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Claim } from '../registry/registry.js';
 import { compareClaims } from '../registry/registry.js';
 import { isUsableEpoch, MAX_COUNTER } from '../registry/bounds.js';
-import { leaseMs } from '../membership/failure-detector.js';
+import { leaseMs, quorumFreshMs, quorumRequestTimeoutMs, rejoinQuietMs } from '../membership/timing.js';
 
 /** Settle window before a Singleton claims its name: 2 s. */
 export const DEFAULT_SETTLE_MS = 2000;
@@ -106,8 +106,7 @@ export interface SingletonHost {
   epochOf(name: string): number;
   /** Save name's epoch durably (a state directory; raising the highest seen if needed): true once saved, false if it could not be. */
   persistEpoch(name: string, epoch: number): Promise<boolean>;
-  /** Ask the members for a grant; resolves with who granted. */
-  /** Ask the voters (connected members among `voters`) for a grant; resolves with who granted. */
+  /** Ask the voters (connected members among `voters`) for a grant (singleton/quorum.ts); resolves with who granted. */
   requestQuorum(name: string, epoch: number, needed: number, timeoutMs: number, voters: readonly string[]): Promise<{ granted: string[]; highestEpoch: number }>;
   releaseQuorum(name: string, epoch: number, granted: string[]): void;
   /** Resolves once every member currently up has synced its registry with us, or after timeoutMs. */
@@ -259,7 +258,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   }
 
   private quorumInSight(): boolean {
-    return this.quorum === 0 || this.host.freshMembers(this.host.failureTimeoutMs - this.host.heartbeatIntervalMs, new Set(this.voters())) + 1 >= this.quorum;
+    return this.quorum === 0 || this.host.freshMembers(quorumFreshMs(this.host.failureTimeoutMs, this.host.heartbeatIntervalMs), new Set(this.voters())) + 1 >= this.quorum;
   }
 
   /** Whether this tenure may still act. */
@@ -286,7 +285,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
       if (this.stall) {
         const stall = this.stall;
         const readSince = this.host.lastHealthyTickAt() > stall.since;
-        if (!readSince && now - stall.since < this.host.failureTimeoutMs) return;
+        if (!readSince && now - stall.since < rejoinQuietMs(this.host.failureTimeoutMs)) return;
         const present = new Set(this.host.members());
         const lost = stall.members.filter((m) => !present.has(m));
         if (readSince && lost.length === 0) {
@@ -321,7 +320,7 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
    */
   private noteOwnHealth(now: number): void {
     const since = Math.max(this.host.lastDeclaredDownAt(), now - this.host.lastHealthyTickAt() > this.leaseMs() ? now : -Infinity);
-    this.quietUntil = Math.max(this.quietUntil, since + this.host.failureTimeoutMs);
+    this.quietUntil = Math.max(this.quietUntil, since + rejoinQuietMs(this.host.failureTimeoutMs));
   }
 
   private stale(why: string): void {
@@ -354,11 +353,21 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
         return;
       }
       if (this.quorum > 0) {
-        const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.quorum, this.host.failureTimeoutMs, this.voters());
+        const askedAt = this.host.clock.now();
+        const requestMs = quorumRequestTimeoutMs(this.host.failureTimeoutMs);
+        const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.quorum, requestMs, this.voters());
         if (this.state !== 'standby') return this.host.releaseQuorum(this.name, epoch, granted);
         if (granted.length < this.quorum) {
           this.host.releaseQuorum(this.name, epoch, granted);
           this.host.logger.debug(`${this.name}: ${granted.length} of ${this.quorum} grants for epoch ${epoch} (highest seen ${highestEpoch}); will retry`, { name: this.name });
+          return;
+        }
+        // The grants keep others out for grantLifetimeMs (membership/timing.ts) from when
+        // each voter got the request: the claim goes out at once, within the request's
+        // deadline and without waiting for a sync, or the grants go back.
+        if (this.host.clock.now() - askedAt > requestMs || !this.host.isSynced()) {
+          this.host.releaseQuorum(this.name, epoch, granted);
+          this.host.logger.debug(`${this.name}: grants for epoch ${epoch} came too late to claim on (or the registry is not synced); will retry`, { name: this.name });
           return;
         }
       }

@@ -39,6 +39,19 @@ export function checkProperty<T>(env: PropertyEnv, defaultSeed: number, what: st
   }
 }
 
+/** checkProperty for an async predicate (whole-node simulations that await their I/O). */
+export async function checkAsyncProperty<T>(env: PropertyEnv, defaultSeed: number, what: string, arb: fc.Arbitrary<T>, predicate: (v: T) => Promise<void>, defaultRuns: number): Promise<void> {
+  const path = process.env[`${env}_PATH`];
+  const details = await fc.check(fc.asyncProperty(arb, predicate), { seed: propertySeed(env, defaultSeed), numRuns: fuzzRuns(defaultRuns, env), ...(path ? { path, endOnFailure: true } : {}) });
+  if (details.failed) {
+    const err = details.errorInstance;
+    throw new Error(
+      `${what}: failed; replay with ${env}_SEED=${details.seed} ${env}_PATH=${details.counterexamplePath}\n` +
+        `counterexample: ${fc.stringify(details.counterexample)}\n${err instanceof Error ? (err.stack ?? err.message) : 'a thrown non-Error'}`,
+    );
+  }
+}
+
 /** A fuzz property (FUZZ_* environment, default seed). */
 export function fuzz<T>(what: string, arb: fc.Arbitrary<T>, predicate: (v: T) => void, defaultRuns = 500): void {
   checkProperty('FUZZ', DEFAULT_FUZZ_SEED, what, arb, predicate, defaultRuns);

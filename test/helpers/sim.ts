@@ -1,4 +1,4 @@
-// Registry simulation: N RegistrySync replicas in one process, on one ManualClock and
+// Registry simulation: N registry replicas (src/replica.ts, as the node wires them) in one process, on one ManualClock and
 // one seeded random, over a simulated network. Every message is encoded and decoded
 // with the wire codec, then delayed, lost, duplicated or dropped by a partition; random
 // delays reorder messages on a link unless `fifo` asks for TCP-like in-order links. Membership is driven here: two live replicas in the same partition group
@@ -8,9 +8,14 @@
 // and a fresh RegistrySync. Same seed and same operations: the same run, event by event.
 // Claims go through the node's own claim rule (src/registry/claims.ts): claim() runs
 // its local step alone (for registry tests over lossy links), claimConfirmed() the
-// whole rule with its confirm round (for claim tests over FIFO links).
-import { RegistrySync } from '../../src/registry/sync.js';
-import { Claims, claimLocally, confirmTimeoutMs } from '../../src/registry/claims.js';
+// whole rule with its confirm round (for claim tests over FIFO links). Each replica is
+// the node's own composition (Replica): replication, claims, the epoch book and quorum
+// grants behind the same router; only name messaging is left out (nothing sends it).
+import type { RegistrySync } from '../../src/registry/sync.js';
+import { claimLocally } from '../../src/registry/claims.js';
+import type { Claims } from '../../src/registry/claims.js';
+import { Replica } from '../../src/replica.js';
+import { confirmTimeoutMs } from '../../src/membership/timing.js';
 import type { ClaimEpoch, ClaimOutcome, ClaimPort } from '../../src/registry/claims.js';
 import type { RegistryMessage } from '../../src/registry/messages.js';
 import type { Claim } from '../../src/registry/registry.js';
@@ -109,6 +114,8 @@ export interface SimReplica {
   claims: Claims | undefined;
   /** This incarnation's signing key (from its name and incarnation: no draw from the sim's randomness). */
   key: SigningKey | undefined;
+  /** The whole replica of this incarnation (sync and claims are its parts). */
+  replica: Replica | undefined;
 }
 
 interface PairState {
@@ -152,7 +159,7 @@ export class RegistrySim {
   constructor(private readonly o: SimOptions) {
     this.random = seededRandom(o.seed);
     const names = typeof o.nodes === 'number' ? Array.from({ length: o.nodes }, (_, i) => `n${i}@sim`) : o.nodes;
-    this.replicas = names.map((name, index) => ({ index, name, inc: '', gen: 0, alive: false, sync: undefined, claims: undefined, key: undefined }));
+    this.replicas = names.map((name, index) => ({ index, name, inc: '', gen: 0, alive: false, sync: undefined, claims: undefined, key: undefined, replica: undefined }));
     this.faults = { ...DEFAULT_FAULTS, ...o.faults };
     this.antiEntropyIntervalMs = o.antiEntropyIntervalMs ?? 1000;
     this.detectMs = o.detectMs ?? [200, 600];
@@ -313,11 +320,12 @@ export class RegistrySim {
   crash(which: number | string): void {
     const r = this.replica(which);
     if (!r.alive) return;
-    r.sync!.stop();
+    // Dead first: whatever the stopping claim rule releases goes nowhere.
     r.alive = false;
-    r.claims!.stop();
+    r.replica!.stop();
     r.sync = undefined;
     r.claims = undefined;
+    r.replica = undefined;
     for (const o of this.replicas) if (o !== r) this.pair(r.index, o.index).epoch++;
     this.topologyChanged();
   }
@@ -383,36 +391,33 @@ export class RegistrySim {
         this.onEvent?.(e);
       };
     r.key = SigningKey.fromSeed(createHash('sha256').update(`${r.name}/${inc}`).digest());
-    const sync = new RegistrySync({
+    const replica = new Replica({
       self: { name: r.name, inc },
       signer: r.key,
       clock: this.clock,
       random: this.random,
       logger: silentLogger,
-      port: { send: (to, msg) => this.send(r, gen, to, msg) },
+      send: (to, msg) => this.send(r, gen, to, msg),
+      messaging: { receive: () => {} },
+      failureTimeoutMs: 600,
+      confirmTimeoutMs: this.o.confirmTimeoutMs ?? confirmTimeoutMs(600),
       events: {
         registered: (c) => record('registered')(c.name, c),
-        lost: (name, winner) => {
-          // The node's rule: a claim that lost is released.
-          claims.lost(name);
-          record('lost')(name, winner);
-        },
+        // The node's rule (the replica's claim rule has released the losing claim).
+        lost: (name, winner) => record('lost')(name, winner),
         freed: record('freed'),
-        message: () => {},
-        reply: () => {},
-        claims: (from, msg) => claims.receive(from, msg),
       },
       ...(this.o.fanout !== undefined ? { fanout: this.o.fanout } : {}),
       antiEntropyIntervalMs: this.antiEntropyIntervalMs,
       ...(this.o.maxDeltaEntries !== undefined ? { maxDeltaEntries: this.o.maxDeltaEntries } : {}),
     });
-    r.sync = sync;
-    const claims = new Claims(this.claimPort(r), { timeoutMs: this.o.confirmTimeoutMs ?? confirmTimeoutMs(600) });
-    r.claims = claims;
-    sync.start();
+    r.replica = replica;
+    r.sync = replica.sync;
+    r.claims = replica.claims;
+    replica.start();
   }
 
-  /** The claim rule's port onto a replica's RegistrySync (the node plugs in the same calls). */
+  /** The claim rule's port onto a replica (the same calls the replica plugs into its own claim rule). */
   private claimPort(r: SimReplica): ClaimPort {
     const gen = r.gen;
     const sync = r.sync!;
@@ -422,7 +427,7 @@ export class RegistrySim {
       logger: silentLogger,
       holder: (n) => sync.whereis(n),
       ownClaim: (n) => sync.ownClaim(n),
-      epochOf: (n) => sync.epochOf(n),
+      epochOf: (n) => r.replica!.epochs.epochOf(n),
       claim: (n, epoch) => sync.claim(n, epoch),
       release: (n) => sync.release(n),
       members: () => sync.memberNames(),
@@ -474,22 +479,16 @@ export class RegistrySim {
       // The connection is gone: both sides see nodedown (a side that crashed sees nothing).
       p.up = false;
       p.epoch++;
-      if (a.alive && a.inc === p.incA) {
-        a.sync!.nodeDown(b.name, p.incB);
-        a.claims!.memberDown(b.name);
-      }
-      if (b.alive && b.inc === p.incB) {
-        b.sync!.nodeDown(a.name, p.incA);
-        b.claims!.memberDown(a.name);
-      }
+      if (a.alive && a.inc === p.incA) a.replica!.nodeDown(b.name, p.incB);
+      if (b.alive && b.inc === p.incB) b.replica!.nodeDown(a.name, p.incA);
     }
     if (this.stale(i, j)) {
       p.up = true;
       p.epoch++;
       p.incA = a.inc;
       p.incB = b.inc;
-      a.sync!.nodeUp(b.name, b.inc, b.key!.publicKey);
-      b.sync!.nodeUp(a.name, a.inc, a.key!.publicKey);
+      a.replica!.nodeUp(b.name, b.inc, b.key!.publicKey);
+      b.replica!.nodeUp(a.name, a.inc, a.key!.publicKey);
       this.onLinkUp?.(a, b);
     }
   }
@@ -550,7 +549,7 @@ export class RegistrySim {
       }
     }
     try {
-      dst.sync!.receive(from.name, msg);
+      dst.replica!.receive(from.name, msg);
     } catch (err) {
       this.protocolErrors.push({ t: this.now, from: from.name, to: dst.name, error: describeError(err), msg });
     }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createNode, testConfig } from '../../src/index.js';
 import type { ClusterNode, SingletonSupervisor } from '../../src/index.js';
-import { confirmTimeoutMs } from '../../src/registry/claims.js';
+import { confirmTimeoutMs } from '../../src/membership/timing.js';
 import { waitFor } from '../helpers/wait.js';
 
 const TRIALS = 20;

@@ -185,7 +185,7 @@ test('an epoch flood from a member: no freeze, no flapping, the map stays within
     // The sender shares this process: let the receivers' work, not its own encoding, show in the delay.
     await new Promise((r) => setTimeout(r, 20));
   }
-  const epochCount = (n: ClusterNode): number => (n as unknown as { registry: { allEpochs(): unknown[] } }).registry.allEpochs().length;
+  const epochCount = (n: ClusterNode): number => (n as unknown as { epochs: { all(): unknown[] } }).epochs.all().length;
   await waitFor(() => epochCount(a) >= 10_000 && epochCount(b) >= 10_000, 20_000, () => `${epochCount(a)} / ${epochCount(b)}`);
   const floodMs = performance.now() - t0;
   await new Promise((r) => setTimeout(r, 1000));

@@ -21,7 +21,7 @@ import { RegistrySim } from '../helpers/sim.js';
 import { compareClaims } from '../../src/registry/registry.js';
 import type { Claim } from '../../src/registry/registry.js';
 import type { ClaimEpoch } from '../../src/registry/claims.js';
-import { confirmTimeoutMs } from '../../src/registry/claims.js';
+import { confirmTimeoutMs } from '../../src/membership/timing.js';
 
 const NAME = 'S';
 const MAX_NODES = 6;

@@ -2,7 +2,7 @@
 // claimant does with each kind of answer, and what a member answers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Claims, claimRef, confirmTimeoutMs, namesClaim } from '../../src/registry/claims.js';
+import { Claims, claimRef, namesClaim } from '../../src/registry/claims.js';
 import type { ClaimOutcome, ClaimPort } from '../../src/registry/claims.js';
 import type { ClaimRef, RegistryMessage } from '../../src/registry/messages.js';
 import { compareClaims } from '../../src/registry/registry.js';
@@ -80,16 +80,6 @@ async function run(port: ScriptedPort, rule: Claims, script: (id: number, mine: 
   assert.ok(outcome, 'the round settled');
   return outcome;
 }
-
-test('confirmTimeoutMs: twice the failure timeout', () => {
-  for (const [failure, expected] of [
-    [600, 1200],
-    [3000, 6000],
-    [10_000, 20_000],
-  ] as const) {
-    assert.equal(confirmTimeoutMs(failure), expected, `failure timeout ${failure}`);
-  }
-});
 
 test('namesClaim: only the very same claim (owner, incarnation, stamp, epoch) counts', () => {
   const c: Claim = { name: 'x', owner: 'a@h', incarnation: 'a1', stamp: [5, 1], version: 3, epoch: 2 };

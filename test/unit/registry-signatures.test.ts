@@ -8,7 +8,8 @@ import { entrySignedBytes } from '../../src/registry/entry-signature.js';
 import { RegistryState } from '../../src/registry/registry.js';
 import type { Delta, Entry } from '../../src/registry/registry.js';
 import { RegistrySync } from '../../src/registry/sync.js';
-import type { RegistryMessage } from '../../src/registry/messages.js';
+import { parseRegistryMessage } from '../../src/registry/messages.js';
+import type { RegistryMessage, ReplicationMessage } from '../../src/registry/messages.js';
 import { decode, encode } from '../../src/wire/codec.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { seededRandom } from '../../src/util/random.js';
@@ -40,14 +41,14 @@ function replica(self: string, clock = new ManualClock()): Replica {
     random: seededRandom(1),
     logger,
     port: { send: (to, msg) => void sent.push({ to, msg }) !== undefined },
-    events: { registered() {}, lost() {}, freed() {}, message() {}, reply() {} },
+    events: { registered() {}, lost() {}, freed() {} },
   });
   for (const m of [A, B, C, M]) if (m !== self) sync.nodeUp(m, INCS[m]!, KEYS[m]!.publicKey);
   return { sync, sent, logger };
 }
 
-/** What went over the wire: encoded and decoded, as a receiver gets it. */
-const wire = (msg: RegistryMessage): unknown => decode(encode(msg));
+/** What went over the wire: encoded, decoded and parsed, as the router hands it to replication. */
+const wire = (msg: unknown): ReplicationMessage => parseRegistryMessage(decode(encode(msg))) as ReplicationMessage;
 const deltasTo = (r: Replica, to: string): Extract<RegistryMessage, { k: 'delta' }>[] =>
   r.sent.filter((s) => s.to === to && s.msg.k === 'delta').map((s) => s.msg as Extract<RegistryMessage, { k: 'delta' }>);
 const warns = (r: Replica): string[] => r.logger.lines.filter((l) => l.level === 'warn').map((l) => l.message);
@@ -103,7 +104,7 @@ test('forged deltas in another member\'s name are dropped and logged, whatever t
   const b = replica(B);
   // Carol holds nothing; Mallory writes in her name.
   const entry = (over: Partial<Entry> = {}): Entry => ({ name: 'jobs', stamp: [1, 0], version: 1, released: false, ...over });
-  const forged = (entries: Entry[], version = 1, base = 0): unknown => wire({ k: 'delta', d: { owner: C, inc: 'cc', base, version, floor: 0, entries }, h: [1, 0] });
+  const forged = (entries: Entry[], version = 1, base = 0): ReplicationMessage => wire({ k: 'delta', d: { owner: C, inc: 'cc', base, version, floor: 0, entries }, h: [1, 0] });
   const mallorySigned = entry();
   mallorySigned.sig = KEYS[M]!.sign(entrySignedBytes(C, 'cc', mallorySigned));
   const carolSigned = entry();

@@ -1,0 +1,149 @@
+// Timing: every timing rule of the cluster, named once, as pure functions over numbers
+// (all in milliseconds on one monotonic clock) and tested as tables
+// (test/unit/membership-timing.test.ts). Everything else uses these by name: the
+// failure detector (when a silent peer is suspected and declared down), the Singleton
+// (its lease, quorum freshness, quiet periods), the claim rule (the confirm deadline)
+// and quorum grants (their lifetime). Local health awareness: when our own event loop
+// was stalled, the silence we measure is partly ours, so the check is deferred until
+// incoming data has had a chance to be read.
+// Invariants: every rule derives from the configured failure timeout and heartbeat
+// interval alone; leaseMs + heartbeatIntervalMs / 2 <= suspicionMs < failureTimeoutMs,
+// so a holder stops before anyone can suspect it.
+
+/** True when a peer last heard at lastHeardMs is overdue at nowMs. */
+export function isOverdue(lastHeardMs: number, nowMs: number, failureTimeoutMs: number): boolean {
+  return nowMs - lastHeardMs > failureTimeoutMs;
+}
+
+/** How late a periodic tick fired: 0 when on time. */
+export function tickLag(expectedAtMs: number, nowMs: number): number {
+  return Math.max(0, nowMs - expectedAtMs);
+}
+
+/**
+ * True when this tick may declare peers down: our own loop was not stalled for more
+ * than one heartbeat interval (after a stall, socket reads queued behind it have not
+ * been processed yet, so silence measured now would be a false alarm).
+ */
+export function mayJudge(lagMs: number, heartbeatIntervalMs: number): boolean {
+  return lagMs <= heartbeatIntervalMs;
+}
+
+/** Exponential backoff: min * 2^attempt, capped at max, with jitter in [d/2, d). */
+export function backoffDelay(attempt: number, minMs: number, maxMs: number, random01: number): number {
+  const d = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+  return d / 2 + random01 * (d / 2);
+}
+
+/**
+ * Local health awareness: a timeout (the silence before suspicion) stretched by our own
+ * recent event-loop lag beyond one heartbeat interval (a slow process measures silence
+ * it caused itself).
+ */
+export function stretchedTimeout(timeoutMs: number, recentLagMs: number, heartbeatIntervalMs: number): number {
+  // Capped: a node that is merely slow gets slack; one long freeze (handled by
+  // mayJudge on the tick after it) must not blunt detection for long afterwards.
+  return timeoutMs + Math.min(Math.max(0, recentLagMs - heartbeatIntervalMs), 2 * heartbeatIntervalMs);
+}
+
+/**
+ * Silence after which a peer is suspected (and, once other members confirm they do not
+ * hear it either, declared down). Checks run on heartbeat ticks, which fall on the same
+ * wall-clock instants on every node, so a peer silent since its heartbeat k is judged at
+ * tick k + n. Suspecting half an interval below the failure timeout makes that the tick
+ * at which the failure timeout is reached, not one interval after it (with the timeout
+ * itself as the threshold, whether tick k + n saw a silence of "exactly" the timeout as
+ * overdue was a coin flip on timer jitter): a peer that falls silent is declared down
+ * failureTimeoutMs after its last heartbeat, plus a probe round trip.
+ */
+export function suspicionMs(failureTimeoutMs: number, heartbeatIntervalMs: number): number {
+  return failureTimeoutMs - heartbeatIntervalMs / 2;
+}
+
+/**
+ * How long after its last on-time heartbeat a holder may still act: others suspect it
+ * no sooner than suspicionMs after its last heartbeat, so it must stop before that,
+ * with half an interval to spare.
+ */
+export function leaseMs(failureTimeoutMs: number, heartbeatIntervalMs: number): number {
+  return suspicionMs(failureTimeoutMs, heartbeatIntervalMs) - heartbeatIntervalMs / 2;
+}
+
+/**
+ * Silence past which a suspect is declared down at once, without asking other members:
+ * twice the failure timeout (by then an indirect check could only confirm it).
+ */
+export function downWithoutProbesMs(failureTimeoutMs: number): number {
+  return 2 * failureTimeoutMs;
+}
+
+/** How long the members asked about a suspect have to answer before it is declared down: half a heartbeat interval, at least 50 ms. */
+export function probeWindowMs(heartbeatIntervalMs: number): number {
+  return Math.max(50, heartbeatIntervalMs / 2);
+}
+
+/** A witness that heard a suspect within this long refutes the suspicion: half the failure timeout. */
+export function heardRecentlyMs(failureTimeoutMs: number): number {
+  return failureTimeoutMs / 2;
+}
+
+/** After a refuted suspicion, the suspect is not suspected again for this long: one failure timeout. */
+export function refutedForMs(failureTimeoutMs: number): number {
+  return failureTimeoutMs;
+}
+
+/**
+ * How long a claim's confirm round may take before the claim fails: twice the failure
+ * timeout. A member that falls silent is declared down within about one failure timeout
+ * of its last heartbeat, which drops it from the round; the deadline only decides for a
+ * member that stays connected and never answers.
+ */
+export function confirmTimeoutMs(failureTimeoutMs: number): number {
+  return 2 * failureTimeoutMs;
+}
+
+/**
+ * How long a quorum claimant waits for grants: one failure timeout. A voter that does
+ * not answer by then is silent, and would be declared down about then anyway.
+ */
+export function quorumRequestTimeoutMs(failureTimeoutMs: number): number {
+  return failureTimeoutMs;
+}
+
+/**
+ * How long a quorum grant keeps other claimants out when its claimant neither claims nor
+ * releases: twice the failure timeout. Why this is safe:
+ * - It outlives the claimant's need. A claimant asks, waits at most
+ *   quorumRequestTimeoutMs (one failure timeout) for the grants, and publishes its claim
+ *   at once (it gives the grants back instead when that moment has passed, or when its
+ *   registry is not synced). A grant starts when the voter receives the request, after
+ *   the claimant sent it, so the claim is on its way with a whole failure timeout of
+ *   the grant left for delivery; a link that takes longer than that also delays
+ *   heartbeats, and the claimant is declared down (which drops its grants) first.
+ *   Once the claim arrives, the voter sees a holder and refuses every other grant
+ *   without the grant's help.
+ * - It expires. A claimant that crashed is declared down (its grants go at once); one
+ *   that stays connected but never claims nor releases (frozen, or a lost qrel) blocks
+ *   the name for at most this long.
+ */
+export function grantLifetimeMs(failureTimeoutMs: number): number {
+  return 2 * failureTimeoutMs;
+}
+
+/**
+ * A voter counts as in sight of a quorum holder while it was heard within this long:
+ * the failure timeout less one heartbeat interval, so the holder gives up its quorum
+ * no later than the voter could be declared down on the other side.
+ */
+export function quorumFreshMs(failureTimeoutMs: number, heartbeatIntervalMs: number): number {
+  return failureTimeoutMs - heartbeatIntervalMs;
+}
+
+/**
+ * After this node was itself unresponsive (its lease ran out, or a member declared it
+ * down), it waits this long before taking a name, and before judging a stalled tenure
+ * without news: one failure timeout, the time members need to notice and reconnect.
+ */
+export function rejoinQuietMs(failureTimeoutMs: number): number {
+  return failureTimeoutMs;
+}
