@@ -292,21 +292,23 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       members: mesh.memberList(),
       heardMsAgo: (name) => mesh.heardMsAgo(name),
       registered: this.registered(),
+      ...(msg.name !== undefined ? { only: msg.name } : {}),
     });
     return { k: 'a', id: msg.id, view };
   }
 
   /**
    * A hidden node's look at the cluster: asks every member it is connected to for its
-   * view (members, registry) and combines the answers, after at most timeoutMs. Throws
+   * view (members, registry; only `name` in the registry when given) and combines the
+   * answers, after at most timeoutMs. Throws
    * ERR_CONFIG on a node that is not hidden (a member has its own view: members(),
    * registered()).
    */
-  clusterStatus(timeoutMs = 2000): Promise<ClusterStatus> {
+  clusterStatus(timeoutMs = 2000, name?: string): Promise<ClusterStatus> {
     if (!this.config.hidden || !this.statusClient) {
       throw new ClusterError(this.state === 'running' ? 'ERR_CONFIG' : 'ERR_NOT_STARTED', 'clusterStatus() is for a started hidden node (createNode({ hidden: true }))');
     }
-    return this.statusClient.request(timeoutMs);
+    return this.statusClient.request(timeoutMs, name);
   }
 
   /** Names of the hidden nodes (observers) connected to this member now. */

@@ -50,7 +50,7 @@ export interface MemberView {
 }
 
 /** The status-channel messages. */
-export type StatusMessage = { k: 'q'; id: number } | { k: 'a'; id: number; view: MemberView };
+export type StatusMessage = { k: 'q'; id: number; name?: string } | { k: 'a'; id: number; view: MemberView };
 
 function bad(what: string): never {
   throw new ClusterError('ERR_PROTOCOL', `invalid status message: ${what}`);
@@ -89,7 +89,11 @@ function list<T>(v: unknown, max: number, what: string, item: (x: unknown) => T)
 /** Validate a decoded status-channel message from the network. Throws ERR_PROTOCOL. */
 export function parseStatusMessage(raw: unknown): StatusMessage {
   const m = obj(raw, 'message');
-  if (m.k === 'q') return { k: 'q', id: nat(m.id, 'id') };
+  if (m.k === 'q') {
+    if (m.name === undefined) return { k: 'q', id: nat(m.id, 'id') };
+    if (!isValidRegisteredName(m.name)) bad('query name must be 1..255 characters');
+    return { k: 'q', id: nat(m.id, 'id'), name: m.name };
+  }
   if (m.k !== 'a') bad(`unknown kind (${describeValue(m.k)})`);
   const v = obj(m.view, 'view');
   const view: MemberView = {
@@ -146,20 +150,23 @@ export interface ViewSource {
   upMs: number;
   members: { name: string; incarnation: string; host: string; port: number }[];
   heardMsAgo(name: string): number | undefined;
+  /** Only this registered name (whereis); default every name. */
+  only?: string;
   /** Every held name with its holder (internal names already left out). */
   registered: { name: string; owner: string; incarnation: string; epoch?: number; stamp: readonly [number, number] }[];
 }
 
 /** This member's view, bounded for one frame. */
 export function buildView(s: ViewSource): MemberView {
-  const shown = s.registered.slice(0, MAX_VIEW_NAMES);
+  const wanted = s.only === undefined ? s.registered : s.registered.filter((c) => c.name === s.only);
+  const shown = wanted.slice(0, MAX_VIEW_NAMES);
   return {
     node: s.node,
     inc: s.inc,
     upMs: Math.max(0, Math.floor(s.upMs)),
     members: s.members.map((m) => ({ name: m.name, inc: m.incarnation, host: m.host, port: m.port, heardMsAgo: Math.max(0, Math.floor(s.heardMsAgo(m.name) ?? 0)) })),
     registry: shown.map((c) => ({ name: c.name, owner: c.owner, inc: c.incarnation, epoch: c.epoch ?? 0, stamp: [c.stamp[0], c.stamp[1]] })),
-    more: s.registered.length - shown.length,
+    more: wanted.length - shown.length,
   };
 }
 
@@ -180,10 +187,11 @@ export class StatusClient {
 
   constructor(private readonly port: StatusClientPort) {}
 
-  /** Ask every connected member; resolves when all answered or after timeoutMs, whichever is first. */
-  request(timeoutMs: number): Promise<ClusterStatus> {
+  /** Ask every connected member (about one registered name only, if given); resolves when all answered or after timeoutMs, whichever is first. */
+  request(timeoutMs: number, name?: string): Promise<ClusterStatus> {
     const id = this.nextId++;
-    const asked = new Set(this.port.members().filter((m) => this.port.send(m, { k: 'q', id })));
+    const q: StatusMessage = name === undefined ? { k: 'q', id } : { k: 'q', id, name };
+    const asked = new Set(this.port.members().filter((m) => this.port.send(m, q)));
     const answers = new Map<string, MemberView>();
     return new Promise((resolve) => {
       let timer: unknown;

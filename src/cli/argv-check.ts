@@ -22,6 +22,8 @@ export const SINGLE_VALUE_FLAGS: readonly string[] = [
   'settle',
   'quorum',
   'state-dir',
+  'timeout',
+  'file',
 ];
 
 /** Flags that take a value and may be repeated. */

@@ -16,6 +16,8 @@ import { DEFAULT_FAILURE_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS } from '../co
 import { DEFAULT_CLUSTER_LABEL, isValidClusterLabel } from '../discovery/mdns-records.js';
 import { startPrinter } from './printer.js';
 import { argvProblem, isIPv4, wholeNumber } from './argv-check.js';
+import { formatStatus, holdersOf, joinHidden, noClusterMessage, observerName, statusJson } from './observe.js';
+import type { ObserveOptions } from './observe.js';
 import { HOME_COOKIE_FILE, homeCookiePath, resolveCookie, writeNewCookie } from './cookie.js';
 import { MAX_NAME_LENGTH } from '../wire/messages.js';
 import { roaringSingleton, SINGLETON_NAME } from '../singleton/singleton.js';
@@ -76,6 +78,9 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s:
       [
         '$0 --sname NAME --cookie SECRET [options]',
         '$0 cookie --new        write a random cookie to ~/.cluster-node.cookie (mode 600)',
+        '$0 status              show the cluster: members, registered names, the Singleton (--json, --watch)',
+        '$0 whereis NAME        print the node holding NAME',
+        '$0 ping NODE           pong if NODE is a live member, pang otherwise',
         '',
         'Start a cluster node. Nodes on one LAN with the same --cluster label find each other',
         '(mDNS) and, if they share the cookie, form one cluster. Every second each node prints',
@@ -220,6 +225,136 @@ async function cookieCommand(argv: string[], env: NodeJS.ProcessEnv, out: (s: st
   }
 }
 
+/** Default of --timeout for status, whereis and ping: 5 s. */
+export const DEFAULT_OBSERVE_TIMEOUT_MS = 5000;
+
+type ObserveCommand = 'status' | 'whereis' | 'ping';
+
+const OBSERVE_USAGE: Record<ObserveCommand, string> = {
+  status: '$0 [--cookie SECRET] [--json] [--watch] [--seed HOST:PORT] [--timeout MS]\n\nJoin the cluster as a hidden node (never a member, never counted, never a holder), print\nits members, registered names and the Singleton\'s holder and epoch, and each member\'s\nview where the views disagree; then leave. Exit 0 when a cluster answered, 1 when none did.',
+  whereis: '$0 NAME [--cookie SECRET] [--json] [--seed HOST:PORT] [--timeout MS]\n\nPrint the node holding the registered NAME (like :global.whereis_name/1); exit 1 when nobody holds it.',
+  ping: '$0 NODE [--cookie SECRET] [--seed HOST:PORT] [--timeout MS]\n\nPrint pong when NODE is a live member that answers, pang (and exit 1) otherwise (like net_adm:ping/1).',
+};
+
+/** `cluster-node status | whereis NAME | ping NODE`: a hidden node looks, prints, leaves. */
+async function observeCommand(cmd: ObserveCommand, argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => void): Promise<number> {
+  let exited = false;
+  try {
+    const problem = argvProblem(argv);
+    if (problem) throw new UsageError(problem);
+    const parser = yargs(argv)
+      .scriptName(`cluster-node ${cmd}`)
+      .usage(OBSERVE_USAGE[cmd])
+      .option('cookie', { type: 'string', describe: 'the cluster\'s shared secret (or --cookie-file, $CLUSTER_NODE_COOKIE, ~/.cluster-node.cookie)' })
+      .option('cookie-file', { type: 'string', describe: 'read the cookie from this file (first line)' })
+      .option('cluster', { type: 'string', default: DEFAULT_CLUSTER_LABEL, describe: 'the cluster label to look for over mDNS' })
+      .option('seed', { type: 'string', array: true, default: [] as string[], describe: 'a member host:port to ask, repeatable' })
+      .option('mdns', { type: 'boolean', default: true, describe: 'find members with mDNS (--no-mdns: only --seed)' })
+      .option('interface', { type: 'string', describe: 'IPv4 address of the interface mDNS uses' })
+      .option('timeout', { type: 'string', default: String(DEFAULT_OBSERVE_TIMEOUT_MS), describe: 'milliseconds to wait for the cluster to answer' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' })
+      .option('log-level', { choices: LOG_LEVELS as LogLevel[], default: 'warn' as LogLevel, describe: 'least severe log level written to stderr' })
+      .strictOptions()
+      .help()
+      .wrap(null)
+      .exitProcess(false)
+      .fail((msg, err) => {
+        throw new UsageError(msg || (err ? err.message : 'invalid arguments'));
+      });
+    if (cmd === 'status') parser.option('watch', { type: 'boolean', default: false, describe: 'ask again every second until Ctrl-C' });
+    const a = await parser.parseAsync(argv, {}, (_err, _argv, output) => {
+      if (output) {
+        exited = true;
+        out(output + '\n');
+      }
+    });
+    if (exited) return EXIT_OK;
+    const positional = a._.map(String);
+    if (cmd === 'status' && positional.length) throw new UsageError(`unexpected argument ${positional[0]}`);
+    if (cmd !== 'status' && positional.length !== 1) throw new UsageError(`${cmd} takes one ${cmd === 'ping' ? 'NODE (name@host)' : 'NAME'}: cluster-node ${cmd} ${cmd === 'ping' ? 'alice@host' : 'Singleton'}`);
+    const target = positional[0];
+    const timeout = wholeNumber('timeout', a.timeout, 1, Number.MAX_SAFE_INTEGER, 'milliseconds');
+    if (typeof timeout === 'string') throw new UsageError(timeout);
+    if (!isValidClusterLabel(a.cluster)) throw new UsageError(`--cluster must be 1 to 63 characters of letters, digits, '_' and '-' (for example lab-2)`);
+    if (a.interface !== undefined && !isIPv4(a.interface)) throw new UsageError(`--interface must be the IPv4 address of a local interface, such as 192.168.1.5; got ${JSON.stringify(a.interface)}`);
+    const found = resolveCookie({ cookie: a.cookie, cookieFile: a['cookie-file'], env });
+    if ('error' in found) throw new UsageError(found.error);
+    const logger = createLogger({ level: a['log-level'], format: 'pretty' });
+    const o: ObserveOptions = {
+      name: observerName(cmd, shortHostname()),
+      cookie: found.cookie,
+      cluster: a.cluster,
+      seeds: a.seed.map(String),
+      mdns: a.mdns,
+      interface: a.interface,
+      timeoutMs: timeout,
+      logger,
+    };
+    const node = await joinHidden(o, cmd === 'ping' ? (ms) => ms.includes(target!) : undefined);
+    if (!node) {
+      if (cmd === 'ping') {
+        out('pang\n');
+        return EXIT_FATAL;
+      }
+      process.stderr.write(`cluster-node ${cmd}: ${noClusterMessage(o)}\n`);
+      return EXIT_FATAL;
+    }
+    try {
+      if (cmd === 'ping') {
+        const status = await node.clusterStatus(Math.min(2000, timeout));
+        const ok = status.views.some((v) => v.node === target);
+        out(ok ? 'pong\n' : 'pang\n');
+        return ok ? EXIT_OK : EXIT_FATAL;
+      }
+      if (cmd === 'whereis') {
+        const status = await node.clusterStatus(Math.min(2000, timeout), target);
+        const holders = holdersOf(status, target!);
+        if (a.json) out(JSON.stringify({ name: target, holders, agree: holders.length <= 1 && status.agree }) + '\n');
+        if (holders.length === 0) {
+          if (!a.json) process.stderr.write(`cluster-node whereis: nobody holds ${target}\n`);
+          return EXIT_FATAL;
+        }
+        if (!a.json) {
+          for (const h of holders) out(`${h.holder}\n`);
+          if (holders.length > 1) process.stderr.write(`cluster-node whereis: the members' views differ on ${target} (a partition that is healing?)\n`);
+        }
+        return EXIT_OK;
+      }
+      const show = async (): Promise<void> => {
+        const status = await node.clusterStatus(Math.min(2000, timeout));
+        if (a.json) out(JSON.stringify(statusJson(status, node.memberList(), a.cluster)) + '\n');
+        else out(formatStatus(status, node.memberList(), a.cluster));
+      };
+      await show();
+      if (!a.watch) return EXIT_OK;
+      await new Promise<void>((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
+        const stop = (): void => {
+          clearTimeout(timer);
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+        const again = (): void => {
+          timer = setTimeout(() => {
+            if (!a.json) out(`\n--- ${new Date().toISOString()}\n`);
+            show().then(again, stop);
+          }, 1000);
+        };
+        again();
+      });
+      return EXIT_OK;
+    } finally {
+      await node.stop();
+    }
+  } catch (err) {
+    process.stderr.write(`cluster-node ${cmd}: ${err instanceof Error ? err.message : describeError(err)}\n`);
+    return err instanceof UsageError ? EXIT_USAGE : EXIT_FATAL;
+  }
+}
+
 /** A stopping node that has not finished after this long exits anyway: 2 s. */
 export const STOP_DEADLINE_MS = 2000;
 /** Exit code when a second SIGINT/SIGTERM cuts the stop short (128 + SIGINT's number, as shells report Ctrl-C). */
@@ -232,6 +367,7 @@ export const EXIT_INTERRUPTED = 130;
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, hardExit: (code: number) => void = (code) => process.exit(code)): Promise<number> {
   const out = (s: string): void => void process.stdout.write(s);
   if (argv[0] === 'cookie') return cookieCommand(argv.slice(1), env, out);
+  if (argv[0] === 'status' || argv[0] === 'whereis' || argv[0] === 'ping') return observeCommand(argv[0], argv.slice(1), env, out);
   let args: CliArgs | 'exit';
   try {
     args = await parseArgs(argv, env, out);

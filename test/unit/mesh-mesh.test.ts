@@ -225,6 +225,34 @@ test('an incarnation never changes its signing key: a second comer with another 
   }
 });
 
+test('an observer (hidden peer) is never a member, gets pongs and the member list, and is closed when it falls silent', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const [alice, bob] = await pairUp(clock, net);
+  try {
+    const o = handDialer(await net.host('10.0.0.7').dial('10.0.0.1', alice.mesh.port, 1000), clock, { name: 'status-1@sim', inc: '0b5e', nonceByte: 5, up: 0, hidden: true });
+    const got: string[] = [];
+    o.onMessage((m) => void got.push(m.t === 'members' ? `members ${m.members.map((x) => x.name).join(',')}` : m.t));
+    await run(clock, 50);
+    assert.equal(o.state, 'open');
+    assert.deepEqual(alice.mesh.members(), ['bob@sim'], 'not a member');
+    assert.deepEqual(alice.mesh.observerNames(), ['status-1@sim']);
+    assert.deepEqual(alice.events, [], 'no nodeup');
+    o.send({ t: 'ping', seq: 1 });
+    await run(clock, 50);
+    assert.deepEqual(got, ['members bob@sim', 'pong']);
+    // Silent past the failure timeout (testConfig: 600 ms): closed, and still no nodedown.
+    await run(clock, 800);
+    assert.equal(o.state, 'closed');
+    assert.equal(o.byeCode, 'DECLARED_DOWN');
+    assert.deepEqual(alice.mesh.observerNames(), []);
+    assert.deepEqual(alice.events, []);
+  } finally {
+    await alice.mesh.stop();
+    await bob.mesh.stop();
+  }
+});
+
 test('a lone node past its newcomer window keeps its name against a twin claiming a longer uptime; two newcomers settle by uptime', async () => {
   const clock = new ManualClock();
   const net = new MemoryNetwork();
