@@ -20,6 +20,7 @@ import { CLI_BIN } from '../test/helpers/cli-process.js';
 import { ChaosCluster, pollUntil } from '../test/chaos/cluster.js';
 import { buildTimeline, coveredMs, isRoar, parseTenureLine } from '../test/chaos/timeline.js';
 import { UsageError, environment, intOption, preflight, usageText } from './common.js';
+import { percentile } from './stats.js';
 import type { ActionRecord, Timeline } from '../test/chaos/timeline.js';
 
 /** The fault a trial applies to the holder. */
@@ -125,13 +126,6 @@ function parseOptions(argv: string[]): FailoverOptions | string {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-
-/** Nearest-rank percentile (p in 0-100) of values; NaN for none. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 /** Run one trial against the steady cluster's holder. */
 async function oneTrial(cluster: ChaosCluster, trial: number, action: FailoverAction, holderHost: number): Promise<TrialResult> {
