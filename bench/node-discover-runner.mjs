@@ -3,12 +3,13 @@
 // --name NAME --broadcast ADDR`, one process per virtual host — printing one JSON line per
 // event on stdout with a timestamp, so the side-by-side benchmarks can time it like ours:
 //   {"event":"ready","name":N,"t":MS}            UDP socket bound, first hello sent
-//   {"event":"added","name":N,"peer":P,"t":MS}   first hello from P (node-discover's `added`)
-//   {"event":"removed","name":N,"peer":P,"t":MS} P not heard within nodeTimeout
+//   {"event":"added","name":N,"peer":P,"id":I,"t":MS}   first hello from P (node-discover's `added`)
+//   {"event":"removed","name":N,"peer":P,"id":I,"t":MS} P not heard within nodeTimeout
 //   {"event":"promotion","name":N,"t":MS}        this process became master
 //   {"event":"demotion","name":N,"t":MS}         this process stopped being master
 //   {"event":"master","name":N,"peer":P,"t":MS}  a new master P was seen
-// t is Date.now() in ms. Peers are named by the name each advertises (--name).
+// t is Date.now() in ms. Peers are named by the name each advertises (--name); id is the
+// peer instance's uuid (a restarted peer comes back under its name with a new id).
 // SIGTERM/SIGINT stop the instance and exit 0.
 // Plain JavaScript, not TypeScript through tsx: it must start as cheaply as
 // `node bin/cluster-node.js` does, or the comparison would charge tsx to node-discover.
@@ -86,8 +87,9 @@ const d = new Discover({
   advertisement: { name },
   start: false,
 });
-d.on('added', (node) => print('added', { peer: peerName(node) }));
-d.on('removed', (node) => print('removed', { peer: peerName(node) }));
+const peerId = (node) => String(node?.id ?? '').slice(0, 36);
+d.on('added', (node) => print('added', { peer: peerName(node), id: peerId(node) }));
+d.on('removed', (node) => print('removed', { peer: peerName(node), id: peerId(node) }));
 d.on('promotion', () => print('promotion', {}));
 d.on('demotion', () => print('demotion', {}));
 d.on('master', (node) => print('master', { peer: peerName(node) }));

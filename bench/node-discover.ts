@@ -22,6 +22,8 @@ export interface DiscoverEvent {
   kind: DiscoverEventKind;
   /** The other node, for added, removed and master. */
   peer?: string;
+  /** The other node's instance id, for added and removed (a restarted peer has a new one). */
+  peerId?: string;
   /** The runner's own Date.now() stamp, ms. */
   t: number;
   at: number;
@@ -48,6 +50,7 @@ export function parseDiscoverLine(text: string, at: number): DiscoverEvent | und
   if (typeof o.event !== 'string' || !KINDS.includes(o.event) || typeof o.t !== 'number') return undefined;
   const e: DiscoverEvent = { kind: o.event as DiscoverEventKind, t: o.t, at };
   if (typeof o.peer === 'string') e.peer = o.peer;
+  if (typeof o.id === 'string') e.peerId = o.id;
   return e;
 }
 
@@ -65,14 +68,16 @@ export function discoverEvents(n: CliNode): readonly DiscoverEvent[] {
   return cache.events;
 }
 
-/** The peers a runner currently sees (added and not removed since), from its events. */
+/** The names of the peers a runner currently sees (instances added and not removed since), from its events. */
 export function discoverView(n: CliNode): Set<string> {
-  const view = new Set<string>();
+  const live = new Map<string, string>();
   for (const e of discoverEvents(n)) {
-    if (e.kind === 'added' && e.peer) view.add(e.peer);
-    else if (e.kind === 'removed' && e.peer) view.delete(e.peer);
+    const key = e.peerId ?? e.peer;
+    if (key === undefined || e.peer === undefined) continue;
+    if (e.kind === 'added') live.set(key, e.peer);
+    else if (e.kind === 'removed') live.delete(key);
   }
-  return view;
+  return new Set(live.values());
 }
 
 /** Whether the runner considers itself master (its last promotion is not followed by a demotion). */
