@@ -9,13 +9,16 @@
 // and, from the whole run's master timeline (master-timeline.ts), the time two or more
 // processes acted as master at once. For SIGSTOP also: whether the thawed master dropped
 // its whole view on waking (it times its peers out against its own stale clock) and
-// whether mastership went back to it (a second change of master).
+// whether mastership went back to it (a second change of master). Last, once: one forged
+// hello (a UDP broadcast announcing a master, no secret needed) from a LAN host, and the
+// time until the real master demotes itself and until a master is elected again.
 // Invariant: every process runs inside the virtual LAN (vlan.ts); the node-discover runner
 // broadcasts only on the LAN's subnet; nothing is left running.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createVirtualLan } from '../test/helpers/vlan.js';
+import { lanBroadcast } from './node-discover.js';
 import type { VirtualLan } from '../test/helpers/vlan.js';
 import type { CliNode } from '../test/helpers/cli-process.js';
 import { pollUntil } from '../test/chaos/cluster.js';
@@ -60,6 +63,30 @@ export interface DiscoverTrial {
   at?: number;
   endAt?: number;
 }
+
+/** One forged master hello: what it did to a steady node-discover cluster; ms from the packet. */
+export interface ForgedMaster {
+  ok: boolean;
+  error?: string;
+  /** Until the real master printed `demotion`. */
+  deposedMs?: number;
+  /** Until some process printed `promotion` again after the demotion. */
+  reelectedMs?: number;
+}
+
+/**
+ * The forger: one node-discover hello, sent once as a UDP broadcast to argv[1]:12345, announcing
+ * a master heavier than any real one (weights are negative start times). node-discover has no
+ * authentication by default; the packet stays on the virtual LAN (sent from a host, to its subnet).
+ */
+const FORGE_SCRIPT = `
+const s = require('dgram').createSocket({ type: 'udp4', reuseAddr: true });
+s.bind(() => {
+  s.setBroadcast(true);
+  const m = Buffer.from(JSON.stringify({ event: 'hello', pid: 'forged', iid: 'forged-master', hostName: 'forger',
+    data: { isMaster: true, isMasterEligible: true, weight: 1, address: '127.0.0.1', advertisement: { name: 'forger' } } }));
+  s.send(m, 12345, process.argv[1], (err) => { s.close(); process.exit(err ? 1 : 0); });
+});`;
 
 /** Summary of one action's node-discover trials. */
 export interface DiscoverActionSummary {
@@ -236,11 +263,31 @@ export function summarizeDiscover(rs: readonly DiscoverTrial[]): DiscoverActionS
 }
 
 /** Run node-discover's trials: every action in turn, o.trials times. */
-async function measureDiscover(o: FailoverOptions): Promise<{ trials: DiscoverTrial[]; overlaps: MasterOverlap[]; aborted?: string }> {
+async function forgeMaster(c: DiscoverCluster): Promise<ForgedMaster> {
+  try {
+    const masterHost = await c.waitSteady(STEADY_TIMEOUT_MS);
+    const master = c.live(masterHost)!;
+    const at = performance.now();
+    const sent = await c.lan.exec(masterHost === 1 ? 2 : 1, process.execPath, ['-e', FORGE_SCRIPT, lanBroadcast(c.lan)], { timeoutMs: 5000 });
+    if (sent.code !== 0) throw new Error(`the forger failed: ${sent.stderr.trim().slice(0, 200)}`);
+    const demoted = await master.waitUntil(() => discoverEvents(master).find((e) => e.kind === 'demotion' && e.at >= at), 15_000, 'the master demoting itself');
+    const again = await pollUntil(
+      () => c.procs.flatMap((n) => discoverEvents(n).filter((e) => e.kind === 'promotion' && e.at >= demoted.at)).sort((a, b) => a.at - b.at)[0],
+      15_000,
+      'a new master after the forged one',
+    );
+    return { ok: true, deposedMs: demoted.at - at, reelectedMs: again.at - at };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message.split('\n')[0]! };
+  }
+}
+
+async function measureDiscover(o: FailoverOptions): Promise<{ trials: DiscoverTrial[]; overlaps: MasterOverlap[]; forged?: ForgedMaster; aborted?: string }> {
   const c = new DiscoverCluster(await createVirtualLan(o.nodes));
   const trials: DiscoverTrial[] = [];
   let aborted: string | undefined;
   let overlaps: MasterOverlap[] = [];
+  let forged: ForgedMaster | undefined;
   try {
     const first = c.hosts.map((h) => c.start(h));
     await Promise.all(first.map((n) => n.waitUntil(() => discoverEvents(n).find((e) => e.kind === 'ready'), READY_TIMEOUT_MS, 'ready')));
@@ -266,13 +313,21 @@ async function measureDiscover(o: FailoverOptions): Promise<{ trials: DiscoverTr
         );
       }
     }
+    if (!aborted) {
+      forged = await forgeMaster(c);
+      console.log(
+        forged.ok
+          ? `node-discover forged master hello: the real master demoted itself after ${fmtMs(forged.deposedMs)}, a master again after ${fmtMs(forged.reelectedMs)}`
+          : `node-discover forged master hello: ${forged.error}`,
+      );
+    }
     const to = performance.now();
     overlaps = masterOverlaps(masterIntervals(c.masterEvents(), to));
     for (const r of trials) if (r.at !== undefined && r.endAt !== undefined) r.overlapMs = coveredMs(overlaps, r.at, r.endAt);
   } finally {
     await c.destroy();
   }
-  return aborted === undefined ? { trials, overlaps } : { trials, overlaps, aborted };
+  return { trials, overlaps, ...(forged ? { forged } : {}), ...(aborted === undefined ? {} : { aborted }) };
 }
 
 const fmtMs = (ms: number | undefined): string => (ms === undefined || Number.isNaN(ms) ? '-' : `${Math.round(ms)} ms`);
@@ -283,6 +338,7 @@ export function failoverVsMarkdown(
   ours: Partial<Record<FailoverAction, ActionSummary>>,
   theirs: Partial<Record<FailoverAction, DiscoverActionSummary>>,
   envLine: string,
+  forged?: ForgedMaster,
 ): string {
   const lines = [
     `## Failover side by side: ${o.nodes} nodes, cluster-node --failover${o.quorum > 0 ? ` --quorum ${o.quorum}` : ''} vs node-discover (defaults)`,
@@ -317,6 +373,14 @@ export function failoverVsMarkdown(
         `and mastership went back to it (a second change of master) in ${stop.trialsMasterWentBack}/${stop.ok} trials.`,
     );
   }
+  if (forged?.ok) {
+    lines.push(
+      `node-discover, one forged hello (a single UDP broadcast announcing a heavier master, no secret): the real master demoted itself after ${fmtMs(forged.deposedMs)}, ` +
+        `and the cluster had no master until ${fmtMs(forged.reelectedMs)} after the packet (the forger's hello timed out). A forger repeating it every second keeps the cluster masterless.`,
+    );
+  } else if (forged) {
+    lines.push(`node-discover, forged hello: not measured (${forged.error}).`);
+  }
   lines.push(
     'node-discover has no connections, so a killed master is noticed only when its hellos stop (masterTimeout 2 s, checked every 2 s), the same as a frozen one; ' +
       'it has no quorum, no fencing epoch and no lease, so a master that wakes up goes on as master until the next check; and no authentication by default (any host on the LAN can announce itself master).',
@@ -338,7 +402,7 @@ export async function runFailoverVersus(o: FailoverOptions): Promise<number> {
   const envLine =
     `Environment: ${env.date}, commit ${env.commit ?? '?'}, Node ${env.node}, ${env.cores} x ${env.cpu ?? '?'}, ` +
     `load average ${env.loadAverageBefore} before / ${env.loadAverageAfter} after, ${env.wallSeconds} s wall time (cluster-node's trials first, then node-discover's).`;
-  let markdown = failoverVsMarkdown(o, ours.summary, theirs, envLine);
+  let markdown = failoverVsMarkdown(o, ours.summary, theirs, envLine, d.forged);
   if (d.aborted) markdown += `\nnode-discover aborted: ${d.aborted}\n`;
   const failed = d.trials.filter((r) => !r.ok);
   if (failed.length) markdown += `\nnode-discover failed trials:\n${failed.map((r) => `- trial ${r.trial} ${r.action}: ${r.error?.split('\n')[0]}`).join('\n')}\n`;
@@ -358,6 +422,7 @@ export async function runFailoverVersus(o: FailoverOptions): Promise<number> {
       summary: theirs,
       overlaps: d.overlaps.map((x) => ({ fromS: Number(((x.from - origin) / 1000).toFixed(3)), durationMs: Math.round(x.to - x.from), procs: x.procs })),
       trials: d.trials.map(({ at: _at, endAt: _endAt, ...rest }) => rest),
+      forged: d.forged,
       aborted: d.aborted,
     },
   };

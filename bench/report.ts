@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { usageText } from './common.js';
 import type { BenchEnvironment } from './common.js';
 import type { ActionSummary, FailoverAction } from './failover.js';
-import type { DiscoverActionSummary } from './failover-vs.js';
+import type { DiscoverActionSummary, ForgedMaster } from './failover-vs.js';
 import type { VsSummary } from './formation-vs.js';
 import { VS_TARGET_NODES, VS_TARGET_RATIO } from './formation-vs.js';
 import type { Summary } from './stats.js';
@@ -191,13 +191,17 @@ function failoverSection(latest: ResultFile | undefined, charts: Record<string, 
     if (u) lines.push(`| ${a} | cluster-node | ${u.ok}/${u.trials} | ${ms(u.takeoverP50)} | ${ms(u.takeoverP99)} | ${u && t && t.takeoverP50 > 0 ? (u.takeoverP50 / t.takeoverP50).toFixed(3) : '-'} | ${u.trialsWithOverlap} | ${ms(u.overlapMax)} |`);
     if (t) lines.push(`| ${a} | node-discover | ${t.ok}/${t.trials} | ${ms(t.takeoverP50)} | ${ms(t.takeoverP99)} | | ${t.trialsWithOverlap} | ${ms(t.overlapMax)} |`);
   }
+  const forged = (latest.json.theirs as { forged?: ForgedMaster } | undefined)?.forged;
   const stop = theirs.SIGSTOP;
   if (stop) {
     lines.push(
       '',
       `What node-discover lacks, measured: after SIGCONT a frozen master goes on as master beside the new one (${stop.trialsWithOverlap}/${stop.ok} SIGSTOP trials, up to ${ms(stop.overlapMax)}); ` +
         `it drops its peers from its view on waking (${stop.trialsWithViewCollapse}/${stop.ok}); mastership goes back to it, a second change of master (${stop.trialsMasterWentBack}/${stop.ok}). ` +
-        'Not measured but by design: no connections (a killed master is noticed only by silence, like a frozen one), no quorum, fencing epoch or lease, and no authentication by default (any host on the LAN may announce itself master).',
+        (forged?.ok
+          ? `No authentication by default: one forged hello (a single UDP broadcast announcing a heavier master, no secret) made the real master demote itself after ${ms(forged.deposedMs)}, and the cluster had no master until ${ms(forged.reelectedMs)} after the packet. `
+          : '') +
+        'By design: no connections (a killed master is noticed only by silence, like a frozen one), no quorum, fencing epoch or lease.',
     );
   }
   lines.push('');
