@@ -122,20 +122,26 @@ function formationSection(entries: readonly VsEntry[], charts: Record<string, st
     '## Formation side by side: cluster-node vs node-discover',
     '',
     'Launch to full view, by the user\'s clock: N processes started at once; cluster-node — every node has logged `nodeup` for all others; node-discover — every process has seen `added` for all others. ' +
-      `Medians over runs, p99 by nearest rank (with a handful of runs it is the maximum); the ratio ours/theirs is taken within each run, the two systems one after the other on the same virtual LAN, the order alternating per run. Target: ratio <= ${VS_TARGET_RATIO} at N = ${VS_TARGET_NODES}.`,
+      `Medians over runs, p99 by nearest rank (with a handful of runs it is the maximum); the ratio ours/theirs is taken within each run, the two systems one after the other on the same virtual LAN, the order alternating per run. Targets: ratio <= ${VS_TARGET_RATIO} at N = ${VS_TARGET_NODES}; 20 processes on 4 hosts: cluster-node's full mesh <= 5 s from launch. ` +
+      'Lost peers: `nodedown` (ours) / `removed` (theirs) lines during formation, summed over the runs; nobody failed, so anything above 0 is a spurious loss.',
     '',
-    '| nodes | runs | cluster-node median (min-max) | p99 | node-discover median (min-max) | p99 | ratio ours/theirs median (min-max) | target | ready / all ready -> full view, ours | ready / all ready -> full view, theirs | commit | machine |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| nodes | runs | cluster-node median (min-max) | p99 | node-discover median (min-max) | p99 | ratio ours/theirs median (min-max) | target | launch -> all ready / all ready -> full view, ours | same, theirs | lost peers, ours / theirs | commit | machine |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const { summary: s, from } of entries) {
     const u = s.systems['cluster-node'];
     const t = s.systems['node-discover'];
-    const target = s.nodes === VS_TARGET_NODES && s.ratio.count ? `<= ${VS_TARGET_RATIO}: ${s.ratio.median <= VS_TARGET_RATIO ? 'PASS' : 'FAIL'}` : '-';
+    const target =
+      s.nodes === VS_TARGET_NODES && s.ratio.count
+        ? `ratio <= ${VS_TARGET_RATIO}: ${s.ratio.median <= VS_TARGET_RATIO ? 'PASS' : 'FAIL'}`
+        : s.nodes === 20 && s.hosts === 4 && u.launchToFullViewMs.count
+          ? `ours <= 5 s: ${u.launchToFullViewMs.median <= LAUNCH_MESH_TARGET_MS ? 'PASS' : 'FAIL'}`
+          : '-';
     lines.push(
       `| ${layoutName(s)} | ${Math.min(u.ok, t.ok)}/${s.runs} | ${ms(u.launchToFullViewMs.median)} (${range(u.launchToFullViewMs)}) | ${ms(u.launchToFullViewMs.p99)} | ` +
         `${ms(t.launchToFullViewMs.median)} (${range(t.launchToFullViewMs)}) | ${ms(t.launchToFullViewMs.p99)} | ` +
         `${s.ratio.count ? `${s.ratio.median.toFixed(2)} (${s.ratio.min.toFixed(2)}-${s.ratio.max.toFixed(2)})` : '-'} | ${target} | ` +
-        `${ms(u.launchToAllReadyMs.median)} / ${ms(u.readyToFullViewMs.median)} | ${ms(t.launchToAllReadyMs.median)} / ${ms(t.readyToFullViewMs.median)} | ${commitOf(from)} | ${machine(from)} |`,
+        `${ms(u.launchToAllReadyMs.median)} / ${ms(u.readyToFullViewMs.median)} | ${ms(t.launchToAllReadyMs.median)} / ${ms(t.readyToFullViewMs.median)} | ${u.flaps} / ${t.flaps} | ${commitOf(from)} | ${machine(from)} |`,
     );
   }
   lines.push('');
