@@ -376,7 +376,7 @@ export function failoverVsMarkdown(
   if (forged?.ok) {
     lines.push(
       `node-discover, one forged hello (a single UDP broadcast announcing a heavier master, no secret): the real master demoted itself after ${fmtMs(forged.deposedMs)}, ` +
-        `and the cluster had no master until ${fmtMs(forged.reelectedMs)} after the packet (the forger's hello timed out). A forger repeating it every second keeps the cluster masterless.`,
+        `and the cluster had no master until ${fmtMs(forged.reelectedMs)} after the packet (the forger's hello timed out). (Not measured: a forger repeating it every second would keep the cluster masterless.)`,
     );
   } else if (forged) {
     lines.push(`node-discover, forged hello: not measured (${forged.error}).`);
