@@ -150,7 +150,7 @@ function parseOptions(argv: string[]): FormationOptions | string {
 
 /** Where node I (1-based) of N runs when spread over H hosts (0: one per node), and its name. */
 export function placement(nodes: number, hosts: number): { name: string; host: number }[] {
-  const h = hosts > 0 ? Math.min(hosts, nodes) : nodes;
+  const h = hostCount(nodes, hosts);
   return Array.from({ length: nodes }, (_, i) => ({ name: `node${i + 1}@h${(i % h) + 1}`, host: (i % h) + 1 }));
 }
 

@@ -21,9 +21,6 @@ import type { Summary } from './stats.js';
 import { barChart } from './svg-chart.js';
 import type { BarValue } from './svg-chart.js';
 
-/** One-line description for the bench runner's usage. */
-export const REPORT_SUMMARY = 'write bench/REPORT.md (tables and SVG charts) from the latest results in bench/results/';
-
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const REPORT_FILE = fileURLToPath(new URL('./REPORT.md', import.meta.url));
 /** Where the charts go, relative to the report's folder. */
