@@ -98,7 +98,9 @@ export function latestVsLayouts(results: readonly ResultFile[]): VsEntry[] {
   for (const r of results.filter((x) => x.json.benchmark === 'formation-vs').sort(byDate)) {
     for (const s of (r.json.summaries ?? []) as VsSummary[]) out.set(`${s.nodes}/${s.hosts}`, { summary: s, from: r });
   }
-  return [...out.values()].sort((a, b) => a.summary.hosts - b.summary.hosts || a.summary.nodes - b.summary.nodes);
+  // One process per host first, by N; then the other layouts.
+  const rank = (s: VsSummary): number => (s.hosts === s.nodes ? 0 : 1);
+  return [...out.values()].sort((a, b) => rank(a.summary) - rank(b.summary) || a.summary.nodes - b.summary.nodes || a.summary.hosts - b.summary.hosts);
 }
 
 const ms = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '-' : `${Math.round(x)} ms`);
@@ -110,6 +112,12 @@ const machine = (r: ResultFile): string => {
 };
 const commitOf = (r: ResultFile): string => envOf(r).commit ?? '?';
 const layoutName = (s: { nodes: number; hosts: number }): string => (s.hosts === s.nodes ? `${s.nodes} (one per host)` : `${s.nodes} on ${s.hosts} host${s.hosts === 1 ? '' : 's'}`);
+/** ' (ours formed 1/5)' when some of cluster-node's runs did not form, for a chart's group label. */
+const formedNote = (s: VsSummary): string => {
+  const u = s.systems['cluster-node'].ok;
+  const t = s.systems['node-discover'].ok;
+  return u === s.runs && t === s.runs ? '' : ` (formed ${u}/${s.runs}, ${t}/${s.runs})`;
+};
 const bar = (s: Summary, p99?: number): BarValue | undefined =>
   s.count ? { value: s.median, low: s.min, high: p99 ?? s.max, label: `${(s.median / 1000).toFixed(2)} s` } : undefined;
 
@@ -120,9 +128,10 @@ function formationSection(entries: readonly VsEntry[], charts: Record<string, st
     '',
     'Launch to full view, by the user\'s clock: N processes started at once; cluster-node — every node has logged `nodeup` for all others; node-discover — every process has seen `added` for all others. ' +
       `Medians over runs, p99 by nearest rank (with a handful of runs it is the maximum); the ratio ours/theirs is taken within each run, the two systems one after the other on the same virtual LAN, the order alternating per run. Targets: ratio <= ${VS_TARGET_RATIO} at N = ${VS_TARGET_NODES}; 20 processes on 4 hosts: cluster-node's full mesh <= 5 s from launch. ` +
-      'Lost peers: `nodedown` (ours) / `removed` (theirs) lines during formation, summed over the runs; nobody failed, so anything above 0 is a spurious loss.',
+      'Lost peers: `nodedown` (ours) / `removed` (theirs) lines during formation, summed over the runs; nobody failed, so anything above 0 is a spurious loss. ' +
+      '"Formed" counts the runs in which every process reached its full view within the timeout (30 s after all were ready); the others are left out of the medians, which therefore flatter a system that often did not form.',
     '',
-    '| nodes | runs | cluster-node median (min-max) | p99 | node-discover median (min-max) | p99 | ratio ours/theirs median (min-max) | target | launch -> all ready / all ready -> full view, ours | same, theirs | lost peers, ours / theirs | commit | machine |',
+    '| nodes | formed: ours, theirs (of runs) | cluster-node median (min-max) | p99 | node-discover median (min-max) | p99 | ratio ours/theirs median (min-max) | target | launch -> all ready / all ready -> full view, ours | same, theirs | lost peers, ours / theirs | commit | machine |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const { summary: s, from } of entries) {
@@ -135,7 +144,7 @@ function formationSection(entries: readonly VsEntry[], charts: Record<string, st
           ? `ours <= 5 s: ${u.launchToFullViewMs.median <= LAUNCH_MESH_TARGET_MS ? 'PASS' : 'FAIL'}`
           : '-';
     lines.push(
-      `| ${layoutName(s)} | ${Math.min(u.ok, t.ok)}/${s.runs} | ${ms(u.launchToFullViewMs.median)} (${range(u.launchToFullViewMs)}) | ${ms(u.launchToFullViewMs.p99)} | ` +
+      `| ${layoutName(s)} | ${u.ok}, ${t.ok} (of ${s.runs}) | ${ms(u.launchToFullViewMs.median)} (${range(u.launchToFullViewMs)}) | ${ms(u.launchToFullViewMs.p99)} | ` +
         `${ms(t.launchToFullViewMs.median)} (${range(t.launchToFullViewMs)}) | ${ms(t.launchToFullViewMs.p99)} | ` +
         `${s.ratio.count ? `${s.ratio.median.toFixed(2)} (${s.ratio.min.toFixed(2)}-${s.ratio.max.toFixed(2)})` : '-'} | ${target} | ` +
         `${ms(u.launchToAllReadyMs.median)} / ${ms(u.readyToFullViewMs.median)} | ${ms(t.launchToAllReadyMs.median)} / ${ms(t.readyToFullViewMs.median)} | ${u.flaps} / ${t.flaps} | ${commitOf(from)} | ${machine(from)} |`,
@@ -147,7 +156,7 @@ function formationSection(entries: readonly VsEntry[], charts: Record<string, st
     charts['formation-vs-n.svg'] = barChart({
       title: 'Launch to full view, one process per host (median; whisker min to p99)',
       yLabel: 'ms from launch',
-      groups: perHost.map((e) => `N = ${e.summary.nodes}`),
+      groups: perHost.map((e) => `N = ${e.summary.nodes}` + formedNote(e.summary)),
       series: (['cluster-node', 'node-discover'] as const).map((sys) => ({
         name: sys,
         values: perHost.map((e) => bar(e.summary.systems[sys].launchToFullViewMs, e.summary.systems[sys].launchToFullViewMs.p99)),
@@ -160,7 +169,7 @@ function formationSection(entries: readonly VsEntry[], charts: Record<string, st
     charts['formation-vs-layouts.svg'] = barChart({
       title: 'Launch to full view, several processes per host (median; whisker min to p99)',
       yLabel: 'ms from launch',
-      groups: others.map((e) => layoutName(e.summary)),
+      groups: others.map((e) => layoutName(e.summary) + formedNote(e.summary)),
       series: (['cluster-node', 'node-discover'] as const).map((sys) => ({
         name: sys,
         values: others.map((e) => bar(e.summary.systems[sys].launchToFullViewMs, e.summary.systems[sys].launchToFullViewMs.p99)),
@@ -265,6 +274,10 @@ export function buildReport(results: readonly ResultFile[], generatedAt: string)
   const vs = latestVsLayouts(results);
   const failoverVs = latestBy(results, (r) => (r.json.benchmark === 'failover-vs' ? 'x' : undefined)).get('x');
   const headline: string[] = [];
+  const loads = vs.flatMap((e) => [envOf(e.from).loadAverageBefore, envOf(e.from).loadAverageAfter]).filter((x): x is number => typeof x === 'number');
+  if (loads.length) {
+    headline.push(`- Formation figures below were taken with the machine's load average between ${Math.min(...loads)} and ${Math.max(...loads)} on ${envOf(vs[0]!.from).cores ?? '?'} cores; rerun on a quiet machine before quoting them as absolute times.`);
+  }
   for (const e of vs) {
     if (e.summary.nodes !== VS_TARGET_NODES || !e.summary.ratio.count) continue;
     headline.push(
@@ -275,7 +288,10 @@ export function buildReport(results: readonly ResultFile[], generatedAt: string)
   const twentyOnFour = vs.find((e) => e.summary.nodes === 20 && e.summary.hosts === 4);
   if (twentyOnFour) {
     const m = twentyOnFour.summary.systems['cluster-node'].launchToFullViewMs.median;
-    headline.push(`- 20 processes on 4 hosts, started together: cluster-node's full mesh ${sec(m)} after launch (target <= 5 s: ${m <= LAUNCH_MESH_TARGET_MS ? 'met' : 'not met'}).`);
+    const s = twentyOnFour.summary;
+    headline.push(
+      `- 20 processes on 4 hosts, started together: cluster-node's full mesh ${sec(m)} after launch (median of the ${s.systems['cluster-node'].ok} of ${s.runs} runs that formed within 30 s of all ready; target <= 5 s: ${m <= LAUNCH_MESH_TARGET_MS ? 'met' : 'not met'}); node-discover ${sec(s.systems['node-discover'].launchToFullViewMs.median)}.`,
+    );
   }
   if (failoverVs) {
     const ours = ((failoverVs.json.ours as { summary?: unknown } | undefined)?.summary ?? {}) as Partial<Record<FailoverAction, ActionSummary>>;

@@ -111,7 +111,7 @@ export function barChart(spec: BarChartSpec): string {
     const ry = num(y(spec.reference.value));
     out.push(
       `<line x1="${left}" x2="${left + plotW}" y1="${ry}" y2="${ry}" stroke="#c00" stroke-dasharray="6 4"/>`,
-      `<text x="${left + plotW - 4}" y="${num(y(spec.reference.value) - 5)}" text-anchor="end" fill="#c00">${escapeXml(spec.reference.label)}</text>`,
+      `<text x="${left + 4}" y="${num(y(spec.reference.value) - 5)}" text-anchor="start" fill="#c00">${escapeXml(spec.reference.label)}</text>`,
     );
   }
   const legendY = height - 22;

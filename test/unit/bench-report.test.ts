@@ -126,17 +126,19 @@ test('report: the latest result of each layout wins; charts and headline follow'
   assert.deepEqual(
     layouts.map((l) => [l.summary.nodes, l.summary.hosts, l.from.file]),
     [
-      [20, 4, onFour.file],
       [5, 5, older.file],
       [10, 10, newer.file],
+      [20, 4, onFour.file],
     ],
+    'one process per host first, by N, then the other layouts',
   );
   const r = buildReport([newer, older, onFour, hostile], '2026-12-01T12:00:00Z');
   assert.ok(r.markdown.includes('ratio 0.40 (target <= 0.5: met)'), r.markdown);
   const row = (start: string): string | undefined => r.markdown.split('\n').find((l) => l.startsWith(start));
   assert.match(row('| 10 (one per host) |') ?? '', /\| new0000 \|/, 'N = 10 comes from the newer file');
   assert.match(row('| 5 (one per host) |') ?? '', /\| old0000 \|/, 'the older file still supplies N = 5');
-  assert.ok(r.markdown.includes("20 processes on 4 hosts, started together: cluster-node's full mesh 4.00 s after launch (target <= 5 s: met)"));
+  assert.ok(r.markdown.includes("20 processes on 4 hosts, started together: cluster-node's full mesh 4.00 s after launch (median of the 1 of 1 runs that formed within 30 s of all ready; target <= 5 s: met)"), r.markdown);
+  assert.ok(r.markdown.includes('load average between 0.1 and 0.2 on 2 cores'), 'the headline says how busy the machine was');
   assert.ok(r.markdown.includes('- hostile: [hostile-20261201T113158Z.md](results/hostile-20261201T113158Z.md)'));
   assert.deepEqual(Object.keys(r.charts).sort(), ['formation-vs-layouts.svg', 'formation-vs-n.svg']);
   assert.ok(r.markdown.includes('](report/formation-vs-n.svg)'));
