@@ -5,24 +5,23 @@
 // limited broadcast 255.255.255.255 it would otherwise use has no route there at all.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createVirtualLan } from '../helpers/vlan.js';
 import { lanSkipReason } from '../helpers/lan-fixture.js';
 import { NODE_DISCOVER_RUNNER, discoverEvents, discoverIsMaster, startNodeDiscover } from '../../bench/node-discover.js';
 
 const skip = await lanSkipReason();
 
-test('the runner refuses to broadcast outside the virtual LAN', { skip, timeout: 20_000 }, async () => {
-  // A fresh network namespace with only loopback: no address in 10.77.0.0/24.
-  const child = spawn('unshare', ['-rn', process.execPath, NODE_DISCOVER_RUNNER, '--name', 'a@x', '--broadcast', '10.77.0.255'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let stdout = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
-  assert.equal(code, 3, `exit code (stderr: ${stderr})`);
-  assert.match(stderr, /refusing to broadcast/);
-  assert.equal(stdout, '', 'no event: it never started');
+test('the runner refuses to broadcast where it sees an address outside the broadcast\'s /24', { skip, timeout: 20_000 }, async (t) => {
+  // A host of another private LAN (10.78.0.1): told to broadcast on 10.77.0.255, the runner
+  // must see that it is not on that LAN and stop before it opens a socket.
+  const lan = await createVirtualLan(1, { subnet: '10.78.0' });
+  t.after(() => lan.destroy());
+  const r = await lan.exec(1, process.execPath, [NODE_DISCOVER_RUNNER, '--name', 'a@x', '--broadcast', '10.77.0.255'], { timeoutMs: 10_000 });
+  assert.equal(r.code, 3, `exit code (stderr: ${r.stderr})`);
+  assert.match(r.stderr, /refusing to broadcast: .*outside 10\.77\.0\.0\/24 \(eth0 10\.78\.0\.1\)/);
+  assert.equal(r.stdout, '', 'no event: it never started');
+  const none = await lan.exec(1, process.execPath, [NODE_DISCOVER_RUNNER, '--name', 'a@x'], { timeoutMs: 10_000 });
+  assert.equal(none.code, 2, 'no --broadcast: a usage error, never the default 255.255.255.255');
 });
 
 test('on the virtual LAN two runners see each other over the subnet broadcast, and one becomes master', { skip, timeout: 30_000 }, async (t) => {
