@@ -274,9 +274,12 @@ export function buildReport(results: readonly ResultFile[], generatedAt: string)
   const vs = latestVsLayouts(results);
   const failoverVs = latestBy(results, (r) => (r.json.benchmark === 'failover-vs' ? 'x' : undefined)).get('x');
   const headline: string[] = [];
-  const loads = vs.flatMap((e) => [envOf(e.from).loadAverageBefore, envOf(e.from).loadAverageAfter]).filter((x): x is number => typeof x === 'number');
+  const loads = vs.map((e) => envOf(e.from).loadAverageBefore).filter((x): x is number => typeof x === 'number');
   if (loads.length) {
-    headline.push(`- Formation figures below were taken with the machine's load average between ${Math.min(...loads)} and ${Math.max(...loads)} on ${envOf(vs[0]!.from).cores ?? '?'} cores; rerun on a quiet machine before quoting them as absolute times.`);
+    headline.push(
+      `- The formation runs below started at a 1-minute load average of ${Math.min(...loads)} to ${Math.max(...loads)} on ${envOf(vs[0]!.from).cores ?? '?'} cores ` +
+        '(other work, and the decaying tail of a previous benchmark; during a run the N processes themselves add about N). Compare within a row; rerun on a quiet machine before quoting absolute times.',
+    );
   }
   for (const e of vs) {
     if (e.summary.nodes !== VS_TARGET_NODES || !e.summary.ratio.count) continue;

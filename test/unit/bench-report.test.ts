@@ -138,7 +138,7 @@ test('report: the latest result of each layout wins; charts and headline follow'
   assert.match(row('| 10 (one per host) |') ?? '', /\| new0000 \|/, 'N = 10 comes from the newer file');
   assert.match(row('| 5 (one per host) |') ?? '', /\| old0000 \|/, 'the older file still supplies N = 5');
   assert.ok(r.markdown.includes("20 processes on 4 hosts, started together: cluster-node's full mesh 4.00 s after launch (median of the 1 of 1 runs that formed within 30 s of all ready; target <= 5 s: met)"), r.markdown);
-  assert.ok(r.markdown.includes('load average between 0.1 and 0.2 on 2 cores'), 'the headline says how busy the machine was');
+  assert.ok(r.markdown.includes('1-minute load average of 0.1 to 0.1 on 2 cores'), 'the headline says how busy the machine was');
   assert.ok(r.markdown.includes('- hostile: [hostile-20261201T113158Z.md](results/hostile-20261201T113158Z.md)'));
   assert.deepEqual(Object.keys(r.charts).sort(), ['formation-vs-layouts.svg', 'formation-vs-n.svg']);
   assert.ok(r.markdown.includes('](report/formation-vs-n.svg)'));
