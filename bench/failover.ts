@@ -10,6 +10,8 @@
 // and measures, from the signal, the time to the new holder's tenure line and first
 // roar, and the time two nodes were roaring at once (timeline.ts; a frozen process
 // cannot roar). Killed and stopped nodes are restarted so the cluster stays at N.
+// --vs node-discover also runs node-discover's master re-election under the same faults
+// and prints both side by side (failover-vs.ts).
 // Invariant: every process runs inside the virtual LAN (vlan.ts); nothing is left running.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -20,6 +22,7 @@ import { CLI_BIN } from '../test/helpers/cli-process.js';
 import { ChaosCluster, pollUntil } from '../test/chaos/cluster.js';
 import { buildTimeline, coveredMs, isRoar, parseTenureLine } from '../test/chaos/timeline.js';
 import { UsageError, environment, intOption, preflight, usageText } from './common.js';
+import { percentile } from './stats.js';
 import type { ActionRecord, Timeline } from '../test/chaos/timeline.js';
 
 /** The fault a trial applies to the holder. */
@@ -32,9 +35,11 @@ export const FAILOVER_TARGETS: Readonly<{ takeoverMs: Readonly<Record<FailoverAc
   overlapMs: 0,
 };
 
-const USAGE = `usage: npm run bench -- failover [--nodes N] [--trials T] [--quorum majority|none|Q] [--actions LIST] [--rest-ms MS] [--out DIR]
+const USAGE = `usage: npm run bench -- failover [--nodes N] [--trials T] [--quorum majority|none|Q] [--actions LIST] [--rest-ms MS] [--vs node-discover] [--out DIR]
   --nodes N        node processes, one per virtual host (default 5)
-  --trials T       trials per action (default 20; --trials 5 for a quick run)
+  --trials T       trials per action (default 20, with --vs 10; --trials 5 for a quick run)
+  --vs node-discover  also run node-discover's master re-election under the same faults, side by side
+                   (default actions then SIGKILL,SIGSTOP)
   --quorum Q       majority (default: 3 of 5), none (plain --failover) or a number of members
   --actions LIST   comma-separated subset of SIGKILL,SIGSTOP,SIGTERM (default all; trials interleave them)
   --rest-ms MS     wait this long in a steady cluster before each trial (default 1000)
@@ -48,8 +53,11 @@ const STEADY_TIMEOUT_MS = 60_000;
 /** After SIGCONT, watch the thawed node at least this long for a roar it must not make. */
 const THAW_WATCH_MS = 2000;
 
-interface FailoverOptions {
+/** Parsed failover options. */
+export interface FailoverOptions {
   nodes: number;
+  /** --vs: the peer whose master election runs beside ours. */
+  vs: 'node-discover' | undefined;
   trials: number;
   quorum: number;
   actions: FailoverAction[];
@@ -102,6 +110,7 @@ function parseOptions(argv: string[]): FailoverOptions | string {
         quorum: { type: 'string' },
         actions: { type: 'string' },
         'rest-ms': { type: 'string' },
+        vs: { type: 'string' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -110,28 +119,23 @@ function parseOptions(argv: string[]): FailoverOptions | string {
     }).values;
     if (v.help) return USAGE;
     const nodes = intOption('nodes', v.nodes, 5, 3, 9);
-    const trials = intOption('trials', v.trials, 20, 1, 1000);
+    if (v.vs !== undefined && v.vs !== 'node-discover') throw new UsageError(`--vs takes node-discover, got "${v.vs}"`);
+    const vs = v.vs as 'node-discover' | undefined;
+    const trials = intOption('trials', v.trials, vs ? 10 : 20, 1, 1000);
     const restMs = intOption('rest-ms', v['rest-ms'], 1000, 0, 60_000);
     const q = v.quorum ?? 'majority';
     const quorum = q === 'majority' ? Math.floor(nodes / 2) + 1 : q === 'none' ? 0 : Number(q);
     if (!Number.isInteger(quorum) || quorum < 0 || quorum > nodes) throw new UsageError(`--quorum must be majority, none or 1-${nodes}, got "${q}"`);
-    const actions = (v.actions ?? ACTIONS.join(',')).split(',').map((s) => s.trim().toUpperCase());
+    const actions = (v.actions ?? (vs ? 'SIGKILL,SIGSTOP' : ACTIONS.join(','))).split(',').map((s) => s.trim().toUpperCase());
     const unknown = actions.filter((a) => !ACTIONS.includes(a as FailoverAction));
     if (unknown.length || actions.length === 0) throw new UsageError(`--actions takes a subset of ${ACTIONS.join(',')}, got "${v.actions}"`);
-    return { nodes, trials, quorum, actions: [...new Set(actions)] as FailoverAction[], restMs, out: v.out ?? RESULTS_DIR };
+    return { nodes, vs, trials, quorum, actions: [...new Set(actions)] as FailoverAction[], restMs, out: v.out ?? RESULTS_DIR };
   } catch (err) {
     return usageText(err, USAGE);
   }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-
-/** Nearest-rank percentile (p in 0-100) of values; NaN for none. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 /** Run one trial against the steady cluster's holder. */
 async function oneTrial(cluster: ChaosCluster, trial: number, action: FailoverAction, holderHost: number): Promise<TrialResult> {
@@ -227,7 +231,8 @@ function measureOverlaps(results: TrialResult[], timeline: Timeline, cluster: Ch
 
 const fmtMs = (ms: number | undefined): string => (ms === undefined || Number.isNaN(ms) ? '-' : `${Math.round(ms)} ms`);
 
-interface ActionSummary {
+/** What one action's trials measured. */
+export interface ActionSummary {
   trials: number;
   ok: number;
   takeoverP50: number;
@@ -270,6 +275,19 @@ export async function runFailover(argv: string[]): Promise<number> {
   const o = parseOptions(argv);
   const early = await preflight('failover', o, USAGE, true);
   if (early !== undefined || typeof o === 'string') return early ?? 2;
+  if (o.vs) return (await import('./failover-vs.js')).runFailoverVersus(o);
+  return (await measureFailover(o)).code;
+}
+
+/** What measureFailover resolves with: the exit code, the summary per action and the results file (without .json). */
+export interface FailoverOutcome {
+  code: number;
+  summary: Partial<Record<FailoverAction, ActionSummary>>;
+  file: string;
+}
+
+/** Run the failover trials with parsed options, print and write the results. */
+export async function measureFailover(o: FailoverOptions): Promise<FailoverOutcome> {
   const loadBefore = loadavg()[0]!;
   const mode = o.quorum > 0 ? `--failover --quorum ${o.quorum}` : '--failover';
   console.log(`failover: ${o.nodes} nodes (${mode}), ${o.trials} trials x ${o.actions.join(', ')}, CLI ${CLI_BIN}`);
@@ -381,5 +399,5 @@ export async function runFailover(argv: string[]): Promise<number> {
   writeFileSync(`${base}.json`, JSON.stringify(json, null, 2) + '\n');
   writeFileSync(`${base}.md`, markdown);
   console.log(`results written to ${base}.json and ${base}.md`);
-  return failed.length === 0 && !aborted ? 0 : 1;
+  return { code: failed.length === 0 && !aborted ? 0 : 1, summary: byAction, file: base };
 }

@@ -5,6 +5,8 @@
 // others (what a user sees; the Printer ticks once a second) and until every node
 // has logged `nodeup` for all the others (the mesh itself, no Printer quantization).
 // Then sample idle CPU (% of one core, /proc utime+stime) and RSS per node.
+// --hosts H puts the N nodes on H hosts (node I on host ((I-1) mod H)+1, each on its own
+// port); --vs node-discover runs the side-by-side comparison instead (formation-vs.ts).
 // Invariant: every process runs inside the virtual LAN (vlan.ts); nothing is left running.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -14,8 +16,8 @@ import { createVirtualLan } from '../test/helpers/vlan.js';
 import { CLI_BIN, startCliNode } from '../test/helpers/cli-process.js';
 import type { CliNode, LogLine } from '../test/helpers/cli-process.js';
 import { cpuPercent, readRssBytes, sampleCpu } from './proc-stats.js';
-import { environment, intOption, preflight, usageText } from './common.js';
 import type { CpuSample } from './proc-stats.js';
+import { UsageError, environment, intOption, preflight, usageText } from './common.js';
 import { summarize } from './stats.js';
 import type { Summary } from './stats.js';
 
@@ -30,11 +32,23 @@ export const FORMATION_TARGETS = {
   idleCpuPercent: 1,
   /** RSS per node: under 80 MB. */
   rssMb: 80,
+  /** 20 nodes on 4 hosts started together: full mesh (nodeup) within 5 000 ms of launch. */
+  launchToMeshMs: 5000,
 } as const;
 
-const USAGE = `usage: npm run bench -- formation [--nodes N] [--runs R] [--idle-seconds S] [--settle-seconds Q] [--timeout-seconds T] [--out DIR]
-  --nodes N            node processes, one per virtual host (default 10)
+/** The peers --vs can run beside cluster-node. */
+export const VS_PEERS = ['node-discover'] as const;
+/** A peer --vs can run beside cluster-node. */
+export type VsPeer = (typeof VS_PEERS)[number];
+
+const USAGE = `usage: npm run bench -- formation [--nodes N] [--hosts H] [--runs R] [--idle-seconds S] [--settle-seconds Q] [--timeout-seconds T] [--out DIR]
+       npm run bench -- formation --vs node-discover [--nodes 5,10,20] [--hosts H] [--runs R] [--timeout-seconds T] [--out DIR]
+  --nodes N            node processes (default 10; with --vs a list, default 5,10,20)
+  --hosts H            virtual hosts the nodes are spread over (default: one per node)
   --runs R             repetitions (default 5)
+  --vs node-discover   side by side: in each run, node-discover and cluster-node one after the
+                       other on the same virtual LAN (the order alternates per run); launch ->
+                       full view of each and the ratio (formation-vs.ts)
   --idle-seconds S     idle CPU sampling window (default 5)
   --settle-seconds Q   wait between formation and the idle window (default 1)
   --timeout-seconds T  give up on a run that has not formed after T s from all ready (default 30)
@@ -45,8 +59,16 @@ const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 /** Spawn to `node ready` for N processes at once on a small machine. */
 const READY_TIMEOUT_MS = 60_000;
 
-interface FormationOptions {
+/** Parsed formation options. */
+export interface FormationOptions {
+  /** Node counts; one value unless --vs. */
+  nodeCounts: number[];
+  /** The first (plain formation: the only) node count. */
   nodes: number;
+  /** Virtual hosts the nodes are spread over; 0 = one per node. */
+  hosts: number;
+  /** --vs: the peer run beside cluster-node. */
+  vs: VsPeer | undefined;
   runs: number;
   idleSeconds: number;
   settleSeconds: number;
@@ -71,6 +93,8 @@ interface RunResult {
   readyToMeshMs?: number;
   /** Spawn until every printed list holds all the others. */
   spawnToListsMs?: number;
+  /** Spawn until every node has logged nodeup for all the others (the user's clock). */
+  spawnToMeshMs?: number;
   /** Idle CPU per node, % of one core. */
   idleCpuPercent?: number[];
   /** RSS per node, MB. */
@@ -89,6 +113,8 @@ function parseOptions(argv: string[]): FormationOptions | string {
       args: dashes >= 0 ? argv.slice(0, dashes) : argv,
       options: {
         nodes: { type: 'string' },
+        hosts: { type: 'string' },
+        vs: { type: 'string' },
         runs: { type: 'string' },
         'idle-seconds': { type: 'string' },
         'settle-seconds': { type: 'string' },
@@ -100,8 +126,16 @@ function parseOptions(argv: string[]): FormationOptions | string {
       allowPositionals: false,
     }).values;
     if (v.help) return USAGE;
+    if (v.vs !== undefined && !(VS_PEERS as readonly string[]).includes(v.vs)) throw new UsageError(`--vs takes ${VS_PEERS.join(' or ')}, got "${v.vs}"`);
+    const vs = v.vs as VsPeer | undefined;
+    const nodeList = (v.nodes ?? (vs ? '5,10,20' : '10')).split(',');
+    if (nodeList.length > 1 && !vs) throw new UsageError('--nodes takes one number (a list only with --vs)');
+    const nodeCounts = [...new Set(nodeList.map((x) => intOption('nodes', x.trim(), 10, 2, 100)))];
     return {
-      nodes: intOption('nodes', v.nodes, 10, 2, 100),
+      nodeCounts,
+      nodes: nodeCounts[0]!,
+      hosts: intOption('hosts', v.hosts, 0, 1, 100),
+      vs,
       runs: intOption('runs', v.runs, 5, 1, 100),
       idleSeconds: intOption('idle-seconds', v['idle-seconds'], 5, 1, 600),
       settleSeconds: intOption('settle-seconds', v['settle-seconds'], 1, 0, 600),
@@ -114,6 +148,17 @@ function parseOptions(argv: string[]): FormationOptions | string {
   }
 }
 
+/** Where node I (1-based) of N runs when spread over H hosts (0: one per node), and its name. */
+export function placement(nodes: number, hosts: number): { name: string; host: number }[] {
+  const h = hostCount(nodes, hosts);
+  return Array.from({ length: nodes }, (_, i) => ({ name: `node${i + 1}@h${(i % h) + 1}`, host: (i % h) + 1 }));
+}
+
+/** How many virtual hosts placement(nodes, hosts) uses. */
+export function hostCount(nodes: number, hosts: number): number {
+  return hosts > 0 ? Math.min(hosts, nodes) : nodes;
+}
+
 function hasAll(members: readonly string[], others: readonly string[]): boolean {
   return others.every((o) => members.includes(o));
 }
@@ -123,12 +168,20 @@ function hasAll(members: readonly string[], others: readonly string[]): boolean 
  * or undefined. nodedown is not replayed here: a clean formation has none, and any
  * are counted separately (RunResult.nodedownLogs) so they show without hiding the time.
  */
-function meshedAt(logs: readonly LogLine[], others: readonly string[]): number | undefined {
-  const up = new Set<string>();
-  for (const l of logs) {
-    if (l.message !== 'nodeup' || typeof l.fields.peer !== 'string') continue;
-    up.add(l.fields.peer);
-    if (others.every((o) => up.has(o))) return l.at;
+export function meshedAt(logs: readonly LogLine[], others: readonly string[]): number | undefined {
+  return coveredAt(
+    logs.flatMap((l) => (l.message === 'nodeup' && typeof l.fields.peer === 'string' ? [{ peer: l.fields.peer, at: l.at }] : [])),
+    others,
+  );
+}
+
+/** The `at` of the first sighting by which every one of `others` has been seen at least once, or undefined. */
+export function coveredAt(sightings: Iterable<{ peer: string; at: number }>, others: readonly string[]): number | undefined {
+  const seen = new Set<string>();
+  if (others.length === 0) return undefined;
+  for (const s of sightings) {
+    seen.add(s.peer);
+    if (others.every((o) => seen.has(o))) return s.at;
   }
   return undefined;
 }
@@ -142,11 +195,11 @@ function delay(ms: number): Promise<void> {
 }
 
 async function oneRun(run: number, o: FormationOptions): Promise<RunResult> {
-  const lan = await createVirtualLan(o.nodes);
+  const lan = await createVirtualLan(hostCount(o.nodes, o.hosts));
   const nodes: CliNode[] = [];
   try {
     const spawnAt = performance.now();
-    for (const h of lan.hosts) nodes.push(startCliNode(lan, h, { cookie: `bench-formation-${run}`, args: o.cliArgs }));
+    for (const p of placement(o.nodes, o.hosts)) nodes.push(startCliNode(lan, p.host, { name: p.name, cookie: `bench-formation-${run}`, args: o.cliArgs }));
     const names = nodes.map((n) => n.name);
     const othersOf = (n: CliNode): string[] => names.filter((x) => x !== n.name);
 
@@ -186,6 +239,7 @@ async function oneRun(run: number, o: FormationOptions): Promise<RunResult> {
       readyToListsMs: listsAt - allReadyAt,
       readyToMeshMs: meshAt - allReadyAt,
       spawnToListsMs: listsAt - spawnAt,
+      spawnToMeshMs: meshAt - spawnAt,
       idleCpuPercent: idleCpu,
       rssMb: rss,
       stableWhileIdle: stable,
@@ -208,9 +262,11 @@ export async function runFormation(argv: string[]): Promise<number> {
   const o = parseOptions(argv);
   const early = await preflight('formation', o, USAGE, true);
   if (early !== undefined || typeof o === 'string') return early ?? 2;
+  if (o.vs) return (await import('./formation-vs.js')).runFormationVersus(o);
   const loadBefore = loadavg()[0]!;
   const extra = o.cliArgs.length ? ` ${o.cliArgs.join(' ')}` : '';
-  console.log(`formation: ${o.nodes} nodes (one per virtual host), ${o.runs} runs, CLI ${CLI_BIN}${extra}`);
+  const layout = o.hosts > 0 ? `on ${hostCount(o.nodes, o.hosts)} virtual hosts` : 'one per virtual host';
+  console.log(`formation: ${o.nodes} nodes (${layout}), ${o.runs} runs, CLI ${CLI_BIN}${extra}`);
   const results: RunResult[] = [];
   for (let run = 1; run <= o.runs; run++) {
     const r = await oneRun(run, o);
@@ -218,7 +274,7 @@ export async function runFormation(argv: string[]): Promise<number> {
     if (r.ok) {
       console.log(
         `run ${run}/${o.runs}: spawn->all ready ${fmtMs(r.spawnToAllReadyMs)}, ready->lists ${fmtMs(r.readyToListsMs)}, ` +
-          `ready->mesh ${fmtMs(r.readyToMeshMs)}, spawn->lists ${fmtMs(r.spawnToListsMs)}, ` +
+          `ready->mesh ${fmtMs(r.readyToMeshMs)}, spawn->lists ${fmtMs(r.spawnToListsMs)}, spawn->mesh ${fmtMs(r.spawnToMeshMs)}, ` +
           `idle CPU median ${summarize(r.idleCpuPercent!).median.toFixed(2)} %, RSS median ${summarize(r.rssMb!).median.toFixed(1)} MB` +
           (r.stableWhileIdle ? '' : ' (mesh NOT stable while idle)') +
           (r.nodedownLogs ? `, ${r.nodedownLogs} nodedown logs although no node failed` : ''),
@@ -238,6 +294,7 @@ export async function runFormation(argv: string[]): Promise<number> {
     readyToListsMs: pick((r) => r.readyToListsMs),
     readyToMeshMs: pick((r) => r.readyToMeshMs),
     spawnToListsMs: pick((r) => r.spawnToListsMs),
+    spawnToMeshMs: pick((r) => r.spawnToMeshMs),
     idleCpuPercent: summarize(ok.flatMap((r) => r.idleCpuPercent ?? [])),
     rssMb: summarize(ok.flatMap((r) => r.rssMb ?? [])),
     stableWhileIdle: ok.every((r) => r.stableWhileIdle),
@@ -249,10 +306,12 @@ export async function runFormation(argv: string[]): Promise<number> {
     meshWithinTarget: summary.readyToMeshMs.median <= t.formationMs,
     idleCpuWithinTarget: summary.idleCpuPercent.median < t.idleCpuPercent,
     rssWithinTarget: summary.rssMb.median < t.rssMb,
+    launchToMeshWithinTarget: summary.spawnToMeshMs.median <= t.launchToMeshMs,
   };
+  const launchNote = o.nodes === 20 && hostCount(o.nodes, o.hosts) === 4 ? '' : ` (target is for 20 nodes on 4 hosts; this is ${o.nodes} on ${hostCount(o.nodes, o.hosts)})`;
   const targetNote = o.nodes === 10 ? '' : ` (target is for N=10; this is N=${o.nodes})`;
   const lines = [
-    `## Formation benchmark: ${o.nodes} nodes, ${summary.runsOk}/${results.length} runs formed${extra ? ` (node arguments:${extra})` : ''}`,
+    `## Formation benchmark: ${o.nodes} nodes ${layout}, ${summary.runsOk}/${results.length} runs formed${extra ? ` (node arguments:${extra})` : ''}`,
     '',
     `| measure | result | target |`,
     `| --- | --- | --- |`,
@@ -261,6 +320,7 @@ export async function runFormation(argv: string[]): Promise<number> {
     `| all ready -> every printed list full | ${fmtSummaryMs(summary.readyToListsMs)} | <= ${t.formationMs} ms${targetNote}: ${verdict(verdicts.listsWithinTarget)} |`,
     `| all ready -> every node logged nodeup for all others | ${fmtSummaryMs(summary.readyToMeshMs)} | <= ${t.formationMs} ms${targetNote}: ${verdict(verdicts.meshWithinTarget)} |`,
     `| spawn -> every printed list full | ${fmtSummaryMs(summary.spawnToListsMs)} | - |`,
+    `| spawn -> every node logged nodeup for all others (launch to full mesh) | ${fmtSummaryMs(summary.spawnToMeshMs)} | <= ${t.launchToMeshMs} ms${launchNote}: ${verdict(verdicts.launchToMeshWithinTarget)} |`,
     `| idle CPU per node (% of one core, ${o.idleSeconds} s window from ${o.settleSeconds} s after formation) | median ${summary.idleCpuPercent.median.toFixed(2)} % (min ${summary.idleCpuPercent.min.toFixed(2)}, max ${summary.idleCpuPercent.max.toFixed(2)}) | < ${t.idleCpuPercent} %: ${verdict(verdicts.idleCpuWithinTarget)} |`,
     `| RSS per node | median ${summary.rssMb.median.toFixed(1)} MB (min ${summary.rssMb.min.toFixed(1)}, max ${summary.rssMb.max.toFixed(1)}) | < ${t.rssMb} MB: ${verdict(verdicts.rssWithinTarget)} |`,
     '',
@@ -281,7 +341,7 @@ export async function runFormation(argv: string[]): Promise<number> {
 
   mkdirSync(o.out, { recursive: true });
   const stamp = env.date.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const base = `${o.out.replace(/\/$/, '')}/formation-n${o.nodes}-${stamp}`;
+  const base = `${o.out.replace(/\/$/, '')}/formation-n${o.nodes}${o.hosts > 0 ? `-h${hostCount(o.nodes, o.hosts)}` : ''}-${stamp}`;
   writeFileSync(`${base}.json`, JSON.stringify({ benchmark: 'formation', env, options: o, targets: t, summary, verdicts, runs: results }, null, 2) + '\n');
   writeFileSync(`${base}.md`, markdown);
   console.log(`results written to ${base}.json and ${base}.md`);

@@ -153,6 +153,9 @@ test('lan tests and benchmarks start the CLI only through the virtual LAN helper
   for (const f of lanTests) if (namesCli.test(read(lanDir, f))) offenders.push(`test/lan/${f}: names the CLI script (use startCliNode)`);
   const benches = ts(benchDir);
   for (const f of benches) if (namesCli.test(read(benchDir, f))) offenders.push(`bench/${f}: names the CLI script (use startCliNode)`);
+  // node-discover broadcasts UDP: its runner is started only by bench/node-discover.ts, through VirtualLan.spawn.
+  for (const f of benches) if (f !== 'node-discover.ts' && /node-discover-runner/.test(read(benchDir, f))) offenders.push(`bench/${f}: names the node-discover runner (use startNodeDiscover)`);
+  if (importsChildProcess(read(benchDir, 'node-discover.ts'))) offenders.push('bench/node-discover.ts: imports child_process (spawn through VirtualLan)');
 
   assert.ok(lanTests.length >= 5 && benches.includes('formation.ts'), `expected to scan the lan tests and benchmarks: ${lanTests} ${benches}`);
   assert.deepEqual(offenders, []);
