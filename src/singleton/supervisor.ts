@@ -157,6 +157,10 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   private quietUntil = 0;
   /** Members connected at the last check that found the tenure valid. */
   private lastGoodMembers: string[] = [];
+  /** The holder a standby last said (owner#inc#epoch; '' for none). */
+  private holderNoted = '';
+  /** The candidates in sight a waiting successor last said (-1: not waiting). */
+  private waitingNoted = -1;
   /** Set when our lease ran out (our loop stalled): the tenure is suspended until we know whether anyone lost sight of us. */
   private stall: { since: number; members: string[] } | undefined;
   private readonly failover: boolean;
@@ -301,14 +305,36 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
       return;
     }
     if (this.state !== 'standby' || this.acquiring) return;
+    const holder = this.host.holder(this.name);
+    this.noteHolder(holder);
     if (now < this.quietUntil) return;
     // A member we have not synced with yet may hold the name: learn that first.
     if (!this.host.isSynced()) return;
-    if (this.host.holder(this.name)) return;
+    if (holder) return;
     const successor = this.successor();
     if (successor !== this.host.name) return;
-    if (!this.quorumInSight()) return;
+    if (!this.quorumInSight()) return this.noteWaiting();
+    this.waitingNoted = -1;
     void this.acquire();
+  }
+
+  /** A standby says who holds the name, once per change of holder or epoch. */
+  private noteHolder(holder: Claim | undefined): void {
+    const key = holder ? `${holder.owner}#${holder.incarnation}#${holder.epoch ?? 0}` : '';
+    if (key === this.holderNoted) return;
+    this.holderNoted = key;
+    if (!holder || holder.owner === this.host.name) return;
+    const epoch = holder.epoch ?? 0;
+    this.host.logger.info(`${this.name} is held by ${holder.owner}${epoch ? `, epoch ${epoch}` : ''}; this node stands by`, { name: this.name, holder: holder.owner, epoch });
+  }
+
+  /** The successor below its quorum says so, and for how many it waits, once per change of the count. */
+  private noteWaiting(): void {
+    const inSight = this.host.freshMembers(quorumFreshMs(this.host.failureTimeoutMs, this.host.heartbeatIntervalMs), new Set(this.voters())) + 1;
+    if (inSight === this.waitingNoted) return;
+    this.waitingNoted = inSight;
+    const missing = this.quorum - inSight;
+    this.host.logger.info(`${this.name}: waiting for a quorum: ${inSight} of ${this.quorum} candidates in sight (this one included), ${missing} more needed`, { name: this.name, inSight, quorum: this.quorum });
   }
 
   /**

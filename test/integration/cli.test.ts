@@ -289,3 +289,25 @@ test('a flood of hostile connections neither stops the node nor floods its log',
   const warnings = bob.logs.filter((l) => l.level === 'warn' && l.message === 'handshake failed');
   assert.ok(warnings.length >= 1 && warnings.length <= 5, `expected 1-5 warning lines for one address, got ${warnings.length}`);
 });
+
+test('logs tell the story: a lone --quorum 2 node says it waits and for how many; a standby says who holds the Singleton, again when that changes', { skip: missing }, async () => {
+  const a = cli('a@local', ['--quorum', '2', '--settle', '200']);
+  const port = await readyPort(a);
+  const waiting = await a.waitForLog((l) => l.message.startsWith('Singleton: waiting for a quorum'), 5000);
+  assert.equal(waiting.message, 'Singleton: waiting for a quorum: 1 of 2 candidates in sight (this one included), 1 more needed');
+  assert.equal(waiting.fields.node, 'a@local');
+  const b = cli('b@local', ['--quorum', '2', '--settle', '200', '--seed', `127.0.0.1:${port}`]);
+  await a.waitForLine((l) => l === 'I am singleton, hear me roar', 8000);
+  const held = await b.waitForLog((l) => l.message.startsWith('Singleton is held by'), 5000);
+  assert.match(held.message, /^Singleton is held by a@local, epoch \d+; this node stands by$/);
+  const c = cli('c@local', ['--quorum', '2', '--settle', '200', '--seed', `127.0.0.1:${port}`]);
+  await c.waitForLog((l) => l.message.startsWith('Singleton is held by a@local'), 5000);
+  const t0 = performance.now();
+  process.kill(a.pid, 'SIGKILL');
+  // The successor takes over; the other standby names the new holder.
+  const [first] = await Promise.race([b, c].map((n) => n.waitForLine((l) => l === 'I am singleton, hear me roar', 8000, { since: t0 }).then(() => [n])));
+  const other = first === b ? c : b;
+  const next = await other.waitForLog((l) => l.at >= t0 && l.message.startsWith(`Singleton is held by ${first!.name}`), 5000);
+  assert.match(next.message, /epoch \d+; this node stands by$/);
+  assert.equal(other.logs.filter((l) => l.message.startsWith('Singleton is held by a@local')).length, 1, 'said once, not every tick');
+});
