@@ -48,7 +48,9 @@ export interface NodeOptions {
    * A-Za-z0-9_-; default 'default'. Not a secret and no access control: the cookie is.
    */
   cluster?: string;
-  /** Address to listen on; default '0.0.0.0'. */
+  /** IPv4 address to listen on (the CLI's --listen); default '0.0.0.0'. */
+  listen?: string;
+  /** @deprecated The old name of `listen`; still accepted. */
   host?: string;
   /** TCP port to listen on; default 0 (any free port). */
   port?: number;
@@ -184,6 +186,9 @@ export function resolveConfig(options: NodeOptions): NodeConfig {
   if (typeof options.cookie !== 'string' || options.cookie.length === 0) {
     fail('a cookie is required: every node of a cluster must share the same secret');
   }
+  if (options.listen !== undefined && options.host !== undefined && options.listen !== options.host) {
+    fail(`listen ("${String(options.listen)}") and its deprecated alias host ("${String(options.host)}") differ; give listen only`);
+  }
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`port must be 0-65535, got ${port}`);
   const d = lanConfig();
@@ -191,7 +196,7 @@ export function resolveConfig(options: NodeOptions): NodeConfig {
     name: options.name,
     cookie: new Secret(options.cookie),
     cluster: options.cluster ?? DEFAULT_CLUSTER_LABEL,
-    host: options.host ?? '0.0.0.0',
+    host: options.listen ?? options.host ?? '0.0.0.0',
     port,
     seeds: (options.seeds ?? []).map(parseHostPort),
     mdns: options.mdns ?? true,

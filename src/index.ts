@@ -1,6 +1,7 @@
 // The public API of cluster-node: createNode(), its options and events, error codes,
 // and the profiles and building blocks useful to library users and simulations.
 export { createNode, ClusterNode } from './node.js';
+export { shortName, shortHostname } from './names.js';
 export type { Member, NodeEvents, NodeState } from './node.js';
 export { DEFAULT_CALL_TIMEOUT_MS } from './registry/messaging.js';
 export type { NameHandler, CallOptions } from './registry/messaging.js';

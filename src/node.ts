@@ -116,6 +116,26 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     return this.mesh?.members() ?? [];
   }
 
+  /**
+   * Resolves with members() once this node has company: at once if a member is up,
+   * else when the first one comes up, or after timeoutMs (default the settle window)
+   * when none does — then with []. start() resolves before any peer is known; await
+   * this before reading members() at start-up.
+   */
+  joined(timeoutMs: number = this.config.settleMs): Promise<string[]> {
+    if (this.state !== 'running') return Promise.reject(new ClusterError('ERR_NOT_STARTED', `the node is ${this.state}; call start() first`));
+    if (this.members().length > 0) return Promise.resolve(this.members());
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.off('nodeup', done);
+        this.config.clock.clearTimeout(timer);
+        resolve(this.members());
+      };
+      const timer = this.config.clock.setTimeout(done, timeoutMs);
+      this.on('nodeup', done);
+    });
+  }
+
   /** The other connected members with their addresses, sorted by name. */
   memberList(): Member[] {
     return this.mesh?.memberList() ?? [];
@@ -325,10 +345,10 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
    * stays connected but does not answer within twice the failure timeout): `owner` is
    * undefined and `unconfirmed` says why; the claim was released.
    */
-  async register(name: string, handler?: NameHandler): Promise<RegisterResult> {
+  async register<Req = unknown, Res = unknown>(name: string, handler?: NameHandler<Req, Res>): Promise<RegisterResult> {
     if (!isValidRegisteredName(name) || isInternalName(name)) throw new ClusterError('ERR_CONFIG', 'a registered name must be 1 to 255 characters and not start with \\u0001');
     await this.running().whenSynced(this.config.settleMs);
-    return this.claimName(name, 0, handler);
+    return this.claimName(name, 0, handler as NameHandler | undefined);
   }
 
   /** Claim name through the claim rule (registry/claims.ts): confirmed by every connected member before it counts as won. */
@@ -403,9 +423,9 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   }
 
   /** Send message to the holder of name and wait for its handler's answer. Rejects with ERR_NO_SUCH_NAME, ERR_CALL_TIMEOUT, ERR_CALL_FAILED, or ERR_BAD_MESSAGE / ERR_FRAME_TOO_LARGE for a message that cannot go. */
-  call(name: string, message: unknown, options: CallOptions = {}): Promise<unknown> {
+  call<Res = unknown, Req = unknown>(name: string, message: Req, options: CallOptions = {}): Promise<Res> {
     this.running();
-    return this.messaging.call(name, message, options);
+    return this.messaging.call(name, message, options) as Promise<Res>;
   }
 
   /**

@@ -5,9 +5,9 @@
 // `cluster-node cookie --new` writes a random cookie file (cookie.ts).
 // Invariant: the cookie never reaches a log line, an error message or the process title.
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import yargs from 'yargs';
 import { createNode } from '../node.js';
+import { shortHostname } from '../names.js';
 import type { ClusterNode } from '../node.js';
 import { ClusterError, describeError } from '../errors.js';
 import { createLogger, LOG_LEVELS } from '../util/log.js';
@@ -32,11 +32,6 @@ export const EXIT_USAGE = 2;
 
 class UsageError extends Error {}
 
-/** The short host name used by --sname: the first label of the machine's host name. */
-export function shortHostname(): string {
-  const h = (hostname().split('.')[0] ?? '').replace(/[^A-Za-z0-9_-]/g, '-');
-  return h || 'localhost';
-}
 
 interface CliArgs {
   name: string;
@@ -388,7 +383,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       name: args.name,
       cookie: args.cookie,
       cluster: args.cluster,
-      host: args.host,
+      listen: args.host,
       port: args.port,
       seeds: args.seeds,
       mdns: args.mdns,

@@ -10,8 +10,12 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import type { NameMessage, RegistryMessage } from './messages.js';
 import type { Claim } from './registry.js';
 
-/** Handles messages sent to a name this node holds; the return value answers a call(). */
-export type NameHandler = (message: unknown, ctx: { name: string; from: string }) => unknown;
+/**
+ * Handles messages sent to a name this node holds; the return value (or what its promise
+ * resolves to) answers a call(). Req and Res are the types you expect: they are not
+ * checked, and a message comes from any member, so validate it before trusting it.
+ */
+export type NameHandler<Req = unknown, Res = unknown> = (message: Req, ctx: { name: string; from: string }) => Res | Promise<Res>;
 
 /** Options of call(). */
 export interface CallOptions {

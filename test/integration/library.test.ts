@@ -88,3 +88,39 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+test('joined() resolves with the members once the first one is up, or with [] after the settle window when alone; listen is the new name of host', async () => {
+  const { shortName, shortHostname, isClusterError } = await import('../../src/index.js');
+  const lone = createNode({ name: 'lone@local', cookie: 'lib-cookie', listen: '127.0.0.1', mdns: false, ...testConfig() });
+  nodes.push(lone);
+  await lone.start();
+  const t0 = performance.now();
+  assert.deepEqual(await lone.joined(300), []);
+  assert.ok(performance.now() - t0 >= 290, 'waited the window');
+  const a = await start('a@local');
+  const b = createNode({ name: 'b@local', cookie: 'lib-cookie', listen: '127.0.0.1', mdns: false, seeds: [`127.0.0.1:${a.port}`], ...testConfig() });
+  nodes.push(b);
+  await b.start();
+  assert.deepEqual(b.members(), [], 'start() resolves before any peer is known');
+  assert.deepEqual(await b.joined(5000), ['a@local']);
+  assert.deepEqual(await b.joined(), ['a@local'], 'at once when a member is up');
+  await assert.rejects(createNode({ name: 'x@local', cookie: 'c' }).joined(), (e: unknown) => isClusterError(e, 'ERR_NOT_STARTED'));
+  assert.throws(() => createNode({ name: 'x@local', cookie: 'c', listen: '127.0.0.1', host: '0.0.0.0' }), (e: unknown) => isClusterError(e, 'ERR_CONFIG'));
+  assert.equal(shortName('alice'), `alice@${shortHostname()}`);
+  assert.throws(() => shortName('a b'), (e: unknown) => isClusterError(e, 'ERR_CONFIG'));
+});
+
+test('typed messaging: call<Res>() and a NameHandler<Req, Res> (types are the caller\'s promise, not checked)', async () => {
+  const a = await start('a@local');
+  const b = await start('b@local', [`127.0.0.1:${a.port}`]);
+  await waitFor(() => a.members().length === 1 && b.members().length === 1, 5000);
+  interface Add {
+    x: number;
+    y: number;
+  }
+  const r = await a.register<Add, { sum: number }>('adder', async (msg) => ({ sum: msg.x + msg.y }));
+  assert.equal(r.won, true);
+  await waitFor(() => b.whereis('adder') === 'a@local', 3000);
+  const res = await b.call<{ sum: number }, Add>('adder', { x: 2, y: 3 });
+  assert.equal(res.sum, 5);
+});
