@@ -110,8 +110,8 @@ test('the listener sends nothing key-dependent before the dialer\'s confirm veri
   assert.deepEqual(listener.start(), {}); // the listener speaks only after a valid hello
   const dHello = dialer.start().send as HelloMessage;
   const out = listener.receive(dHello);
-  // Its only message before the confirm: its public hello fields and a share, which is a
-  // uniformly random group element whatever the cookie (CPace).
+  // Its only message before the confirm: its public hello fields and a share, a random
+  // point of the prime-order subgroup from which nothing about the cookie can be tested (CPace).
   assert.ok(out.send && out.send.t === 'hello' && !out.done && !out.fail);
   assert.deepEqual(Object.keys(out.send).sort(), ['inc', 'name', 'nonce', 'port', 'share', 't', 'up', 'v']);
   assert.ok(isValidShare((out.send as HelloMessage).share));
