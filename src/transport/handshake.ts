@@ -24,8 +24,8 @@
 // - The listener sends nothing that depends on the key before the dialer's confirm
 //   verified: its hello carries Yb, a random point of the prime-order subgroup from
 //   which nothing about the cookie can be tested (the draft's analysis of X25519's
-//   clamped scalars), and a refusal carries constant text. So a dialer gets at most one online
-//   guess per connection, and neither side gets an offline test.
+//   clamped scalars), and a refusal carries constant text. So a dialer gets at most
+//   one online guess per connection, and neither side gets an offline test.
 // - Ephemeral scalars are dropped as soon as K is computed, the ISK as soon as the keys
 //   are derived, and the keys once handed over: every session has forward secrecy.
 // - A version mismatch is refused naming both versions; every other failure is a
@@ -81,8 +81,9 @@ export type HandshakePhase = 'new' | 'hello' | 'confirm' | 'done' | 'failed';
 type RefusalCode = 'ERR_AUTH_FAILED' | 'ERR_VERSION_MISMATCH' | 'ERR_PROTOCOL';
 
 /**
- * The generator of each cookie, derived once (CI and sid are fixed). Keyed by the Secret object and held only as long as that Secret lives; the
- * generator is password-equivalent, exactly like the cookie it is derived from.
+ * The generator of each cookie, derived once (CI and sid are fixed). Keyed by the Secret
+ * object and held only as long as that Secret lives; the generator is
+ * password-equivalent, exactly like the cookie it is derived from.
  */
 const generators = new WeakMap<Secret, CpaceGenerator>();
 
