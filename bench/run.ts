@@ -15,6 +15,7 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
   formation: { summary: FORMATION_SUMMARY, run: runFormation },
   registry: { summary: REGISTRY_SUMMARY, run: runRegistry },
   hostile: { summary: 'what a sender without the cookie costs a node before the handshake: freeze, memory, survival', run: async (argv) => (await import('./hostile.js')).runHostile(argv) },
+  handshake: { summary: 'CPU per side of one CPace handshake (pure state machine, in process), warm and cold', run: async (argv) => (await import('./handshake.js')).runHandshake(argv) },
   failover: { summary: 'Singleton takeover time and overlap after SIGKILL/SIGSTOP/SIGTERM of the holder', run: async (argv) => (await import('./failover.js')).runFailover(argv) },
   report: { summary: 'write bench/REPORT.md (tables, SVG charts) from the latest results in bench/results/', run: async (argv) => (await import('./report.js')).runReport(argv) },
 };

@@ -1,27 +1,32 @@
-// CPace: the primitives of the balanced PAKE CPace (draft-irtf-cfrg-cpace-02) for the
-// cipher suite CPACE-RISTR255-SHA512: ristretto255 (RFC 9496) with SHA-512. This is
-// the only file that imports @noble/curves; handshake.ts composes these pieces.
-// - The generator is derived from PRS (the cookie's bytes), CI and sid: SHA-512 over
-//   the draft's zero-padded generator string, then RFC 9496 element derivation.
-// - A scalar is 32 random bytes from the injected Random with the bits above 252
-//   cleared (the draft's recommended sampler); zero is re-drawn.
-// - Shares are canonical 32-byte encodings. A received share is decoded strictly:
-//   non-canonical encodings, non-points and the identity element are rejected, and
-//   scalarMultVfy() answers the identity (G.I) for any of them, which callers treat
-//   as "abort".
+// CPace: the primitives of the balanced PAKE CPace (draft-irtf-cfrg-cpace, checked
+// against the test vectors of draft 21) for the cipher suite CPACE-X25519-SHA512:
+// X25519 (RFC 7748) on Curve25519 with SHA-512. The scalar multiplications are
+// node:crypto's native X25519; the generator map is elligator2.ts. handshake.ts
+// composes these pieces.
+// - The generator is derived from PRS (the cookie's bytes), CI and sid: the first 32
+//   bytes of SHA-512 over the draft's zero-padded generator string, read as a
+//   u-coordinate (bit 255 cleared), mapped onto the curve by Elligator 2.
+// - A scalar is 32 bytes from the injected Random, used as they are: X25519 clamps
+//   them (multiple of the cofactor 8, bit 254 set), exactly as the draft's
+//   scalar_mult_vfy expects, so no value needs re-drawing.
+// - A share is a 32-byte u-coordinate. Every 32-byte string decodes (bit 255 ignored,
+//   values >= p reduced), as X25519 prescribes; a share that is a low-order point of
+//   the curve or of its twist makes the product all zeros, and scalarMultVfy() then
+//   answers G.I, which callers treat as "abort".
 // - ISK = SHA-512(lv_cat(DSI || "_ISK", sid, K) || transcript_ir(Ya, ADa, Yb, ADb)).
 // Invariants: K never leaves this file except inside deriveIsk(); secret scalars and
-// the generator are opaque objects whose value no method prints or serialises.
-import { createHash } from 'node:crypto';
-import { ristretto255, ristretto255_hasher } from '@noble/curves/ed25519.js';
+// the generator are opaque objects whose value no method prints or serialises. A raw
+// key enters node:crypto as a JWK (the fast import path): the scalar's base64url text
+// is a short-lived string that cannot be wiped, as a BigInt could not be before.
+import { createHash, createPrivateKey, createPublicKey, diffieHellman } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { mapToCurve25519 } from './elligator2.js';
 import type { Random } from '../util/random.js';
 
-type Point = InstanceType<typeof ristretto255.Point>;
+/** Domain-separation identifier of the X25519 group environment (G_X25519.DSI). */
+export const CPACE_DSI = Buffer.from('CPace255', 'latin1');
 
-/** Domain-separation identifier of the ristretto255 group environment. */
-export const CPACE_DSI = Buffer.from('CPaceRistretto255', 'latin1');
-
-/** Bytes in an encoded ristretto255 element (a share). */
+/** Bytes in a share: an X25519 u-coordinate. */
 export const CPACE_SHARE_BYTES = 32;
 
 /** Bytes in the ISK (SHA-512 output). */
@@ -30,11 +35,14 @@ export const CPACE_ISK_BYTES = 64;
 /** SHA-512's input block size: the generator string is padded to fill its first block. */
 const SHA512_BLOCK_BYTES = 128;
 
-/** The public encoding of the identity element, G.I: 32 zero bytes. */
+/** The public encoding of the neutral element, G.I: 32 zero bytes. */
 export const CPACE_IDENTITY: Readonly<Uint8Array> = new Uint8Array(CPACE_SHARE_BYTES);
 
-/** Largest value a sampled scalar can take is 2^252 - 1, below the group order. */
-const SCALAR_MASK = (1n << 252n) - 1n;
+/**
+ * JWK import of an X25519 private key needs an `x` member, which node:crypto does not
+ * read (it derives the public key from `d`); this placeholder fills it.
+ */
+const UNUSED_JWK_X = Buffer.alloc(CPACE_SHARE_BYTES).toString('base64url');
 
 const REDACTED = '[redacted]';
 
@@ -71,26 +79,44 @@ export function transcriptIr(ya: Uint8Array, adA: Uint8Array, yb: Uint8Array, ad
   return Buffer.concat([lvCat(ya, adA), lvCat(yb, adB)]);
 }
 
+/** A u-coordinate as an X25519 public key (any 32 bytes are accepted, as RFC 7748 requires). */
+function publicKeyOf(u: Uint8Array): KeyObject {
+  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64url') }, format: 'jwk' });
+}
+
+/** X25519(y, u); G.I when the result is all zeros (node:crypto refuses to output it; checked again here). */
+function x25519(privateKey: KeyObject, publicKey: KeyObject): Uint8Array {
+  let out: Buffer;
+  try {
+    out = diffieHellman({ privateKey, publicKey });
+  } catch {
+    return new Uint8Array(CPACE_IDENTITY); // OpenSSL fails the derivation when the product is all zeros; any other failure aborts too
+  }
+  return isIdentity(out) ? new Uint8Array(CPACE_IDENTITY) : out;
+}
+
 // Readers of the private fields below, for this file only (set in the classes' static blocks).
-let generatorPoint: (g: CpaceGenerator) => Point;
-let scalarValue: (y: CpaceScalar) => bigint;
+let generatorKey: (g: CpaceGenerator) => KeyObject;
+let scalarKey: (y: CpaceScalar) => KeyObject;
 
 /** A CPace generator: derived from the password, so it is password-equivalent and never shown. */
 export class CpaceGenerator {
-  readonly #point: Point;
+  readonly #u: Buffer;
+  readonly #key: KeyObject;
 
   static {
-    generatorPoint = (g) => g.#point;
+    generatorKey = (g) => g.#key;
   }
 
   /** @internal use calculateGenerator() */
-  constructor(point: Point) {
-    this.#point = point;
+  constructor(u: Buffer) {
+    this.#u = u;
+    this.#key = publicKeyOf(u);
   }
 
-  /** The generator's canonical encoding (for test vectors only). */
+  /** The generator's u-coordinate (for test vectors only). */
   encode(): Uint8Array {
-    return this.#point.toBytes();
+    return Buffer.from(this.#u);
   }
 
   toJSON(): string {
@@ -98,33 +124,29 @@ export class CpaceGenerator {
   }
 }
 
-/** Window of the table built for a reused generator: 4 bits (built once in ~10 ms; each share then costs ~0.5 ms instead of ~2.5 ms). */
-const REUSED_GENERATOR_WINDOW = 4;
-
 /**
- * G.calculate_generator(H, PRS, CI, sid): SHA-512 of the generator string, then ristretto255
- * element derivation. With reuse, a multiplication table is built once (about 10 ms) so every
- * later scalarMult() with this generator is several times faster.
+ * G.calculate_generator(H, PRS, CI, sid): the first 32 bytes of SHA-512 over the generator
+ * string, decoded as a u-coordinate and mapped by Elligator 2 (about 1 ms of BigInt
+ * arithmetic; callers with a fixed CI and sid keep the result).
  */
-export function calculateGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Array, reuse = false): CpaceGenerator {
+export function calculateGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Array): CpaceGenerator {
   const hash = sha512(generatorString(CPACE_DSI, prs, ci, sid));
-  const point = ristretto255_hasher.deriveToCurve!(hash);
+  const u = mapToCurve25519(hash.subarray(0, CPACE_SHARE_BYTES));
   hash.fill(0);
-  if (reuse) point.precompute(REUSED_GENERATOR_WINDOW, false);
-  return new CpaceGenerator(point);
+  return new CpaceGenerator(u);
 }
 
 /** A secret ephemeral scalar; drop every reference to it once the ISK is computed. */
 export class CpaceScalar {
-  readonly #value: bigint;
+  readonly #key: KeyObject;
 
   static {
-    scalarValue = (y) => y.#value;
+    scalarKey = (y) => y.#key;
   }
 
   /** @internal use sampleScalar() or scalarFromBytes() */
-  constructor(value: bigint) {
-    this.#value = value;
+  constructor(key: KeyObject) {
+    this.#key = key;
   }
 
   toJSON(): string {
@@ -132,59 +154,49 @@ export class CpaceScalar {
   }
 }
 
-/** Read 32 little-endian bytes as a scalar with the bits above 252 cleared (the draft's sampler applied to given bytes). */
+/** 32 bytes as an X25519 scalar (X25519 clamps them when it multiplies). */
 export function scalarFromBytes(bytes: Uint8Array): CpaceScalar {
   if (bytes.length !== 32) throw new RangeError('a scalar is 32 bytes');
-  let v = 0n;
-  for (let i = 31; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]!);
-  return new CpaceScalar(v & SCALAR_MASK);
+  const d = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
+  return new CpaceScalar(createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d, x: UNUSED_JWK_X }, format: 'jwk' }));
 }
 
-/** G.sample_scalar(): 32 bytes from random with the top bits cleared; a zero scalar (odds 2^-252) is re-drawn. */
+/** G.sample_scalar(): 32 bytes from random (the draft's sampler for X25519: no rejection needed). */
 export function sampleScalar(random: Random): CpaceScalar {
-  for (;;) {
-    const bytes = random.bytes(32);
-    const y = scalarFromBytes(bytes);
-    bytes.fill(0);
-    if (scalarValue(y) !== 0n) return y;
-  }
+  const bytes = random.bytes(32);
+  const y = scalarFromBytes(bytes);
+  bytes.fill(0);
+  return y;
 }
 
-/** G.scalar_mult(y, g): the encoded share y*g to send to the peer. */
+/** G.scalar_mult(y, g) = X25519(y, g): the share to send to the peer. */
 export function scalarMult(y: CpaceScalar, g: CpaceGenerator): Uint8Array {
-  return generatorPoint(g).multiply(scalarValue(y)).toBytes();
+  return x25519(scalarKey(y), generatorKey(g));
 }
 
-function decodeShare(x: Uint8Array): Point | undefined {
-  if (!(x instanceof Uint8Array) || x.length !== CPACE_SHARE_BYTES) return undefined;
-  let p: Point;
-  try {
-    p = ristretto255.Point.fromBytes(x);
-  } catch {
-    return undefined; // not a canonical encoding of a group element
-  }
-  return p.is0() ? undefined : p;
-}
-
-/** True if x is the canonical encoding of a group element other than the identity. */
+/** True if x can be a share: 32 bytes (any such string is a u-coordinate; low-order points are caught by scalarMultVfy). */
 export function isValidShare(x: Uint8Array): boolean {
-  return decodeShare(x) !== undefined;
+  return x instanceof Uint8Array && x.length === CPACE_SHARE_BYTES;
 }
 
-/** True if x encodes the identity element G.I. */
+/** True if x encodes the neutral element G.I. */
 export function isIdentity(x: Uint8Array): boolean {
   return x.length === CPACE_SHARE_BYTES && x.every((b) => b === 0);
 }
 
 /**
- * G.scalar_mult_vfy(y, X): y times the decoded share X, encoded; G.I (all zeros) when X is
- * not a canonical encoding, is the identity, or the product is the identity. Callers abort on G.I.
+ * G.scalar_mult_vfy(y, X) = X25519(y, X); G.I (all zeros) when X is not 32 bytes or the
+ * product is all zeros (X a low-order point of the curve or its twist). Callers abort on G.I.
  */
 export function scalarMultVfy(y: CpaceScalar, x: Uint8Array): Uint8Array {
-  const p = decodeShare(x);
-  if (!p) return new Uint8Array(CPACE_IDENTITY);
-  const k = p.multiply(scalarValue(y));
-  return k.is0() ? new Uint8Array(CPACE_IDENTITY) : k.toBytes();
+  if (!isValidShare(x)) return new Uint8Array(CPACE_IDENTITY);
+  let peer: KeyObject;
+  try {
+    peer = publicKeyOf(x);
+  } catch {
+    return new Uint8Array(CPACE_IDENTITY); // not expected: node:crypto takes any 32 bytes
+  }
+  return x25519(scalarKey(y), peer);
 }
 
 /** ISK = SHA-512(lv_cat(DSI || "_ISK", sid, K) || transcript): the 64-byte intermediate session key. */

@@ -22,9 +22,10 @@
 // From ISK, HKDF gives two confirmation keys and two traffic keys (session-crypto.ts).
 // Invariants:
 // - The listener sends nothing that depends on the key before the dialer's confirm
-//   verified: its hello carries Yb, which is a uniformly random group element whatever
-//   the cookie, and a refusal carries constant text. So a dialer gets at most one online
-//   guess per connection, and neither side gets an offline test.
+//   verified: its hello carries Yb, a random point of the prime-order subgroup from
+//   which nothing about the cookie can be tested (the draft's analysis of X25519's
+//   clamped scalars), and a refusal carries constant text. So a dialer gets at most
+//   one online guess per connection, and neither side gets an offline test.
 // - Ephemeral scalars are dropped as soon as K is computed, the ISK as soon as the keys
 //   are derived, and the keys once handed over: every session has forward secrecy.
 // - A version mismatch is refused naming both versions; every other failure is a
@@ -41,7 +42,7 @@ import { confirmationMac, deriveSessionKeys, verifyConfirmation } from './sessio
 import type { Role, SessionKeys } from './session-crypto.js';
 
 /** CPace channel identifier: the protocol and its version (public, fixed). */
-export const HANDSHAKE_CI: Readonly<Buffer> = Buffer.from(`cluster-node/v${PROTOCOL_VERSION}/cpace-ristretto255-sha512`, 'utf8');
+export const HANDSHAKE_CI: Readonly<Buffer> = Buffer.from(`cluster-node/v${PROTOCOL_VERSION}/cpace-x25519-sha512`, 'utf8');
 
 /** CPace session identifier: empty (see the header comment). */
 export const HANDSHAKE_SID: Readonly<Buffer> = Buffer.alloc(0);
@@ -80,16 +81,16 @@ export type HandshakePhase = 'new' | 'hello' | 'confirm' | 'done' | 'failed';
 type RefusalCode = 'ERR_AUTH_FAILED' | 'ERR_VERSION_MISMATCH' | 'ERR_PROTOCOL';
 
 /**
- * The generator of each cookie, derived once (CI and sid are fixed) with its multiplication
- * table. Keyed by the Secret object and held only as long as that Secret lives; the
- * generator is password-equivalent, exactly like the cookie it is derived from.
+ * The generator of each cookie, derived once (CI and sid are fixed). Keyed by the Secret
+ * object and held only as long as that Secret lives; the generator is
+ * password-equivalent, exactly like the cookie it is derived from.
  */
 const generators = new WeakMap<Secret, CpaceGenerator>();
 
 function generatorFor(cookie: Secret): CpaceGenerator {
   let g = generators.get(cookie);
   if (!g) {
-    g = calculateGenerator(cookie.bytes(), HANDSHAKE_CI, HANDSHAKE_SID, true);
+    g = calculateGenerator(cookie.bytes(), HANDSHAKE_CI, HANDSHAKE_SID);
     generators.set(cookie, g);
   }
   return g;
@@ -175,7 +176,7 @@ export class Handshake {
       const text = `protocol version mismatch: this node speaks version ${PROTOCOL_VERSION}, the peer speaks version ${msg.v}`;
       return this.refuse('ERR_VERSION_MISMATCH', `protocol version mismatch: the refusing node speaks version ${PROTOCOL_VERSION}, you speak version ${msg.v}`, text);
     }
-    if (!isValidShare(msg.share)) return this.refuse('ERR_PROTOCOL', 'invalid share', 'peer sent an invalid CPace share (identity or not a canonical ristretto255 encoding)');
+    if (!isValidShare(msg.share)) return this.refuse('ERR_PROTOCOL', 'invalid share', 'peer sent an invalid CPace share (not a 32-byte X25519 u-coordinate)');
     this.peer = helloFields(msg);
     let ownShare: Uint8Array;
     let k: Uint8Array;

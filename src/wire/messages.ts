@@ -8,13 +8,17 @@
 import { ClusterError } from '../errors.js';
 import { describeValue } from '../util/untrusted.js';
 
-/** Wire protocol version; peers with another version are refused with both named. Version 2: the CPace handshake; 3: the hello carries a signing key (registry entries are signed) and the hidden flag. */
+/**
+ * Wire protocol version; peers with another version are refused with both named.
+ * Version 2: the CPace handshake on ristretto255. Version 3: CPace on X25519; the hello
+ * carries a signing key (registry entries are signed) and the hidden flag.
+ */
 export const PROTOCOL_VERSION = 3;
 
 /** Bytes of the Ed25519 public key in a hello. */
 export const SIGNING_KEY_BYTES = 32;
 
-/** Bytes in a CPace share (an encoded ristretto255 element). */
+/** Bytes in a CPace share (an X25519 u-coordinate). */
 export const SHARE_BYTES = 32;
 
 /** Bytes in a key-confirmation MAC (HMAC-SHA256). */
@@ -46,7 +50,7 @@ export interface Hello {
 
 /** A hello as it travels: the sender's Hello plus its CPace share (Ya from the dialer, Yb from the listener). */
 export interface HelloMessage extends Hello {
-  /** The sender's CPace public share: a canonical 32-byte ristretto255 encoding. */
+  /** The sender's CPace public share: a 32-byte X25519 u-coordinate. */
   share: Uint8Array;
 }
 

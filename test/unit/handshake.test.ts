@@ -110,8 +110,8 @@ test('the listener sends nothing key-dependent before the dialer\'s confirm veri
   assert.deepEqual(listener.start(), {}); // the listener speaks only after a valid hello
   const dHello = dialer.start().send as HelloMessage;
   const out = listener.receive(dHello);
-  // Its only message before the confirm: its public hello fields and a share, which is a
-  // uniformly random group element whatever the cookie (CPace).
+  // Its only message before the confirm: its public hello fields and a share, a random
+  // point of the prime-order subgroup from which nothing about the cookie can be tested (CPace).
   assert.ok(out.send && out.send.t === 'hello' && !out.done && !out.fail);
   assert.deepEqual(Object.keys(out.send).sort(), ['hidden', 'inc', 'key', 'name', 'nonce', 'port', 'share', 't', 'up', 'v']);
   assert.ok(isValidShare((out.send as HelloMessage).share));
@@ -156,15 +156,36 @@ test('a share replaced in flight by another valid element fails the handshake on
   }
 });
 
-test('an invalid share (identity or non-canonical) is refused with ERR_PROTOCOL before any key is used', () => {
-  for (const share of [new Uint8Array(32), Buffer.from('2b3c6b8c4f3800e7aef6864025b4ed79bd599117e427c41bd47d93d654b4a51c', 'hex'), new Uint8Array(32).fill(0xff)]) {
+test('a low-order share (the CPace draft\'s abort cases for X25519) is refused with ERR_PROTOCOL before any key is used', () => {
+  // draft-irtf-cfrg-cpace, "G_X25519.scalar_mult_vfy: low order points" u0..u5 and u7:
+  // low-order points of the curve and the twist, some with bit 255 set or not reduced mod p.
+  const lowOrder = [
+    '0000000000000000000000000000000000000000000000000000000000000000',
+    '0100000000000000000000000000000000000000000000000000000000000000',
+    'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+    '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+    'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  ];
+  for (const share of lowOrder.map((u) => Buffer.from(u, 'hex'))) {
     for (const who of ['dialer', 'listener'] as const) {
       const r = run(side('dialer'), side('listener'), (from, m) => (from === who && m.t === 'hello' ? { ...m, share } : m));
       const detector = who === 'dialer' ? r.listenerFail : r.dialerFail;
       assert.ok(isClusterError(detector, 'ERR_PROTOCOL'), String(detector));
-      assert.match(detector!.message, /invalid CPace share/);
+      assert.match(detector!.message, /the CPace shared point is the identity/);
       assert.equal(r.sent.filter((s) => s.msg.t === 'confirm').length, 0);
+      // The listener refuses a low-order Ya without sending its own share.
+      if (who === 'dialer') assert.equal(r.sent.filter((s) => s.from === 'listener' && s.msg.t === 'hello').length, 0);
     }
+  }
+});
+
+test('a share that is not 32 bytes is refused with ERR_PROTOCOL (a caller that skipped the wire parser)', () => {
+  for (const share of [new Uint8Array(31), new Uint8Array(33), new Uint8Array(0)]) {
+    const r = run(side('dialer'), side('listener'), (from, m) => (from === 'dialer' && m.t === 'hello' ? { ...m, share } : m));
+    assert.ok(isClusterError(r.listenerFail, 'ERR_PROTOCOL'), String(r.listenerFail));
+    assert.match(r.listenerFail!.message, /invalid CPace share/);
   }
 });
 
