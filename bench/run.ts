@@ -16,6 +16,7 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
   registry: { summary: REGISTRY_SUMMARY, run: runRegistry },
   hostile: { summary: 'what a sender without the cookie costs a node before the handshake: freeze, memory, survival', run: async (argv) => (await import('./hostile.js')).runHostile(argv) },
   failover: { summary: 'Singleton takeover time and overlap after SIGKILL/SIGSTOP/SIGTERM of the holder', run: async (argv) => (await import('./failover.js')).runFailover(argv) },
+  startup: { summary: 'exec -> `node ready` of one CLI process, broken down (boot, modules, listen, mDNS)', run: async (argv) => (await import('./startup.js')).runStartup(argv) },
 };
 
 function usage(): string {

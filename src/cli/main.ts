@@ -15,6 +15,7 @@ import { DEFAULT_CLUSTER_LABEL, isValidClusterLabel } from '../discovery/mdns-re
 import { startPrinter } from './printer.js';
 import { roaringSingleton, SINGLETON_NAME } from '../singleton/singleton.js';
 import { DEFAULT_SETTLE_MS } from '../singleton/supervisor.js';
+import { traceStartup } from '../util/startup-trace.js';
 
 /** Exit code after a clean stop. */
 export const EXIT_OK = 0;
@@ -51,13 +52,20 @@ interface CliArgs {
   stateDir: string | undefined;
 }
 
+/**
+ * This package's version, from its package.json: two levels up from dist/cli/main.js
+ * (the library build), one level up from dist/cli.bundle.js (the bundle bin/ runs).
+ */
 function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
+  for (const rel of ['../../package.json', '../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'cluster-node' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not there: try the next place
+    }
   }
+  return 'unknown';
 }
 
 /** Parse argv into CLI arguments; throws UsageError with what is wrong. */
@@ -185,9 +193,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return EXIT_USAGE;
   }
   if (args === 'exit') return EXIT_OK;
+  traceStartup('args');
   process.title = `cluster-node ${args.name}`;
 
   const logger = createLogger({ level: args.logLevel, format: args.logFormat });
+  traceStartup('logger');
   let node: ClusterNode;
   try {
     node = createNode({
@@ -205,6 +215,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       ...(args.stateDir !== undefined ? { stateDir: args.stateDir } : {}),
       logger,
     });
+    traceStartup('created');
   } catch (err) {
     process.stderr.write(`cluster-node: ${describeError(err)}\n`);
     return err instanceof ClusterError && err.code === 'ERR_CONFIG' ? EXIT_USAGE : EXIT_FATAL;
