@@ -5,7 +5,7 @@
 //   wall clock from spawn() to the line arriving on stderr; then the process is stopped.
 // - Node's own boot: `node -e 0`, spawn to exit.
 // - The breakdown: the same command with CLUSTER_NODE_STARTUP_TRACE=1 and
-//   `--import bench/startup-hook.mjs`, which prints the CLI's User Timing marks
+//   `--require bench/startup-hook.cjs`, which prints the CLI's User Timing marks
 //   (src/util/startup-trace.ts; ms since the process's time origin): boot, module
 //   loading, command line, logger, createNode, listen, discovery, the ready line.
 // - Module loading per package: each runtime dependency, the unbundled CLI
@@ -47,7 +47,7 @@ const USAGE = `usage: npm run bench -- startup [--runs R] [--module-runs M] [--n
   --out DIR         where results are written (default bench/results)`;
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
-const HOOK = fileURLToPath(new URL('./startup-hook.mjs', import.meta.url));
+const HOOK = fileURLToPath(new URL('./startup-hook.cjs', import.meta.url));
 /** A start-up slower than this is a failed run. */
 const READY_TIMEOUT_MS = 20_000;
 const CA_ENV = 'NODE_EXTRA_CA_CERTS';
@@ -191,13 +191,13 @@ function cliArgs(run: number, mdns: boolean): string[] {
 }
 
 function localCli(run: number, withoutCa: boolean, traced: boolean): () => ChildProcess {
-  const pre = traced ? ['--import', HOOK] : [];
+  const pre = traced ? ['--require', HOOK] : [];
   const env = childEnv(withoutCa, traced ? { CLUSTER_NODE_STARTUP_TRACE: '1' } : {});
   return () => spawn(process.execPath, [...pre, CLI_BIN, ...cliArgs(run, false)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
 }
 
 function lanCli(lan: VirtualLan, run: number, mdns: boolean, withoutCa: boolean, traced: boolean): () => ChildProcess {
-  const pre = traced ? ['--import', HOOK] : [];
+  const pre = traced ? ['--require', HOOK] : [];
   const env = childEnv(withoutCa, traced ? { CLUSTER_NODE_STARTUP_TRACE: '1' } : {});
   return () => lan.spawn(1, process.execPath, [...pre, CLI_BIN, ...cliArgs(run, mdns)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
 }

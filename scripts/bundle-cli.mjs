@@ -17,6 +17,7 @@
 //   internal diagnostics (@dabh/diagnostics) read it: production skips loading its
 //   colour libraries, and DEBUG=* no longer makes winston print its own debug lines
 //   into our log stream. Nothing else in the bundle reads NODE_ENV;
+// - whitespace and syntax are minified, names are not;
 // - the build fails on any esbuild warning, so nothing degrades unnoticed.
 // Usage: node scripts/bundle-cli.mjs (the `build` script runs it after tsc).
 import { build } from 'esbuild';
@@ -61,6 +62,11 @@ const result = await build({
   format: 'esm',
   target: 'node20',
   define: { 'process.env.NODE_ENV': '"production"' },
+  // Whitespace and syntax only: a third less for V8 to parse at every start, while
+  // every function and class keeps its name (stack traces, .name); the source map
+  // maps lines back.
+  minifyWhitespace: true,
+  minifySyntax: true,
   metafile: true,
   // Bundled CommonJS code (winston, its helpers) requires Node built-ins.
   banner: { js: "import { createRequire as __clusterNodeCreateRequire } from 'node:module';\nconst require = __clusterNodeCreateRequire(import.meta.url);" },

@@ -1,5 +1,5 @@
 // Start-up: the CLI users run (bin/cluster-node.js) loads the one-file bundle, and the
-// start-up trace the benchmark reads (CLUSTER_NODE_STARTUP_TRACE=1, bench/startup-hook.mjs)
+// start-up trace the benchmark reads (CLUSTER_NODE_STARTUP_TRACE=1, bench/startup-hook.cjs)
 // marks every phase in order; without the variable there are no marks at all.
 // Real processes on 127.0.0.1 with static discovery (--no-mdns): no namespace needed.
 import { test } from 'node:test';
@@ -11,7 +11,7 @@ import type { LogLine } from '../helpers/cli-process.js';
 
 const missing = cliMissingReason();
 const started: CliNode[] = [];
-const BENCH_HOOK = fileURLToPath(new URL('../../bench/startup-hook.mjs', import.meta.url));
+const BENCH_HOOK = fileURLToPath(new URL('../../bench/startup-hook.cjs', import.meta.url));
 const LOOPBACK = { index: 0, name: 'loopback', address: '127.0.0.1' };
 
 /**
@@ -31,13 +31,14 @@ const EXIT_REPORT_HOOK =
     ].join('\n'),
   );
 
-function startCli(name: string, env: NodeJS.ProcessEnv, hooks: readonly string[]): CliNode {
+/** hooks: [--require'd CommonJS file, --import'ed module]. */
+function startCli(name: string, env: NodeJS.ProcessEnv, hooks: readonly [string, string]): CliNode {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   delete childEnv.CLUSTER_NODE_COOKIE;
   delete childEnv.NODE_TEST_CONTEXT;
   delete childEnv.NODE_OPTIONS;
   if (env.CLUSTER_NODE_STARTUP_TRACE === undefined) delete childEnv.CLUSTER_NODE_STARTUP_TRACE;
-  const args = [...hooks.flatMap((h) => ['--import', h]), CLI_BIN, '--name', name, '--cookie', 'startup-test', '--no-mdns', '--listen', '127.0.0.1', '--log-format', 'json'];
+  const args = ['--require', hooks[0], '--import', hooks[1], CLI_BIN, '--name', name, '--cookie', 'startup-test', '--no-mdns', '--listen', '127.0.0.1', '--log-format', 'json'];
   const node = new CliNode(spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv }), name, LOOPBACK);
   started.push(node);
   return node;
