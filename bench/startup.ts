@@ -51,6 +51,9 @@ const HOOK = fileURLToPath(new URL('./startup-hook.cjs', import.meta.url));
 /** A start-up slower than this is a failed run. */
 const READY_TIMEOUT_MS = 20_000;
 const CA_ENV = 'NODE_EXTRA_CA_CERTS';
+/** How long after `node ready` the trace line may take before the build is taken to have no marks. */
+const TRACE_WAIT_MS = 2000;
+const NO_TRACE = 'the CLI measured makes no start-up trace marks (a build older than the trace?): no breakdown';
 
 /** What each package's import measurement loads (as src/ imports it), in the CLI's load order. */
 const MODULES: readonly { label: string; specifier: string }[] = [
@@ -176,8 +179,9 @@ async function startOnce(launch: () => ChildProcess, host: Host, traced: boolean
     const ready = await node.waitReady(READY_TIMEOUT_MS);
     const result: Start = { ms: ready.at - t0 };
     if (traced) {
-      const line = await node.waitUntil(() => node.logs.find((l) => Array.isArray(l.fields.startupTrace)), 5000, 'the start-up trace line');
-      result.trace = Object.fromEntries(line.fields.startupTrace as [string, number][]);
+      // The hook writes the line right after `node ready`; a build without the marks never does.
+      const line = await node.waitUntil(() => node.logs.find((l) => Array.isArray(l.fields.startupTrace)), TRACE_WAIT_MS, 'the start-up trace line').catch(() => undefined);
+      if (line) result.trace = Object.fromEntries(line.fields.startupTrace as [string, number][]);
     }
     return result;
   } finally {
@@ -299,6 +303,7 @@ export async function runStartup(argv: string[]): Promise<number> {
   const sections: { title: string; rows: Row[] }[] = [];
   const raw: Record<string, number[]> = {};
   const failures: string[] = [];
+  const notes: string[] = [];
   const failedRuns: Record<string, number> = {};
   const keep = (key: string, s: Series): void => {
     raw[key] = s.values;
@@ -333,16 +338,26 @@ export async function runStartup(argv: string[]): Promise<number> {
   const traces: Record<string, number>[] = [];
   const traceWalls: number[] = [];
   const traceFailures = new Series();
-  for (let run = 0; run < o.runs; run++) {
+  let hasTrace = true;
+  for (let run = 0; run < o.runs && hasTrace; run++) {
     await traceFailures.add(async () => {
       const s = await startOnce(localCli(run, traceEnv.withoutCa, true), LOOPBACK, true);
-      traces.push(s.trace ?? {});
+      if (!s.trace) {
+        hasTrace = false;
+        return 0;
+      }
+      traces.push(s.trace);
       traceWalls.push(s.ms);
       return s.ms;
     });
   }
-  keep('trace', traceFailures);
-  sections.push({ title: `Where the time goes (trace marks, ${traceEnv.label}; phase = previous mark -> this one)`, rows: phaseRows(traces, traceWalls) });
+  if (hasTrace) {
+    keep('trace', traceFailures);
+    sections.push({ title: `Where the time goes (trace marks, ${traceEnv.label}; phase = previous mark -> this one)`, rows: phaseRows(traces, traceWalls) });
+  } else {
+    console.log(`note: ${NO_TRACE}`);
+    notes.push(NO_TRACE);
+  }
 
   // 3. Each package imported alone in a fresh process.
   const modRows: Row[] = [];
@@ -370,15 +385,17 @@ export async function runStartup(argv: string[]): Promise<number> {
         for (let run = 0; run < o.runs; run++) {
           await on.add(async () => (await startOnce(lanCli(lan, run, true, traceEnv.withoutCa, false), lan.hosts[0]!, false)).ms);
           await off.add(async () => (await startOnce(lanCli(lan, run, false, traceEnv.withoutCa, false), lan.hosts[0]!, false)).ms);
-          await tracedOn.add(async () => {
-            const s = await startOnce(lanCli(lan, run, true, traceEnv.withoutCa, true), lan.hosts[0]!, true);
-            lanTraces.push(s.trace ?? {});
-            return s.ms;
-          });
+          if (hasTrace) {
+            await tracedOn.add(async () => {
+              const s = await startOnce(lanCli(lan, run, true, traceEnv.withoutCa, true), lan.hosts[0]!, true);
+              lanTraces.push(s.trace ?? {});
+              return s.ms;
+            });
+          }
         }
         keep('lan-mdns', on);
         keep('lan-no-mdns', off);
-        keep('lan-mdns-traced', tracedOn);
+        if (hasTrace) keep('lan-mdns-traced', tracedOn);
         const mdnsPhase = lanTraces.filter((t) => t.discovery !== undefined && t.listening !== undefined).map((t) => t.discovery! - t.listening!);
         sections.push({
           title: `With mDNS: one host of a virtual LAN (spawned through nsenter and ip netns exec, so both rows carry that; ${traceEnv.label})`,
@@ -426,10 +443,11 @@ export async function runStartup(argv: string[]): Promise<number> {
   const md = [
     `## Start-up: exec -> \`node ready\` (${o.runs} runs per row)`,
     '',
-    `Environment: ${env.date}, commit ${env.commit ?? '?'}, Node ${env.node}, ${env.cores} x ${env.cpu ?? '?'}, load average ${env.loadAverageBefore} before / ${env.loadAverageAfter} after.`,
+    `Environment: ${env.date}, commit ${env.commit ?? '?'}, CLI ${env.cli}, Node ${env.node}, ${env.cores} x ${env.cpu ?? '?'}, load average ${env.loadAverageBefore} before / ${env.loadAverageAfter} after.`,
     '',
     ...sections.flatMap((s) => table(s.title, s.rows)),
     ...verdicts.map((v) => `- ${v}`),
+    ...notes.map((n) => `- note: ${n}`),
     ...(failures.length ? ['', 'Failures (first of each):', ...failures.map((f) => `- ${f}`)] : []),
     '',
   ].join('\n');
