@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 import { CLI_BIN, CliNode, REPO_ROOT } from '../test/helpers/cli-process.js';
 import type { Host, VirtualLan } from '../test/helpers/vlan.js';
 import { canCreateNamespaces, createVirtualLan } from '../test/helpers/vlan.js';
-import { environment, intOption, preflight, usageText } from './common.js';
+import { environment, intOption, preflight, usageText, UsageError } from './common.js';
 import { percentile, summarize } from './stats.js';
 
 /** One-line description for the bench runner's usage. */
@@ -44,6 +44,8 @@ const USAGE = `usage: npm run bench -- startup [--runs R] [--module-runs M] [--n
   --module-runs M   fresh processes per package import measurement (default 10)
   --no-mdns         skip the runs with mDNS on a one-host virtual LAN
   --npx             also time \`npx cluster-node\` (npm's own start-up included)
+  --baseline FILE   also time another build's CLI script (e.g. an older checkout's
+                    bin/cluster-node.js), alternating with this one run by run
   --out DIR         where results are written (default bench/results)`;
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -83,6 +85,8 @@ interface StartupOptions {
   moduleRuns: number;
   mdns: boolean;
   npx: boolean;
+  /** Another CLI script measured alternately with CLI_BIN (exec -> ready rows only). */
+  baseline: string | undefined;
   out: string;
 }
 
@@ -95,6 +99,7 @@ function parseOptions(argv: string[]): StartupOptions | string {
         'module-runs': { type: 'string' },
         'no-mdns': { type: 'boolean' },
         npx: { type: 'boolean' },
+        baseline: { type: 'string' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -102,11 +107,13 @@ function parseOptions(argv: string[]): StartupOptions | string {
       allowPositionals: false,
     }).values;
     if (v.help) return USAGE;
+    if (v.baseline !== undefined && !existsSync(v.baseline)) throw new UsageError(`--baseline ${v.baseline} does not exist`);
     return {
       runs: intOption('runs', v.runs, 20, 1, 1000),
       moduleRuns: intOption('module-runs', v['module-runs'], 10, 1, 1000),
       mdns: !v['no-mdns'],
       npx: v.npx ?? false,
+      baseline: v.baseline,
       out: v.out ?? RESULTS_DIR,
     };
   } catch (err) {
@@ -213,10 +220,10 @@ function cliArgs(run: number, mdns: boolean): string[] {
   return ['--sname', `s${run}`, '--cookie', 'x', ...(mdns ? [] : ['--no-mdns']), '--log-format', 'json'];
 }
 
-function localCli(run: number, withoutCa: boolean, traced: boolean): () => ChildProcess {
+function localCli(run: number, withoutCa: boolean, traced: boolean, bin = CLI_BIN): () => ChildProcess {
   const pre = traced ? ['--require', HOOK] : [];
   const env = childEnv(withoutCa, traced ? { CLUSTER_NODE_STARTUP_TRACE: '1' } : {});
-  return () => spawn(process.execPath, [...pre, CLI_BIN, ...cliArgs(run, false)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
+  return () => spawn(process.execPath, [...pre, bin, ...cliArgs(run, false)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
 }
 
 function lanCli(lan: VirtualLan, run: number, mdns: boolean, withoutCa: boolean, traced: boolean): () => ChildProcess {
@@ -335,6 +342,7 @@ export async function runStartup(argv: string[]): Promise<number> {
   const boot = envs.map(() => new Series());
   const cli = envs.map(() => new Series());
   const cliCpu = envs.map((): number[] => []);
+  const baseline = envs.map(() => new Series());
   for (let run = 0; run < o.runs; run++) {
     for (const [i, e] of envs.entries()) {
       await boot[i]!.add(async () => {
@@ -346,6 +354,7 @@ export async function runStartup(argv: string[]): Promise<number> {
         if (s.cpuMs !== undefined) cliCpu[i]!.push(s.cpuMs);
         return s.ms;
       });
+      if (o.baseline !== undefined) await baseline[i]!.add(async () => (await startOnce(localCli(run, e.withoutCa, false, o.baseline), LOOPBACK, false)).ms);
     }
   }
   const headline: Row[] = [];
@@ -356,6 +365,12 @@ export async function runStartup(argv: string[]): Promise<number> {
     headline.push(row(`\`node bin/cluster-node.js\` exec -> \`node ready\`, ${e.label}`, cli[i]!.values, cli[i]!.failed));
     headline.push(row(`\`node -e 0\` exec -> exit, ${e.label}`, boot[i]!.values, boot[i]!.failed));
     headline.push(row(`CPU time the CLI had used when its \`node ready\` line arrived (all threads), ${e.label}`, cliCpu[i]!));
+  }
+  if (o.baseline !== undefined) {
+    for (const [i, e] of envs.entries()) {
+      keep(`baseline-${e.key}`, baseline[i]!);
+      headline.push(row(`baseline \`node ${o.baseline}\` exec -> \`node ready\` (alternating with the above), ${e.label}`, baseline[i]!.values, baseline[i]!.failed));
+    }
   }
   sections.push({ title: 'exec -> `node ready` (--no-mdns, 127.0.0.1 static discovery)', rows: headline });
 
