@@ -1,15 +1,16 @@
-// Start-up benchmark: how long `node bin/cluster-node.js` takes from exec to its
-// `node ready` log line, as a user's clock sees it, and where that time goes.
+// Start-up benchmark: how long the CLI (`node` + its bin script, CLI_BIN) takes from
+// exec to its `node ready` log line, as a user's clock sees it, and where that time goes.
 // - exec -> `node ready`: the built CLI run R times one after another as
-//   `node bin/cluster-node.js --sname sN --cookie x --no-mdns --log-format json`, the
-//   wall clock from spawn() to the line arriving on stderr; then the process is stopped.
+//   `node <bin script> --sname sN --cookie x --no-mdns --log-format json` (through
+//   spawnLocalCliProcess, which refuses to start it without --no-mdns), the wall clock
+//   from spawn() to the line arriving on stderr; then the process is stopped.
 // - Node's own boot: `node -e 0`, spawn to exit.
 // - The breakdown: the same command with CLUSTER_NODE_STARTUP_TRACE=1 and
 //   `--require bench/startup-hook.cjs`, which prints the CLI's User Timing marks
 //   (src/util/startup-trace.ts; ms since the process's time origin): boot, module
 //   loading, command line, logger, createNode, listen, discovery, the ready line.
 // - Module loading per package: each runtime dependency, the unbundled CLI
-//   (dist/cli/main.js) and the bundle (dist/cli.bundle.js) imported alone in a fresh
+//   (tsc's output) and the bundle (CLI_MAIN) imported alone in a fresh
 //   process, timed inside it.
 // - With mDNS (--mdns, on by default when namespaces work): the CLI on a one-host
 //   virtual LAN (private namespaces; multicast never leaves them), mDNS on against
@@ -24,10 +25,11 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CLI_BIN, CliNode, REPO_ROOT } from '../test/helpers/cli-process.js';
+import { CLI_BIN, CLI_MAIN, CliNode, REPO_ROOT } from '../test/helpers/cli-process.js';
+import { assertNoMdns, spawnLocalCliProcess } from '../test/helpers/local-cli.js';
 import type { Host, VirtualLan } from '../test/helpers/vlan.js';
 import { canCreateNamespaces, createVirtualLan } from '../test/helpers/vlan.js';
 import { environment, intOption, preflight, usageText, UsageError } from './common.js';
@@ -36,19 +38,27 @@ import { percentile, summarize } from './stats.js';
 /** One-line description for the bench runner's usage. */
 export const STARTUP_SUMMARY = 'exec -> `node ready` of one CLI process, broken down (boot, modules, listen, mDNS)';
 
-/** Target: median exec -> `node ready` for `node bin/cluster-node.js`, ms. */
+/** Target: median exec -> `node ready` for the CLI's bin script run with node, ms. */
 export const STARTUP_TARGET_MS = 150;
 
-const USAGE = `usage: npm run bench -- startup [--runs R] [--module-runs M] [--no-mdns] [--npx] [--out DIR]
+const USAGE = `usage: npm run bench -- startup [--runs R] [--module-runs M] [--no-mdns] [--npx] [--baseline FILE] [--out DIR]
   --runs R          runs of each start-up variant (default 20)
   --module-runs M   fresh processes per package import measurement (default 10)
   --no-mdns         skip the runs with mDNS on a one-host virtual LAN
   --npx             also time \`npx cluster-node\` (npm's own start-up included)
   --baseline FILE   also time another build's CLI script (e.g. an older checkout's
-                    bin/cluster-node.js), alternating with this one run by run
+                    bin script), alternating with this one run by run
   --out DIR         where results are written (default bench/results)`;
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+/** tsc's build of the CLI module, beside the bundle: what the bin script loaded before the bundle. */
+const UNBUNDLED_CLI = join(dirname(CLI_MAIN), 'cli', 'main.js');
+
+/** A path relative to the repository root when it is inside it, for labels. */
+function rel(path: string): string {
+  const r = relative(REPO_ROOT, path);
+  return r.startsWith('..') ? path : r;
+}
 const HOOK = fileURLToPath(new URL('./startup-hook.cjs', import.meta.url));
 /** A start-up slower than this is a failed run. */
 const READY_TIMEOUT_MS = 20_000;
@@ -64,13 +74,13 @@ const MODULES: readonly { label: string; specifier: string }[] = [
   { label: 'msgpackr', specifier: 'msgpackr' },
   { label: 'multicast-dns', specifier: 'multicast-dns' },
   { label: '@noble/curves', specifier: '@noble/curves/ed25519.js' },
-  { label: 'dist/cli/main.js (unbundled CLI, all of the above + ours)', specifier: './dist/cli/main.js' },
-  { label: 'dist/cli.bundle.js (the bundle bin/ loads)', specifier: './dist/cli.bundle.js' },
+  { label: `${rel(UNBUNDLED_CLI)} (unbundled CLI, all of the above + ours)`, specifier: pathToFileURL(UNBUNDLED_CLI).href },
+  { label: `${rel(CLI_MAIN)} (the bundle the bin script loads)`, specifier: pathToFileURL(CLI_MAIN).href },
 ];
 
 /** The trace's marks, in order; each phase runs from the previous mark to this one. */
 const PHASES: readonly { mark: string; label: string }[] = [
-  { mark: 'shim', label: 'Node boot (time origin -> first line of bin/cluster-node.js)' },
+  { mark: 'shim', label: 'Node boot (time origin -> first line of the bin script)' },
   { mark: 'loaded', label: 'module loading (import of the CLI)' },
   { mark: 'args', label: 'command line, cookie (yargs)' },
   { mark: 'logger', label: 'logger (winston)' },
@@ -220,10 +230,11 @@ function cliArgs(run: number, mdns: boolean): string[] {
   return ['--sname', `s${run}`, '--cookie', 'x', ...(mdns ? [] : ['--no-mdns']), '--log-format', 'json'];
 }
 
+/** The CLI on this machine, mDNS off (spawnLocalCliProcess insists on --no-mdns). */
 function localCli(run: number, withoutCa: boolean, traced: boolean, bin = CLI_BIN): () => ChildProcess {
-  const pre = traced ? ['--require', HOOK] : [];
+  const nodeArgs = traced ? ['--require', HOOK] : [];
   const env = childEnv(withoutCa, traced ? { CLUSTER_NODE_STARTUP_TRACE: '1' } : {});
-  return () => spawn(process.execPath, [...pre, bin, ...cliArgs(run, false)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
+  return () => spawnLocalCliProcess(cliArgs(run, false), { nodeArgs, env, bin });
 }
 
 function lanCli(lan: VirtualLan, run: number, mdns: boolean, withoutCa: boolean, traced: boolean): () => ChildProcess {
@@ -264,7 +275,8 @@ function npxScratch(): string {
   const dir = mkdtempSync(join(tmpdir(), 'cluster-node-npx-'));
   mkdirSync(join(dir, 'node_modules', '.bin'), { recursive: true });
   symlinkSync(REPO_ROOT, join(dir, 'node_modules', 'cluster-node'));
-  symlinkSync('../cluster-node/bin/cluster-node.js', join(dir, 'node_modules', '.bin', 'cluster-node'));
+  const bin = join(dir, 'node_modules', '.bin');
+  symlinkSync(relative(bin, join(dir, 'node_modules', 'cluster-node', rel(CLI_BIN))), join(bin, 'cluster-node'));
   return dir;
 }
 
@@ -362,7 +374,7 @@ export async function runStartup(argv: string[]): Promise<number> {
     keep(`cli-${e.key}`, cli[i]!);
     keep(`boot-${e.key}`, boot[i]!);
     raw[`cli-cpu-${e.key}`] = cliCpu[i]!;
-    headline.push(row(`\`node bin/cluster-node.js\` exec -> \`node ready\`, ${e.label}`, cli[i]!.values, cli[i]!.failed));
+    headline.push(row(`\`node ${rel(CLI_BIN)}\` exec -> \`node ready\`, ${e.label}`, cli[i]!.values, cli[i]!.failed));
     headline.push(row(`\`node -e 0\` exec -> exit, ${e.label}`, boot[i]!.values, boot[i]!.failed));
     headline.push(row(`CPU time the CLI had used when its \`node ready\` line arrived (all threads), ${e.label}`, cliCpu[i]!));
   }
@@ -403,7 +415,7 @@ export async function runStartup(argv: string[]): Promise<number> {
   // 3. Each package imported alone in a fresh process.
   const modRows: Row[] = [];
   for (const m of MODULES) {
-    if (m.specifier.startsWith('./') && !existsSync(join(REPO_ROOT, m.specifier))) continue;
+    if (m.specifier.startsWith('file:') && !existsSync(fileURLToPath(m.specifier))) continue;
     const s = new Series();
     for (let run = 0; run < o.moduleRuns; run++) await s.add(() => importOnce(m.specifier, traceEnv.withoutCa));
     keep(`import ${m.label}`, s);
@@ -461,7 +473,9 @@ export async function runStartup(argv: string[]): Promise<number> {
         const s = new Series();
         const env = childEnv(e.withoutCa, { npm_config_update_notifier: 'false' });
         for (let run = 0; run < o.runs; run++) {
-          const launch = (): ChildProcess => spawn('npx', ['--offline', '--no', '--', 'cluster-node', ...cliArgs(run, false)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env, detached: true });
+          const args = cliArgs(run, false);
+          assertNoMdns(args);
+          const launch = (): ChildProcess => spawn('npx', ['--offline', '--no', '--', 'cluster-node', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env, detached: true });
           await s.add(async () => (await startOnce(launch, LOOPBACK, false, true)).ms);
         }
         keep(`npx-${e.key}`, s);
