@@ -12,7 +12,7 @@
 // - Module loading per package: each runtime dependency, the unbundled CLI
 //   (tsc's output) and the bundle (CLI_MAIN) imported alone in a fresh
 //   process, timed inside it.
-// - With mDNS (--mdns, on by default when namespaces work): the CLI on a one-host
+// - With mDNS (unless --no-mdns, and where namespaces work): the CLI on a one-host
 //   virtual LAN (private namespaces; multicast never leaves them), mDNS on against
 //   --no-mdns in the same place, alternating.
 // - When NODE_EXTRA_CA_CERTS is set (Node 20 reads and parses that file while it
