@@ -13,7 +13,6 @@ import type { MeshMember } from './mesh/mesh.js';
 import { tcpNetwork } from './transport/tcp.js';
 import type { Discovery } from './discovery/discovery.js';
 import { describeError } from './errors.js';
-import { mdnsDiscovery } from './discovery/mdns.js';
 import { staticDiscovery } from './discovery/static.js';
 import type { RegistrySync } from './registry/sync.js';
 import { SigningKey } from './util/signing.js';
@@ -31,6 +30,7 @@ import type { Claim } from './registry/registry.js';
 import { NameMessaging } from './registry/messaging.js';
 import { epochFilePath, readEpochs } from './util/state-file.js';
 import { EpochSaver } from './util/epoch-saver.js';
+import { traceStartup } from './util/startup-trace.js';
 import type { CallOptions, NameHandler } from './registry/messaging.js';
 import { candidacyPrefix, SingletonSupervisor } from './singleton/supervisor.js';
 import type { ChangeEvent, ChangeListener, RegisterResult, SingletonHost, SingletonOptions, SingletonStart } from './singleton/supervisor.js';
@@ -236,9 +236,14 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       this.state = 'stopped';
       throw err;
     }
+    traceStartup('listening');
+    // mDNS (and its multicast-dns dependency) is loaded only when it is used: a node
+    // with --no-mdns, or with discovery sources of its own, starts without it.
+    const mdnsDiscovery = cfg.discovery === undefined && cfg.mdns ? (await import('./discovery/mdns.js')).mdnsDiscovery : undefined;
+    if (this.state !== 'starting') return; // stop() came while the module loaded: start nothing more
     this.discoveries = cfg.discovery ?? [
       ...(cfg.seeds.length ? [staticDiscovery(cfg.seeds)] : []),
-      ...(cfg.mdns
+      ...(mdnsDiscovery
         ? [
             mdnsDiscovery({
               name: cfg.name,
@@ -262,9 +267,11 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
         peerLost: (id) => mesh.peerLost(id),
       });
     }
+    traceStartup('discovery');
     replica.start();
     this.state = 'running';
     cfg.logger.info('node ready', { node: cfg.name, address: mesh.address, port: mesh.port });
+    traceStartup('ready');
   }
 
   /** Say goodbye to discovery and to every peer, then close everything. Idempotent. */

@@ -22,6 +22,7 @@ import { HOME_COOKIE_FILE, homeCookiePath, resolveCookie, writeNewCookie } from 
 import { MAX_NAME_LENGTH } from '../wire/messages.js';
 import { roaringSingleton, SINGLETON_NAME } from '../singleton/singleton.js';
 import { DEFAULT_SETTLE_MS } from '../singleton/supervisor.js';
+import { traceStartup } from '../util/startup-trace.js';
 
 /** Exit code after a clean stop. */
 export const EXIT_OK = 0;
@@ -53,13 +54,20 @@ interface CliArgs {
   stateDir: string | undefined;
 }
 
+/**
+ * This package's version, from its package.json: two levels up from dist/cli/main.js
+ * (the library build), one level up from dist/cli.bundle.js (the bundle bin/ runs).
+ */
 function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
+  for (const rel of ['../../package.json', '../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'cluster-node' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not there: try the next place
+    }
   }
+  return 'unknown';
 }
 
 /** Parse argv into CLI arguments; throws UsageError with what is wrong. */
@@ -371,9 +379,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     return EXIT_USAGE;
   }
   if (args === 'exit') return EXIT_OK;
+  traceStartup('args');
   process.title = `cluster-node ${args.name}`;
 
   const logger = createLogger({ level: args.logLevel, format: args.logFormat });
+  traceStartup('logger');
   if (!args.mdns && args.seeds.length === 0) {
     logger.warn('--no-mdns and no --seed: this node finds no one and stays alone until a peer dials it (add --seed HOST:PORT, or drop --no-mdns)', { node: args.name });
   }
@@ -394,6 +404,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       ...(args.stateDir !== undefined ? { stateDir: args.stateDir } : {}),
       logger,
     });
+    traceStartup('created');
   } catch (err) {
     process.stderr.write(`cluster-node: ${describeError(err)}\n`);
     return err instanceof ClusterError && err.code === 'ERR_CONFIG' ? EXIT_USAGE : EXIT_FATAL;

@@ -2,6 +2,7 @@
 // off (--no-mdns, static --seed discovery only, listening on 127.0.0.1), so it needs
 // no network namespace. Observed through the same CliNode as the virtual-LAN tests.
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,4 +27,29 @@ export function startLocalCli(name: string, args: readonly string[] = [], opts: 
 export async function readyPort(node: CliNode, timeoutMs = 10_000): Promise<number> {
   const line = await node.waitReady(timeoutMs);
   return Number(line.fields.port);
+}
+
+/** Throws unless the CLI arguments turn mDNS off: a CLI outside a virtual LAN must not multicast. */
+export function assertNoMdns(cliArgs: readonly string[]): void {
+  if (!cliArgs.includes('--no-mdns')) throw new Error(`a CLI started outside a virtual LAN must have --no-mdns: ${cliArgs.join(' ')}`);
+}
+
+/** Options for spawnLocalCliProcess. */
+export interface LocalCliProcessOptions {
+  /** Node options before the script, e.g. ['--require', hook]; default none. */
+  nodeArgs?: readonly string[];
+  /** The whole environment of the process; default this process's. */
+  env?: NodeJS.ProcessEnv;
+  /** The CLI script; default CLI_BIN (another build's bin script for a before/after). */
+  bin?: string;
+}
+
+/**
+ * Spawn `node [nodeArgs] bin/cluster-node.js cliArgs` on this machine, stdout and stderr
+ * piped (for a CliNode), for callers that need the process itself (the start-up
+ * benchmark). cliArgs must hold --no-mdns (assertNoMdns): without a namespace, no mDNS.
+ */
+export function spawnLocalCliProcess(cliArgs: readonly string[], opts: LocalCliProcessOptions = {}): ChildProcess {
+  assertNoMdns(cliArgs);
+  return spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.bin ?? CLI_BIN, ...cliArgs], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
 }
