@@ -6,6 +6,7 @@
 // Invariant: the cookie never reaches a log line, an error message or the process title.
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
+import type { Argv } from 'yargs';
 import { createNode } from '../node.js';
 import { shortHostname } from '../names.js';
 import type { ClusterNode } from '../node.js';
@@ -70,14 +71,38 @@ function packageVersion(): string {
   return 'unknown';
 }
 
+/** The yargs settings every command shares: its name and usage, --help, no exit of the process, a usage error thrown as UsageError. */
+function commandParser(argv: string[], name: string, usage: string): Argv {
+  return yargs(argv)
+    .scriptName(name)
+    .usage(usage)
+    .help()
+    .wrap(null)
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw new UsageError(msg || (err ? err.message : 'invalid arguments'));
+    });
+}
+
+/** Parse argv; when yargs printed help or the version instead, that text goes to out and the result is undefined. */
+async function parseOrPrint<T>(parser: Argv<T>, argv: string[], out: (s: string) => void): Promise<ReturnType<Argv<T>['parseSync']> | undefined> {
+  let printed = false;
+  const a = await parser.parseAsync(argv, {}, (_err, _argv, output) => {
+    if (output) {
+      printed = true;
+      out(output + '\n');
+    }
+  });
+  return printed ? undefined : a;
+}
+
 /** Parse argv into CLI arguments; throws UsageError with what is wrong. */
 export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => void): Promise<CliArgs | 'exit'> {
-  let exited = false;
   const problem = argvProblem(argv);
   if (problem) throw new UsageError(problem);
-  const parser = yargs(argv)
-    .scriptName('cluster-node')
-    .usage(
+  const parser = commandParser(
+    argv,
+    'cluster-node',
       [
         '$0 --sname NAME --cookie SECRET [options]',
         '$0 cookie --new        write a random cookie to ~/.cluster-node.cookie (mode 600)',
@@ -91,7 +116,7 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s:
         'The first node to claim it runs the Singleton, which prints',
         '"I am singleton, hear me roar" every second. Logs go to stderr.',
       ].join('\n'),
-    )
+  )
     .option('sname', { type: 'string', describe: 'short node name; the node is called NAME@<short hostname>' })
     .option('name', { type: 'string', describe: 'full node name NAME@HOST (instead of --sname)' })
     .option('cookie', { type: 'string', describe: `shared secret of the cluster (or --cookie-file, $CLUSTER_NODE_COOKIE, or the file ~/${HOME_COOKIE_FILE}: see "cluster-node cookie --new")` })
@@ -120,20 +145,9 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s:
     .epilogue('Exit codes: 0 after SIGINT/SIGTERM and a clean stop (within 2 s), 1 on a fatal runtime error, 2 on a usage error, 130 when a second Ctrl-C cuts the stop short.')
     .strict()
     .version(packageVersion())
-    .help()
-    .alias('h', 'help')
-    .wrap(null)
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw new UsageError(msg || (err ? err.message : 'invalid arguments'));
-    });
-  const a = await parser.parseAsync(argv, {}, (_err, _argv, output) => {
-    if (output) {
-      exited = true;
-      out(output + '\n');
-    }
-  });
-  if (exited || a.help || a.version) return 'exit';
+    .alias('h', 'help');
+  const a = await parseOrPrint(parser, argv, out);
+  if (!a || a.help || a.version) return 'exit';
 
   if (a._.length) throw new UsageError(`unexpected argument ${String(a._[0])}`);
   if (a.sname !== undefined && a.name !== undefined) throw new UsageError('give either --sname or --name, not both');
@@ -195,28 +209,18 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s:
 
 /** `cluster-node cookie --new [--file PATH] [--force]`: write a random cookie with mode 600. */
 async function cookieCommand(argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => void): Promise<number> {
-  let exited = false;
   try {
-    const a = await yargs(argv)
-      .scriptName('cluster-node cookie')
-      .usage(`$0 --new [--file PATH] [--force]\n\nWrite a new random cookie (256 bits) to ~/${HOME_COOKIE_FILE}, readable by you only (mode 600).\nA node started without --cookie, --cookie-file or $CLUSTER_NODE_COOKIE reads it.\nCopy the same file to every host of the cluster.`)
+    const parser = commandParser(
+      argv,
+      'cluster-node cookie',
+      `$0 --new [--file PATH] [--force]\n\nWrite a new random cookie (256 bits) to ~/${HOME_COOKIE_FILE}, readable by you only (mode 600).\nA node started without --cookie, --cookie-file or $CLUSTER_NODE_COOKIE reads it.\nCopy the same file to every host of the cluster.`,
+    )
       .option('new', { type: 'boolean', default: false, describe: 'make a new cookie' })
       .option('file', { type: 'string', default: homeCookiePath(env), describe: 'where to write it' })
       .option('force', { type: 'boolean', default: false, describe: 'replace an existing file (nodes using the old cookie will no longer join)' })
-      .strict()
-      .help()
-      .wrap(null)
-      .exitProcess(false)
-      .fail((msg, err) => {
-        throw new UsageError(msg || (err ? err.message : 'invalid arguments'));
-      })
-      .parseAsync(argv, {}, (_err, _argv, output) => {
-        if (output) {
-          exited = true;
-          out(output + '\n');
-        }
-      });
-    if (exited) return EXIT_OK;
+      .strict();
+    const a = await parseOrPrint(parser, argv, out);
+    if (!a) return EXIT_OK;
     if (a._.length) throw new UsageError(`unexpected argument ${String(a._[0])}`);
     if (!a.new) throw new UsageError('say --new to write a new cookie (cluster-node cookie --new)');
     const path = writeNewCookie(a.file, a.force);
@@ -241,13 +245,10 @@ const OBSERVE_USAGE: Record<ObserveCommand, string> = {
 
 /** `cluster-node status | whereis NAME | ping NODE`: a hidden node looks, prints, leaves. */
 async function observeCommand(cmd: ObserveCommand, argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => void): Promise<number> {
-  let exited = false;
   try {
     const problem = argvProblem(argv);
     if (problem) throw new UsageError(problem);
-    const parser = yargs(argv)
-      .scriptName(`cluster-node ${cmd}`)
-      .usage(OBSERVE_USAGE[cmd])
+    const parser = commandParser(argv, `cluster-node ${cmd}`, OBSERVE_USAGE[cmd])
       .option('cookie', { type: 'string', describe: 'the cluster\'s shared secret (or --cookie-file, $CLUSTER_NODE_COOKIE, ~/.cluster-node.cookie)' })
       .option('cookie-file', { type: 'string', describe: 'read the cookie from this file (first line)' })
       .option('cluster', { type: 'string', default: DEFAULT_CLUSTER_LABEL, describe: 'the cluster label to look for over mDNS' })
@@ -257,21 +258,11 @@ async function observeCommand(cmd: ObserveCommand, argv: string[], env: NodeJS.P
       .option('timeout', { type: 'string', default: String(DEFAULT_OBSERVE_TIMEOUT_MS), describe: 'milliseconds to wait for the cluster to answer' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' })
       .option('log-level', { choices: LOG_LEVELS as LogLevel[], default: 'warn' as LogLevel, describe: 'least severe log level written to stderr' })
-      .strictOptions()
-      .help()
-      .wrap(null)
-      .exitProcess(false)
-      .fail((msg, err) => {
-        throw new UsageError(msg || (err ? err.message : 'invalid arguments'));
-      });
-    if (cmd === 'status') parser.option('watch', { type: 'boolean', default: false, describe: 'ask again every second until Ctrl-C' });
-    const a = await parser.parseAsync(argv, {}, (_err, _argv, output) => {
-      if (output) {
-        exited = true;
-        out(output + '\n');
-      }
-    });
-    if (exited) return EXIT_OK;
+      .option('watch', { type: 'boolean', default: false, describe: 'ask again every second until Ctrl-C', hidden: cmd !== 'status' })
+      .strictOptions();
+    const a = await parseOrPrint(parser, argv, out);
+    if (!a) return EXIT_OK;
+    if (a.watch && cmd !== 'status') throw new UsageError(`--watch is for status only`);
     const positional = a._.map(String);
     if (cmd === 'status' && positional.length) throw new UsageError(`unexpected argument ${positional[0]}`);
     if (cmd !== 'status' && positional.length !== 1) throw new UsageError(`${cmd} takes one ${cmd === 'ping' ? 'NODE (name@host)' : 'NAME'}: cluster-node ${cmd} ${cmd === 'ping' ? 'alice@host' : 'Singleton'}`);

@@ -186,14 +186,7 @@ export class RegistryState {
         }
       }
     }
-    for (const e of delta.entries) {
-      const mine = o.entries.get(e.name);
-      if (mine && mine.version >= e.version) continue;
-      // Everything up to o.version is applied: a name we lack at or below it was released and collected.
-      if (!mine && e.version <= o.version) continue;
-      this.put(o, copyEntry(e));
-      changed.push(e.name);
-    }
+    changed.push(...this.mergeEntries(o, delta.entries));
     if (delta.base <= o.version && delta.version > o.version) o.version = delta.version;
     if (delta.floor > o.floor) this.collect(o, Math.min(delta.floor, o.version));
     return changed;
@@ -209,17 +202,24 @@ export class RegistryState {
    */
   mergeRelayed(delta: Delta): string[] {
     const o = this.ownerState(delta.owner, delta.inc);
+    const changed = this.mergeEntries(o, delta.entries);
+    const versions = new Set(delta.entries.map((e) => e.version));
+    const proven = versions.size === delta.version - delta.base && [...versions].every((v) => v > delta.base && v <= delta.version);
+    if (proven && delta.base <= o.version && delta.version > o.version) o.version = delta.version;
+    return changed;
+  }
+
+  /** Put each entry newer than ours; returns the names that changed. */
+  private mergeEntries(o: OwnerState, entries: readonly Entry[]): string[] {
     const changed: string[] = [];
-    for (const e of delta.entries) {
+    for (const e of entries) {
       const mine = o.entries.get(e.name);
       if (mine && mine.version >= e.version) continue;
+      // Everything up to o.version is applied: a name we lack at or below it was released and collected.
       if (!mine && e.version <= o.version) continue;
       this.put(o, copyEntry(e));
       changed.push(e.name);
     }
-    const versions = new Set(delta.entries.map((e) => e.version));
-    const proven = versions.size === delta.version - delta.base && [...versions].every((v) => v > delta.base && v <= delta.version);
-    if (proven && delta.base <= o.version && delta.version > o.version) o.version = delta.version;
     return changed;
   }
 
