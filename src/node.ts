@@ -219,7 +219,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       },
       fatal: (err) => this.onFatal(err),
       observerRequest: (_observer, body) => this.answerObserver(body),
-    }, this.signingKey.publicKey);
+    }, this.signingKey);
     this.mesh = mesh;
     this.startedAt = cfg.clock.now();
     if (cfg.hidden) {

@@ -99,8 +99,8 @@ export class Mesh {
     private readonly cookie: Secret,
     readonly incarnation: string,
     private readonly events: MeshEvents,
-    /** Our incarnation's Ed25519 public key, announced in every hello. */
-    private readonly signingKey: Uint8Array,
+    /** Our incarnation's signing key, whose public half every hello announces (read at the first hello). */
+    private readonly signingKey: { readonly publicKey: Uint8Array },
   ) {
     this.startedAt = config.clock.now();
     this.log = config.logger;
@@ -401,7 +401,7 @@ export class Mesh {
       nonce: this.config.random.bytes(32),
       port: this.port,
       up: Math.max(0, Math.floor(this.config.clock.now() - this.startedAt)),
-      key: this.signingKey,
+      key: this.signingKey.publicKey,
       hidden: this.config.hidden,
     };
   }

@@ -16,29 +16,50 @@ export const SIGNATURE_BYTES = 64;
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
-/** A private signing key and its public half. */
+/**
+ * A private signing key and its public half. The key object is made on first use (the
+ * first hello or signature), not at construction: making it costs a few ms of OpenSSL
+ * set-up that a starting node need not pay before it is ready.
+ */
 export class SigningKey {
-  /** The raw 32-byte public key, as announced in the hello. */
-  readonly publicKey: Uint8Array;
+  private made: { key: KeyObject; publicKey: Uint8Array } | undefined;
 
-  private constructor(private readonly key: KeyObject) {
-    const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
-    this.publicKey = new Uint8Array(spki.subarray(SPKI_PREFIX.length));
-  }
+  private constructor(private seed: Uint8Array | undefined) {}
 
   /** The key whose 32-byte seed is given (draw it from the node's Random). */
   static fromSeed(seed: Uint8Array): SigningKey {
     if (seed.length !== 32) throw new RangeError(`an Ed25519 seed is 32 bytes, not ${seed.length}`);
-    return new SigningKey(createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' }));
+    return new SigningKey(new Uint8Array(seed));
+  }
+
+  private make(): { key: KeyObject; publicKey: Uint8Array } {
+    if (!this.made) {
+      const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, this.seed!]), format: 'der', type: 'pkcs8' });
+      this.seed!.fill(0);
+      this.seed = undefined;
+      const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
+      this.made = { key, publicKey: new Uint8Array(spki.subarray(SPKI_PREFIX.length)) };
+    }
+    return this.made;
+  }
+
+  /** The raw 32-byte public key, as announced in the hello. */
+  get publicKey(): Uint8Array {
+    return this.make().publicKey;
   }
 
   /** The 64-byte signature of data. */
   sign(data: Uint8Array): Uint8Array {
-    return new Uint8Array(sign(null, data, this.key));
+    return new Uint8Array(sign(null, data, this.make().key));
   }
 
   /** For inspection and logs: never the private key. */
   toJSON(): string {
+    return '[signing key]';
+  }
+
+  /** For util.inspect: never the private key or its seed. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
     return '[signing key]';
   }
 }

@@ -50,7 +50,7 @@ function node(clock: ManualClock, network: Network, name: string, host: string, 
     message: () => {},
     fatal: (err: ClusterError) => void events.push({ kind: 'fatal', who: name, why: err.message }),
   };
-  return { mesh: new Mesh(cfg, network, key, `${seed.toString(16)}0${host.replace(/\D/g, '')}`, sink, SigningKey.fromSeed(Buffer.alloc(32, seed)).publicKey), host, log, events };
+  return { mesh: new Mesh(cfg, network, key, `${seed.toString(16)}0${host.replace(/\D/g, '')}`, sink, SigningKey.fromSeed(Buffer.alloc(32, seed))), host, log, events };
 }
 
 async function pairUp(clock: ManualClock, net: MemoryNetwork): Promise<[Node, Node]> {

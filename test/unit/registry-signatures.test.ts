@@ -4,6 +4,7 @@
 // the cookie cannot write, evict or hide entries in another member's name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { entrySignedBytes } from '../../src/registry/entry-signature.js';
 import { RegistryState } from '../../src/registry/registry.js';
 import type { Delta, Entry } from '../../src/registry/registry.js';
@@ -83,6 +84,10 @@ test('a signature verifies under its own key only; malformed keys and signatures
   assert.equal(VerifyKey.fromRaw(KEYS[A]!.publicKey).verify(data, undefined), false);
   assert.equal(VerifyKey.fromRaw(new Uint8Array(31)).verify(data, sig), false);
   assert.equal(JSON.stringify({ k: KEYS[A] }), '{"k":"[signing key]"}');
+  const fresh = SigningKey.fromSeed(Buffer.alloc(32, 7));
+  assert.equal(inspect(fresh), '[signing key]', 'before first use: the seed is not shown');
+  fresh.sign(new Uint8Array(1));
+  assert.equal(inspect(fresh), '[signing key]');
   // The same seed makes the same key: a simulated cluster stays replayable.
   assert.deepEqual(key(1).publicKey, KEYS[A]!.publicKey);
 });
