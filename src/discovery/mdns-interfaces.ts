@@ -111,15 +111,29 @@ export function sysfsInterfaceFlags(): (name: string) => number | undefined {
 
 /** A dotted IPv4 address as a 32-bit number, or undefined when it is not one. */
 export function ipv4ToInt(ip: string): number | undefined {
-  const parts = ip.split('.');
-  if (parts.length !== 4) return undefined;
+  // A character loop, no regex or split: every received mDNS packet runs this for each
+  // address of each known peer against each interface address.
   let n = 0;
-  for (const p of parts) {
-    const v = Number(p);
-    if (!/^\d{1,3}$/.test(p) || v > 255) return undefined;
-    n = n * 256 + v;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return undefined;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+      continue;
+    }
+    if (c < 48 || c > 57 || digits === 3) return undefined;
+    part = part * 10 + (c - 48);
+    digits++;
+    if (part > 255) return undefined;
   }
-  return n;
+  if (dots !== 3 || digits === 0) return undefined;
+  return n * 256 + part;
 }
 
 /** True if ip lies in one of the interface's subnets. */

@@ -297,8 +297,10 @@ export class MdnsPeerTable {
   private liveAddresses(target: string): string[] {
     const addrs = this.targets.get(target);
     if (!addrs) return [];
-    const all = [...addrs.keys()];
-    return [...all.filter((a) => this.preferred(a)), ...all.filter((a) => !this.preferred(a))];
+    const preferred: string[] = [];
+    const rest: string[] = [];
+    for (const a of addrs.keys()) (this.preferred(a) ? preferred : rest).push(a);
+    return [...preferred, ...rest];
   }
 
   /** Re-evaluate every instance: report changes, drop empty ones, ask for missing addresses. */
