@@ -318,7 +318,8 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       upMs: this.config.clock.now() - this.startedAt,
       members: mesh.memberList(),
       heardMsAgo: (name) => mesh.heardMsAgo(name),
-      registered: this.registered(),
+      // A whereis asks about one name: one lookup, not a sorted copy of the whole registry.
+      registered: msg.name === undefined ? this.registered() : this.registeredAs(msg.name),
       ...(msg.name !== undefined ? { only: msg.name } : {}),
     });
     return { k: 'a', id: msg.id, view };
@@ -389,6 +390,12 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   /** The node holding name, or undefined. A local read. */
   whereis(name: string): string | undefined {
     return this.registry?.whereis(name)?.owner;
+  }
+
+  /** The holder's claim on name as registered() would list it: none for a free or internal name. */
+  private registeredAs(name: string): Claim[] {
+    const c = isInternalName(name) ? undefined : this.registry?.whereis(name);
+    return c ? [c] : [];
   }
 
   /** Every held name with its holder's claim, sorted by name. */
