@@ -5,16 +5,22 @@
 // and ping. We answer its pings with pongs (its own detector needs to hear us), and
 // close it when it falls silent for the failure timeout.
 // Invariants: at most MAX_OBSERVERS at once (more are refused with BUSY); one per name
-// (a newer connection under the same name replaces the older); nothing an observer
-// sends changes any state of this node.
+// (a newer connection under the same name replaces the older); each is answered at most
+// OBSERVER_ASKS per second after a small burst (building a view walks the registry), the
+// rest ignored; nothing an observer sends changes any state of this node.
 import { describeError } from '../errors.js';
 import type { Logger } from '../util/log.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Connection } from '../transport/connection.js';
 import type { MemberInfo, SessionMessage } from '../wire/messages.js';
+import { TokenBucket } from './rate-limit.js';
+import type { BucketConfig } from './rate-limit.js';
 
 /** Observers connected at once; more are refused. */
 export const MAX_OBSERVERS = 16;
+
+/** Status questions answered per observer: a burst of 5, then 2 per second (`--watch` asks once a second). */
+export const OBSERVER_ASKS: BucketConfig = { capacity: 5, perSecond: 2 };
 
 /** The channel observers ask on. */
 export const STATUS_CHANNEL = 'status';
@@ -33,6 +39,9 @@ export interface ObserverHost {
 interface Observer {
   conn: Connection;
   timer: TimerHandle | undefined;
+  asks: TokenBucket;
+  /** Whether a question over the limit was noted (once per observer). */
+  throttled: boolean;
 }
 
 /** The observers of one member. */
@@ -60,7 +69,7 @@ export class ObserverSet {
       return false;
     }
     if (old) this.drop(name, old, { code: 'DUPLICATE', reason: 'replaced by another connection from the same observer' });
-    const o: Observer = { conn, timer: undefined };
+    const o: Observer = { conn, timer: undefined, asks: new TokenBucket(OBSERVER_ASKS, this.host.clock.now()), throttled: false };
     this.observers.set(name, o);
     this.host.log.debug('observer connected', { peer: name });
     conn.onClose(() => {
@@ -86,6 +95,11 @@ export class ObserverSet {
       return;
     }
     if (msg.t !== 'app' || msg.ch !== STATUS_CHANNEL) return;
+    if (!o.asks.take(this.host.clock.now())) {
+      if (!o.throttled) this.host.log.debug('ignoring an observer asking faster than 2 times a second', { peer: name });
+      o.throttled = true;
+      return;
+    }
     const reply = this.host.answer(name, msg.body);
     if (reply === undefined) return;
     try {

@@ -6,6 +6,7 @@ import { Mesh } from '../../src/mesh/mesh.js';
 import type { MeshEvents, MeshMember } from '../../src/mesh/mesh.js';
 import { DIALS_GLOBAL, DIALS_PER_ADDRESS } from '../../src/mesh/dialer.js';
 import { MAX_GOSSIP_CANDIDATES_PER_MEMBER } from '../../src/mesh/candidates.js';
+import { OBSERVER_ASKS } from '../../src/mesh/observers.js';
 import { FAILED_HANDSHAKES_PER_ADDRESS, MAX_PENDING_HANDSHAKES_PER_ADDRESS, NEWCOMER_WINDOW_MS } from '../../src/mesh/admission.js';
 import { FAILURE_DEBUG_LOGS_PER_WINDOW, FAILURE_LOGS_PER_WINDOW } from '../../src/mesh/failure-log.js';
 import { lanConfig, resolveConfig, testConfig } from '../../src/config.js';
@@ -222,6 +223,35 @@ test('an incarnation never changes its signing key: a second comer with another 
     back.close();
   } finally {
     await alice.mesh.stop();
+  }
+});
+
+test('an observer asking for views faster than the limit gets a burst, then 2 answers a second', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const log = recordingLogger();
+  const cfg = resolveConfig({ name: 'alice@sim', cookie: 'unused', host: '10.0.0.1', clock, random: seededRandom(1), logger: log, mdns: false, ...testConfig() });
+  let asked = 0;
+  const mesh = new Mesh(cfg, net.host('10.0.0.1'), KEY, 'a1', { nodeup() {}, nodedown() {}, relinked() {}, message() {}, fatal() {}, observerRequest: () => ({ k: 'a', n: ++asked }) }, SigningKey.fromSeed(Buffer.alloc(32, 1)));
+  await mesh.start();
+  try {
+    const o = handDialer(await net.host('10.0.0.7').dial('10.0.0.1', mesh.port, 1000), clock, { name: 'status-1@sim', inc: '0b5e', nonceByte: 5, up: 0, hidden: true });
+    let answers = 0;
+    o.onMessage((m) => void (m.t === 'app' && answers++));
+    await run(clock, 50);
+    for (let i = 0; i < 20; i++) o.send({ t: 'app', ch: 'status', body: { k: 'q', id: i } });
+    await run(clock, 50);
+    assert.equal(answers, OBSERVER_ASKS.capacity, 'the burst');
+    for (let i = 0; i < 11; i++) {
+      o.send({ t: 'app', ch: 'status', body: { k: 'q', id: 100 + i } });
+      await run(clock, 100);
+    }
+    // Asked every 100 ms for 1.1 s more: two more answers (a token every 500 ms).
+    assert.equal(answers, OBSERVER_ASKS.capacity + 2);
+    assert.equal(asked, answers, 'nothing over the limit reached the node');
+    assert.equal(log.lines.filter((l) => l.message.startsWith('ignoring an observer asking faster')).length, 1, 'noted once');
+  } finally {
+    await mesh.stop();
   }
 });
 
