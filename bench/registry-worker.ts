@@ -42,6 +42,8 @@ export interface WorkerCommands {
   register: { args: { name: string }; result: { at: number; doneAt: number; won: boolean; owner: string; incarnation: string; stamp: [number, number] } };
   /** Register prefix000000.. one after another. */
   registerMany: { args: { prefix: string; count: number }; result: { ms: number; won: number } };
+  /** node.unregister(name); at is taken just before the call. */
+  unregister: { args: { name: string }; result: { at: number; released: boolean } };
   /** node.whereis() of each name (null when nobody holds it). */
   whereis: { args: { names: string[] }; result: { owners: (string | null)[] } };
   /** Send an event for every 'registered' (on) or only count them (off). */
@@ -76,6 +78,7 @@ export type WorkerReply = { id: number; ok: true; result: unknown } | { id: numb
 
 export type WorkerEvent =
   | { ev: 'ready' }
+  /** A name got a holder (owner) or lost it (owner null: the 'freed' event). */
   | { ev: 'registered'; name: string; owner: string | null; at: number }
   | { ev: 'nodeup'; peer: string; at: number }
   | { ev: 'nodedown'; peer: string; reason: string; at: number };
@@ -208,6 +211,9 @@ const handlers: Handlers = {
       if (watching) emit({ ev: 'registered', name: c.name, owner: n.whereis(c.name) ?? null, at });
       for (const w of countWaiters) if (events >= w.count) w.done(at);
     });
+    n.on('freed', (name) => {
+      if (watching) emit({ ev: 'registered', name, owner: null, at: nowMs() });
+    });
     n.on('nodeup', (m) => {
       const at = nowMs();
       firstNodeupAt ??= at;
@@ -240,6 +246,11 @@ const handlers: Handlers = {
     // An unconfirmed claim names no holder.
     const c = r.won || r.owner !== undefined ? r.claim : { owner: '', incarnation: '', stamp: [0, 0] as const };
     return { at, doneAt, won: r.won, owner: c.owner, incarnation: c.incarnation, stamp: [c.stamp[0], c.stamp[1]] };
+  },
+  unregister({ name }) {
+    const n = running();
+    const at = nowMs();
+    return { at, released: n.unregister(name) };
   },
   async registerMany({ prefix, count }) {
     const n = running();
