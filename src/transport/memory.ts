@@ -7,7 +7,8 @@
 //   (a stopped process: the kernel keeps its sockets, it reads nothing);
 // - kill: the host dies (a killed process): its listeners go, the other end of each of
 //   its streams sees the close at once (the kernel's FIN), and its own ends are closed
-//   without telling it (nothing runs there any more).
+//   without telling it (nothing runs there any more); revive lets a new process start
+//   on the host.
 // Invariant: per stream and direction, bytes arrive in the order written, frozen or not.
 import { ClusterError } from '../errors.js';
 import type { Listener, Network, Stream } from './transport.js';
@@ -139,6 +140,11 @@ export class MemoryNetwork {
     for (const key of [...this.listeners.keys()]) if (key.startsWith(`${host}:`)) this.listeners.delete(key);
     for (const end of this.ends.get(host) ?? []) end.die();
     this.ends.delete(host);
+  }
+
+  /** A killed host comes back (a process started again on it): it may listen and dial again. */
+  revive(host: string): void {
+    this.dead.delete(host);
   }
 
   private track(host: string, end: Stream): void {

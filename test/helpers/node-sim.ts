@@ -4,6 +4,8 @@
 // - crash(i): the process is killed — its clock-driven work never runs again, its
 //   streams close (peers see it at once), nothing reaches it (MemoryNetwork.kill);
 // - partition(groups) / heal(): links between groups drop every byte, both ways;
+// - restart(i): a crashed node's process starts again: same name, host and port, a new
+//   incarnation (nothing kept on disk);
 // - freeze(i) / thaw(i): a stopped process (SIGSTOP/SIGCONT) — its timers and incoming
 //   bytes wait, and run late, timers first, when it thaws (each node sees the shared
 //   ManualClock through its own FreezableClock).
@@ -76,14 +78,16 @@ export class FreezableClock implements Clock {
   }
 }
 
-/** One simulated node. */
+/** One simulated node (a restart replaces node and clock). */
 export interface SimNode {
   readonly index: number;
   readonly name: string;
   readonly host: string;
-  readonly node: ClusterNode;
-  readonly clock: FreezableClock;
+  node: ClusterNode;
+  clock: FreezableClock;
   alive: boolean;
+  /** Processes started on this node so far, the first included. */
+  boots: number;
 }
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -94,29 +98,55 @@ export class NodeCluster {
   readonly net = new MemoryNetwork();
   readonly nodes: SimNode[] = [];
 
+  private seed = 0;
+  private logger: (i: number) => Logger = () => silentLogger;
+  /** Every node listens on 20000 + its index; each is seeded with every other's address. */
+  private seeds: { host: string; port: number }[] = [];
+
   /** Start n nodes (n1@sim on 10.0.0.1, ...), each seeded with every other's address. */
   static async start(n: number, seed: number, logger: (i: number) => Logger = () => silentLogger): Promise<NodeCluster> {
     const c = new NodeCluster();
-    // The memory network hands out ports from 20000 in listen order: node i listens on 20000 + i.
-    const seeds = Array.from({ length: n }, (_, i) => ({ host: `10.0.0.${i + 1}`, port: 20000 + i }));
+    c.seed = seed;
+    c.logger = logger;
+    c.seeds = Array.from({ length: n }, (_, i) => ({ host: `10.0.0.${i + 1}`, port: 20000 + i }));
     for (let i = 0; i < n; i++) {
-      const host = `10.0.0.${i + 1}`;
-      const clock = new FreezableClock(c.clock);
-      const node = createNode({
-        name: `n${i + 1}@sim`,
-        cookie: 'sim',
-        host,
-        network: c.net.host(host),
-        discovery: [staticDiscovery(seeds.filter((s) => s.host !== host))],
-        clock,
-        random: seededRandom(seed * 100 + i + 1),
-        logger: logger(i),
-        ...testConfig(),
-      });
-      await node.start();
-      c.nodes.push({ index: i, name: node.name, host, node, clock, alive: true });
+      const { node, clock, host } = await c.boot(i, 0);
+      c.nodes.push({ index: i, name: node.name, host, node, clock, alive: true, boots: 1 });
     }
     return c;
+  }
+
+  private async boot(i: number, generation: number): Promise<{ node: ClusterNode; clock: FreezableClock; host: string }> {
+    const host = `10.0.0.${i + 1}`;
+    const clock = new FreezableClock(this.clock);
+    const node = createNode({
+      name: `n${i + 1}@sim`,
+      cookie: 'sim',
+      host,
+      port: 20000 + i,
+      network: this.net.host(host),
+      discovery: [staticDiscovery(this.seeds.filter((s) => s.host !== host))],
+      clock,
+      // Each boot its own stream: a restarted process draws a new incarnation.
+      random: seededRandom(this.seed * 100 + i + 1 + generation * 7919),
+      logger: this.logger(i),
+      ...testConfig(),
+    });
+    await node.start();
+    return { node, clock, host };
+  }
+
+  /** Start crashed node i again (same name, host and port; a new incarnation). */
+  async restart(i: number): Promise<SimNode> {
+    const n = this.nodes[i]!;
+    if (n.alive) throw new Error(`${n.name} is running`);
+    this.net.revive(n.host);
+    const { node, clock } = await this.boot(i, n.boots);
+    n.node = node;
+    n.clock = clock;
+    n.alive = true;
+    n.boots++;
+    return n;
   }
 
   get now(): number {

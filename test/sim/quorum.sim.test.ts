@@ -1,8 +1,9 @@
 // Quorum mode under the manual clock: whole nodes (createNode on a ManualClock over the
 // MemoryNetwork, seeded randomness, the node's own supervisor, claim rule, quorum grants
 // and epoch book) run `{ failover: true, quorum }` Singletons through random schedules
-// of crashes (killed processes), partitions and heals, and freezes (stopped processes
-// whose timers and incoming bytes wait and run late when they thaw). Checked at every
+// of crashes (killed processes), restarts of crashed nodes (a new incarnation that runs
+// the Singleton again, knowing nothing), partitions and heals, and freezes (stopped
+// processes whose timers and incoming bytes wait and run late when they thaw). Checked at every
 // 10 ms step:
 // - at most one valid tenure at any instant, whatever the partitions (a tenure is
 //   valid from its start until its code is stopped or its process dies, while its
@@ -19,12 +20,15 @@ import fc from 'fast-check';
 import type { SingletonContext } from '../../src/index.js';
 import { checkAsyncProperty } from '../helpers/fuzz.js';
 import { NodeCluster } from '../helpers/node-sim.js';
+import type { SimNode } from '../helpers/node-sim.js';
 
 /** A node index, or -1: the node of the latest tenure still running (node 0 if none), so faults hit the holder often. */
 type Target = number;
 
 type Op =
   | { kind: 'crash'; node: Target }
+  /** Start a crashed node again: this one if it is down, else the first one down. */
+  | { kind: 'restart'; node: number }
   | { kind: 'partition'; side: boolean[] }
   | { kind: 'isolate'; node: Target }
   | { kind: 'heal' }
@@ -38,6 +42,8 @@ interface Scenario {
 
 interface Tenure {
   node: number;
+  /** Which process of the node ran it: 1 for the first, 2 after one restart, ... */
+  boot: number;
   epoch: number;
   startAt: number;
   endAt: number | undefined;
@@ -50,6 +56,7 @@ function scenario(n: number): fc.Arbitrary<Scenario> {
   const node: fc.Arbitrary<Target> = fc.oneof({ arbitrary: fc.constant(-1), weight: 2 }, { arbitrary: fc.nat(n - 1), weight: 1 });
   const op: fc.Arbitrary<Op> = fc.oneof(
     fc.record({ kind: fc.constant('crash' as const), node }),
+    fc.record({ kind: fc.constant('restart' as const), node: fc.nat(n - 1) }),
     fc.record({ kind: fc.constant('partition' as const), side: fc.array(fc.boolean(), { minLength: n, maxLength: n }) }),
     fc.record({ kind: fc.constant('isolate' as const), node }),
     fc.constant({ kind: 'heal' as const }),
@@ -63,7 +70,7 @@ function scenario(n: number): fc.Arbitrary<Scenario> {
 
 function describe(s: Scenario, tenures: Tenure[]): string {
   const ops = s.steps.map((x) => `+${x.gapMs} ${JSON.stringify(x.op)}`).join('; ');
-  const ts = tenures.map((t) => `n${t.node + 1}#${t.epoch} [${t.startAt}, ${t.endAt ?? '...'})`).join(', ');
+  const ts = tenures.map((t) => `n${t.node + 1}${t.boot > 1 ? `(boot ${t.boot})` : ''}#${t.epoch} [${t.startAt}, ${t.endAt ?? '...'})`).join(', ');
   return `seed ${s.seed}: ${ops}\ntenures: ${ts}`;
 }
 
@@ -93,11 +100,11 @@ async function runQuorum(n: number, quorum: number, s: Scenario): Promise<Tenure
   };
   try {
     await c.run(800);
-    for (const sn of c.nodes) {
+    const runSingleton = (sn: SimNode): void => {
       sn.node.singleton(
         'S',
         (ctx) => {
-          const t: Tenure = { node: sn.index, epoch: ctx.epoch, startAt: c.now, endAt: undefined, ctx, acts: 0 };
+          const t: Tenure = { node: sn.index, boot: sn.boots, epoch: ctx.epoch, startAt: c.now, endAt: undefined, ctx, acts: 0 };
           tenures.push(t);
           // The Singleton's code: a side effect every 50 ms on its node's clock, each after checking isValid().
           let timer = sn.clock.setTimeout(function act() {
@@ -118,7 +125,8 @@ async function runQuorum(n: number, quorum: number, s: Scenario): Promise<Tenure
         },
         { failover: true, quorum, settleMs: 100 },
       );
-    }
+    };
+    for (const sn of c.nodes) runSingleton(sn);
     await c.run(1000, check);
     const holder = (): number => [...tenures].reverse().find((t) => t.endAt === undefined)?.node ?? 0;
     for (const { gapMs, op: scheduled } of s.steps) {
@@ -128,10 +136,18 @@ async function runQuorum(n: number, quorum: number, s: Scenario): Promise<Tenure
         case 'crash':
           // Keep a quorum of processes alive, so tenures keep happening.
           if (crashes >= n - quorum) break;
+          if (!c.nodes[op.node]!.alive) break;
           crashes++;
           c.crash(op.node);
           for (const t of tenures) if (t.node === op.node) t.endAt ??= c.now;
           break;
+        case 'restart': {
+          const down = c.nodes[op.node]!.alive ? c.nodes.find((x) => !x.alive) : c.nodes[op.node];
+          if (!down) break;
+          crashes--;
+          runSingleton(await c.restart(down.index));
+          break;
+        }
         case 'partition':
           c.partition([c.nodes.filter((x) => op.side[x.index]).map((x) => x.index), c.nodes.filter((x) => !op.side[x.index]).map((x) => x.index)]);
           break;
@@ -172,14 +188,19 @@ for (const [n, quorum, defaultSeed] of [
   test(`quorum ${quorum} of ${n}, whole nodes on the manual clock: at most one valid tenure at any instant, epochs strictly increasing, under crashes, partitions and freezes`, async () => {
     let started = 0;
     let replaced = 0;
+    let restarted = 0;
     await checkAsyncProperty('SIM', defaultSeed, `quorum ${quorum} of ${n}`, scenario(n), async (s) => {
       const tenures = await runQuorum(n, quorum, s);
       if (tenures.length > 0) started++;
       if (tenures.length > 1) replaced++;
+      if (s.steps.some((x) => x.op.kind === 'restart') && tenures.length > 0) restarted++;
     }, 4);
     assert.ok(started > 0, 'some schedule started a tenure at all');
     // The default schedules (not any seed's) are known to include a takeover: the faults reach the holder.
-    if (process.env.SIM_SEED === undefined) assert.ok(replaced > 0, 'some default schedule replaced a tenure');
+    if (process.env.SIM_SEED === undefined) {
+      assert.ok(replaced > 0, 'some default schedule replaced a tenure');
+      assert.ok(restarted > 0, 'some default schedule restarted a node');
+    }
   });
 }
 
@@ -189,6 +210,23 @@ test('quorum 2 of 3, a fixed schedule: the holder frozen past the failure timeou
   assert.deepEqual(
     tenures.map((t) => `n${t.node + 1}#${t.epoch}`),
     ['n1#1', 'n2#2'],
+    describe(s, tenures),
+  );
+});
+
+test('quorum 2 of 3, a fixed schedule: every holder killed in turn and restarted; a restarted node takes over with the next epoch', async () => {
+  const steps: Scenario['steps'] = [
+    { gapMs: 200, op: { kind: 'crash', node: 0 } },
+    { gapMs: 1500, op: { kind: 'restart', node: 0 } },
+    { gapMs: 1500, op: { kind: 'crash', node: 1 } },
+    { gapMs: 1500, op: { kind: 'restart', node: 1 } },
+    { gapMs: 1500, op: { kind: 'crash', node: 2 } },
+  ];
+  const s: Scenario = { seed: 12, steps };
+  const tenures = await runQuorum(3, 2, s);
+  assert.deepEqual(
+    tenures.map((t) => `n${t.node + 1}/${t.boot}#${t.epoch}`),
+    ['n1/1#1', 'n2/1#2', 'n3/1#3', 'n1/2#4'],
     describe(s, tenures),
   );
 });
