@@ -75,7 +75,7 @@ const MODULES: readonly { label: string; specifier: string }[] = [
   { label: 'multicast-dns', specifier: 'multicast-dns' },
   { label: '@noble/curves', specifier: '@noble/curves/ed25519.js' },
   { label: `${rel(UNBUNDLED_CLI)} (unbundled CLI, all of the above + ours)`, specifier: pathToFileURL(UNBUNDLED_CLI).href },
-  { label: `${rel(CLI_MAIN)} (the bundle the bin script loads)`, specifier: pathToFileURL(CLI_MAIN).href },
+  { label: `${rel(CLI_MAIN)} (the bundle the bin script loads, here compiled without its code cache)`, specifier: pathToFileURL(CLI_MAIN).href },
 ];
 
 /** The trace's marks, in order; each phase runs from the previous mark to this one. */

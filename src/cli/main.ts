@@ -57,7 +57,7 @@ interface CliArgs {
 
 /**
  * This package's version, from its package.json: two levels up from dist/cli/main.js
- * (the library build), one level up from dist/cli.bundle.js (the bundle bin/ runs).
+ * (the library build), one level up from dist/cli.bundle.cjs (the bundle bin/ runs).
  */
 function packageVersion(): string {
   for (const rel of ['../../package.json', '../package.json']) {

@@ -16,12 +16,12 @@ import type { Host, VirtualLan } from './vlan.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /**
  * The CLI script run with `node`: bin/cluster-node.js (the shim users run, which imports
- * the bundle dist/cli.bundle.js), or the file named by env CLUSTER_NODE_BIN (e.g. an
+ * the bundle dist/cli.bundle.cjs), or the file named by env CLUSTER_NODE_BIN (e.g. an
  * installed copy).
  */
 export const CLI_BIN = process.env.CLUSTER_NODE_BIN ?? fileURLToPath(new URL('../../bin/cluster-node.js', import.meta.url));
 /** The built CLI the shim loads (`npm run build` makes it: tsc, then scripts/bundle-cli.mjs). */
-export const CLI_MAIN = fileURLToPath(new URL('../../dist/cli.bundle.js', import.meta.url));
+export const CLI_MAIN = fileURLToPath(new URL('../../dist/cli.bundle.cjs', import.meta.url));
 
 /** Why the CLI cannot be run, or undefined when it can. */
 export function cliMissingReason(): string | undefined {
