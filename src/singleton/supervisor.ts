@@ -23,6 +23,7 @@ import type { Logger } from '../util/log.js';
 import type { Clock } from '../util/clock.js';
 import type { Claim } from '../registry/registry.js';
 import type { LeaseBackend } from './lease.js';
+import type { EtcdLeaseOptions } from './etcd-lease.js';
 import { QuorumLease } from './quorum-lease.js';
 
 /** Settle window before a Singleton claims its name: 2 s. */
@@ -60,6 +61,13 @@ export interface SingletonOptions {
   failover?: boolean;
   /** Failover with split-brain protection: hold only while at least this many members (this node included) are in sight. */
   quorum?: number;
+  /**
+   * Failover through an etcd v3 lease instead of the cluster's own election (implies
+   * failover; not with quorum): the endpoints, an optional key prefix and credentials.
+   * The lease's TTL follows the node's failure timeout; ctx.epoch is the election
+   * key's etcd create revision.
+   */
+  etcd?: EtcdLeaseOptions;
 }
 
 /** The outcome of registering a name. */
@@ -220,12 +228,16 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
       .catch((err: unknown) => this.host.logger.error(`${this.name}: standing for the lease failed: ${describeError(err)}`, { name: this.name }));
   }
 
-  /** The backend ended the tenure: stop the code (then give the lease back when asked) and stand again. */
+  /**
+   * The backend ended the tenure: stop the code, then give the lease back when asked,
+   * and only then stand again (a release never reaches a later tenure's lease).
+   */
   private lostTenure(why: string, release: boolean): void {
     if (this.state !== 'running') return;
-    const halted = this.halt('standby', why);
-    if (release) void halted.then(() => this.lease?.release());
-    this.campaign();
+    void this.halt('standby', why).then(async () => {
+      if (release) await this.lease?.release();
+      this.campaign();
+    });
   }
 
   /** Whether this tenure may still act. */
