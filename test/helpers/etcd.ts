@@ -45,6 +45,13 @@ export class EtcdServer {
 
   /** Start an etcd on free loopback ports in a fresh data directory; resolves once it answers. */
   static async start(): Promise<EtcdServer> {
+    const server = await EtcdServer.prepare();
+    await server.resume();
+    return server;
+  }
+
+  /** Choose the ports and the data directory, but do not start it yet (resume() does): its endpoint refuses connections until then. */
+  static async prepare(): Promise<EtcdServer> {
     requireEtcd();
     const [client, peer] = [await freePort(), await freePort()];
     const dataDir = mkdtempSync(join(tmpdir(), 'cn-etcd-'));
@@ -60,9 +67,7 @@ export class EtcdServer {
       '--listen-metrics-urls', '',
       '--log-level', 'warn',
     ];
-    const server = new EtcdServer(endpoint, args, dataDir);
-    await server.resume();
-    return server;
+    return new EtcdServer(endpoint, args, dataDir);
   }
 
   /** Start (again, on the same ports and data) and wait until it answers. */
