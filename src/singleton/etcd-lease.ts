@@ -221,8 +221,20 @@ export class EtcdLease implements LeaseBackend {
   private scheduleDeadline(): void {
     this.s.clock.clearTimeout(this.deadlineTimer);
     this.deadlineTimer = this.s.clock.setTimeout(() => {
-      if (this.phase === 'held' && this.s.clock.now() >= this.deadline) this.lose(`its etcd lease could not be renewed within its TTL (${this.ttlS} s)`);
+      if (this.phase === 'held' && this.s.clock.now() >= this.deadline) this.lose(this.overdue());
     }, this.deadline - this.s.clock.now());
+  }
+
+  /**
+   * Why a tenure past its deadline ends: a timer that fires more than a keepalive period
+   * late means this node itself was unresponsive (frozen, or its loop stalled);
+   * otherwise the renewals did not get through.
+   */
+  private overdue(): string {
+    const late = this.s.clock.now() - this.deadline;
+    return late > keepaliveIntervalMs(this.ttlS)
+      ? `this node was unresponsive past its etcd lease (by ${Math.round(late)} ms); it may have been replaced`
+      : `its etcd lease could not be renewed within its TTL (${this.ttlS} s)`;
   }
 
   /** One renewal: keepalive, then check the key is still ours; extends the deadline on success. */
@@ -233,7 +245,7 @@ export class EtcdLease implements LeaseBackend {
     const sentAt = this.s.clock.now();
     const timeout = etcdRequestTimeoutMs(this.ttlS);
     try {
-      if (sentAt >= this.deadline) return this.lose(`its etcd lease could not be renewed within its TTL (${this.ttlS} s)`);
+      if (sentAt >= this.deadline) return this.lose(this.overdue());
       const ttlS = parseKeepalive(await this.client.call('/v3/lease/keepalive', { ID: id }, timeout, this.closing.signal));
       if (!this.holding(id, token)) return;
       if (ttlS <= 0) return this.lose('its etcd lease expired (this node was unresponsive or cut off from etcd); it may have been replaced');
@@ -255,7 +267,7 @@ export class EtcdLease implements LeaseBackend {
         this.renewFailing = true;
         this.s.logger.warn(`${this.s.name} (epoch ${token}): cannot renew the etcd lease: ${describeError(err)}; stopping in ${Math.max(0, Math.round(this.deadline - this.s.clock.now()))} ms unless a renewal gets through`, { name: this.s.name, epoch: token });
       }
-      if (this.s.clock.now() >= this.deadline) return this.lose(`its etcd lease could not be renewed within its TTL (${this.ttlS} s)`);
+      if (this.s.clock.now() >= this.deadline) return this.lose(this.overdue());
       this.scheduleKeepalive(Math.max(0, Math.min(sentAt + keepaliveIntervalMs(this.ttlS) / 2, this.deadline) - this.s.clock.now()));
     }
   }
