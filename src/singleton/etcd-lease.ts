@@ -76,6 +76,8 @@ export class EtcdLease implements LeaseBackend {
   /** Set while renewals fail (a warning was logged once). */
   private renewFailing = false;
   private holderNoted = '';
+  /** Set when a watch saw the key deleted: the next attempt goes straight to the transaction. */
+  private keyFreed = false;
 
   constructor(private readonly s: EtcdLeaseSettings) {
     this.client = new EtcdClient(s);
@@ -137,13 +139,21 @@ export class EtcdLease implements LeaseBackend {
 
   // ---- standing ------------------------------------------------------------------
 
-  /** One round: the key held by another -> watch it (undefined); free -> try to create it. */
+  /**
+   * One round: the key held by another -> watch it (undefined); free -> try to create
+   * it. Right after a watch saw the key deleted, the read is skipped: the transaction
+   * reads the key anyway when it finds it taken, and a handover costs one round trip less.
+   */
   private async attempt(stop: AbortSignal): Promise<LeaseTenure | undefined> {
     const timeout = etcdRequestTimeoutMs(this.ttlS);
-    const read = parseRange(await this.client.call('/v3/kv/range', { key: b64(this.key) }, timeout, stop));
-    if (read.key) {
-      await this.standBy(read.key, read.revision, stop);
-      return undefined;
+    const freed = this.keyFreed;
+    this.keyFreed = false;
+    if (!freed) {
+      const read = parseRange(await this.client.call('/v3/kv/range', { key: b64(this.key) }, timeout, stop));
+      if (read.key) {
+        await this.standBy(read.key, read.revision, stop);
+        return undefined;
+      }
     }
     const sentAt = this.s.clock.now();
     const grant = parseGrant(await this.client.call('/v3/lease/grant', { TTL: this.ttlS }, timeout, stop));
@@ -184,7 +194,8 @@ export class EtcdLease implements LeaseBackend {
     try {
       await this.client.watch({ create_request: { key: b64(this.key), start_revision: String(revision + 1) } }, AbortSignal.any([stop, done.signal]), (raw) => {
         const msg = parseWatchMessage(raw);
-        return msg.canceled || msg.events.some((e) => e.type === 'DELETE');
+        if (msg.events.some((e) => e.type === 'DELETE')) this.keyFreed = true;
+        return this.keyFreed || msg.canceled;
       });
     } finally {
       this.s.clock.clearTimeout(timer);
