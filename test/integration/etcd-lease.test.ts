@@ -110,3 +110,26 @@ test('the token is the election key\'s create revision in etcd; the key holds th
   const after = (await etcd.post('/v3/kv/range', { key })) as { kvs?: unknown[] };
   assert.equal(after.kvs, undefined, 'the key is gone at once');
 });
+
+test('with etcd authentication on: a wrong password is one clear error and no tenure; the right one wins the key', async () => {
+  const etcd = await EtcdServer.start();
+  servers.push(etcd);
+  await etcd.post('/v3/auth/user/add', { name: 'root', password: 'root-pw' });
+  await etcd.post('/v3/auth/user/grant', { user: 'root', role: 'root' });
+  await etcd.post('/v3/auth/enable', {});
+  const lines: string[] = [];
+  const epochs: number[] = [];
+  const wrong = createNode({ name: 'w@local', cookie: 'etcd-auth', host: '127.0.0.1', mdns: false, ...testConfig(), logger: recordingLogger(lines) });
+  libNodes.push(wrong);
+  await wrong.start();
+  wrong.singleton('S', (ctx) => void epochs.push(ctx.epoch), { settleMs: 50, etcd: { endpoints: [etcd.endpoint], username: 'root', password: 'not-it' } });
+  await waitFor(() => lines.some((l) => l.startsWith('error S: cannot use etcd')), 5000, () => lines.join('\n'));
+  assert.ok(lines.includes(`error S: cannot use etcd at ${etcd.endpoint}: etcd refused the user root: etcdserver: authentication failed, invalid user ID or password; this node stays a standby and keeps trying`), lines.join('\n'));
+  assert.ok(!lines.some((l) => l.includes('not-it')), 'the password is never logged');
+  await wrong.stop();
+  const right = createNode({ name: 'r@local', cookie: 'etcd-auth', host: '127.0.0.1', mdns: false, ...testConfig() });
+  libNodes.push(right);
+  await right.start();
+  right.singleton('S', (ctx) => void epochs.push(ctx.epoch), { settleMs: 50, etcd: { endpoints: [etcd.endpoint], username: 'root', password: 'root-pw' } });
+  await waitFor(() => epochs.length === 1, 5000);
+});
