@@ -12,9 +12,15 @@
 // cannot roar). Killed and stopped nodes are restarted so the cluster stays at N.
 // --vs node-discover also runs node-discover's master re-election under the same faults
 // and prints both side by side (failover-vs.ts).
+// --lease etcd elects the Singleton through an etcd v3 lease instead (no --quorum): one
+// etcd server runs inside the virtual LAN, in host h1's namespace at 10.77.0.1:2379
+// (its own process, so a fault on h1's node never touches it), in a temporary data
+// directory removed afterwards.
 // Invariant: every process runs inside the virtual LAN (vlan.ts); nothing is left running.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -35,12 +41,25 @@ export const FAILOVER_TARGETS: Readonly<{ takeoverMs: Readonly<Record<FailoverAc
   overlapMs: 0,
 };
 
-const USAGE = `usage: npm run bench -- failover [--nodes N] [--trials T] [--quorum majority|none|Q] [--actions LIST] [--rest-ms MS] [--vs node-discover] [--out DIR]
+/**
+ * Targets of --lease etcd: a killed holder cannot revoke its lease, so etcd expires it
+ * one TTL (3 s with the default failure timeout) after its last keepalive: within 4 s.
+ */
+export const ETCD_FAILOVER_TARGETS: typeof FAILOVER_TARGETS = {
+  takeoverMs: { SIGKILL: 4000, SIGSTOP: 5000, SIGTERM: 500 },
+  overlapMs: 0,
+};
+
+/** Where the benchmark's etcd listens: host h1 of the virtual LAN. */
+const BENCH_ETCD_ENDPOINT = 'http://10.77.0.1:2379';
+
+const USAGE = `usage: npm run bench -- failover [--nodes N] [--trials T] [--quorum majority|none|Q] [--lease quorum|etcd] [--actions LIST] [--rest-ms MS] [--vs node-discover] [--out DIR]
   --nodes N        node processes, one per virtual host (default 5)
   --trials T       trials per action (default 20, with --vs 10; --trials 5 for a quick run)
   --vs node-discover  also run node-discover's master re-election under the same faults, side by side
                    (default actions then SIGKILL,SIGSTOP)
   --quorum Q       majority (default: 3 of 5), none (plain --failover) or a number of members
+  --lease etcd     elect through an etcd v3 lease (etcd inside the virtual LAN, on h1); no --quorum
   --actions LIST   comma-separated subset of SIGKILL,SIGSTOP,SIGTERM (default all; trials interleave them)
   --rest-ms MS     wait this long in a steady cluster before each trial (default 1000)
   --out DIR        where results are written (default bench/results)`;
@@ -60,6 +79,8 @@ export interface FailoverOptions {
   vs: 'node-discover' | undefined;
   trials: number;
   quorum: number;
+  /** Who elects the Singleton: the cluster itself (quorum) or etcd. */
+  lease: 'quorum' | 'etcd';
   actions: FailoverAction[];
   restMs: number;
   out: string;
@@ -108,6 +129,7 @@ function parseOptions(argv: string[]): FailoverOptions | string {
         nodes: { type: 'string' },
         trials: { type: 'string' },
         quorum: { type: 'string' },
+        lease: { type: 'string' },
         actions: { type: 'string' },
         'rest-ms': { type: 'string' },
         vs: { type: 'string' },
@@ -123,13 +145,16 @@ function parseOptions(argv: string[]): FailoverOptions | string {
     const vs = v.vs as 'node-discover' | undefined;
     const trials = intOption('trials', v.trials, vs ? 10 : 20, 1, 1000);
     const restMs = intOption('rest-ms', v['rest-ms'], 1000, 0, 60_000);
-    const q = v.quorum ?? 'majority';
+    const lease = v.lease ?? 'quorum';
+    if (lease !== 'quorum' && lease !== 'etcd') throw new UsageError(`--lease takes quorum or etcd, got "${lease}"`);
+    if (lease === 'etcd' && (v.quorum !== undefined || vs)) throw new UsageError('--lease etcd takes no --quorum and no --vs');
+    const q = lease === 'etcd' ? 'none' : (v.quorum ?? 'majority');
     const quorum = q === 'majority' ? Math.floor(nodes / 2) + 1 : q === 'none' ? 0 : Number(q);
     if (!Number.isInteger(quorum) || quorum < 0 || quorum > nodes) throw new UsageError(`--quorum must be majority, none or 1-${nodes}, got "${q}"`);
     const actions = (v.actions ?? (vs ? 'SIGKILL,SIGSTOP' : ACTIONS.join(','))).split(',').map((s) => s.trim().toUpperCase());
     const unknown = actions.filter((a) => !ACTIONS.includes(a as FailoverAction));
     if (unknown.length || actions.length === 0) throw new UsageError(`--actions takes a subset of ${ACTIONS.join(',')}, got "${v.actions}"`);
-    return { nodes, vs, trials, quorum, actions: [...new Set(actions)] as FailoverAction[], restMs, out: v.out ?? RESULTS_DIR };
+    return { nodes, vs, trials, quorum, lease, actions: [...new Set(actions)] as FailoverAction[], restMs, out: v.out ?? RESULTS_DIR };
   } catch (err) {
     return usageText(err, USAGE);
   }
@@ -276,6 +301,13 @@ export async function runFailover(argv: string[]): Promise<number> {
   const early = await preflight('failover', o, USAGE, true);
   if (early !== undefined || typeof o === 'string') return early ?? 2;
   if (o.vs) return (await import('./failover-vs.js')).runFailoverVersus(o);
+  if (o.lease === 'etcd') {
+    const r = spawnSync('etcd', ['--version'], { encoding: 'utf8' });
+    if (r.error || r.status !== 0) {
+      process.stderr.write('failover: --lease etcd needs an etcd binary (Debian: apt-get install etcd-server)\n');
+      return 1;
+    }
+  }
   return (await measureFailover(o)).code;
 }
 
@@ -289,15 +321,23 @@ export interface FailoverOutcome {
 /** Run the failover trials with parsed options, print and write the results. */
 export async function measureFailover(o: FailoverOptions): Promise<FailoverOutcome> {
   const loadBefore = loadavg()[0]!;
-  const mode = o.quorum > 0 ? `--failover --quorum ${o.quorum}` : '--failover';
+  const etcd = o.lease === 'etcd';
+  const mode = etcd ? `--lease etcd` : o.quorum > 0 ? `--failover --quorum ${o.quorum}` : '--failover';
   console.log(`failover: ${o.nodes} nodes (${mode}), ${o.trials} trials x ${o.actions.join(', ')}, CLI ${CLI_BIN}`);
 
-  const cluster = await ChaosCluster.create({ hosts: o.nodes, quorum: o.quorum, cookie: `bench-failover-${process.pid}` });
+  const cluster = await ChaosCluster.create({
+    hosts: o.nodes,
+    quorum: o.quorum,
+    cookie: `bench-failover-${process.pid}`,
+    ...(etcd ? { args: ['--lease', 'etcd', '--etcd-endpoints', BENCH_ETCD_ENDPOINT] } : {}),
+  });
+  const etcdDir = etcd ? mkdtempSync(join(tmpdir(), 'cn-bench-etcd-')) : undefined;
   const results: TrialResult[] = [];
   let timeline: Timeline;
   let aborted: string | undefined;
   const startedAt = performance.now();
   try {
+    if (etcdDir) await startBenchEtcd(cluster, etcdDir);
     await cluster.startAll();
     let since = 0;
     outer: for (let trial = 1; trial <= o.trials; trial++) {
@@ -328,12 +368,14 @@ export async function measureFailover(o: FailoverOptions): Promise<FailoverOutco
     timeline = buildTimeline(cluster.processes, cluster.actions, { to: performance.now(), hosts: o.nodes });
     measureOverlaps(results, timeline, cluster);
   } finally {
+    // The LAN's destroy() kills every process it started, etcd included.
     await cluster.destroy();
+    if (etcdDir) rmSync(etcdDir, { recursive: true, force: true });
   }
   const wallMs = performance.now() - startedAt;
 
   const byAction = Object.fromEntries(o.actions.map((a) => [a, summarizeAction(results.filter((r) => r.action === a))])) as Partial<Record<FailoverAction, ActionSummary>>;
-  const t = FAILOVER_TARGETS;
+  const t = etcd ? ETCD_FAILOVER_TARGETS : FAILOVER_TARGETS;
   const verdict = (ok: boolean): string => (ok ? 'PASS' : 'FAIL');
   const lines = [
     `## Failover benchmark: ${o.nodes} nodes, ${mode}, ${results.filter((r) => r.ok).length}/${results.length} trials completed`,
@@ -343,7 +385,7 @@ export async function measureFailover(o: FailoverOptions): Promise<FailoverOutco
   ];
   for (const a of o.actions) {
     const s = byAction[a]!;
-    const overlapTarget = o.quorum > 0 ? `0 ms: ${verdict(s.overlapMax === 0)}` : '- (no quorum)';
+    const overlapTarget = o.quorum > 0 || etcd ? `0 ms: ${verdict(s.overlapMax === 0)}` : '- (no quorum)';
     lines.push(
       `| ${a} | ${s.ok}/${s.trials} | ${fmtMs(s.takeoverP50)} | ${fmtMs(s.takeoverP99)} (${fmtMs(s.takeoverMax)}) | ${fmtMs(s.firstRoarP50)} / ${fmtMs(s.firstRoarP99)} | ` +
         `<= ${t.takeoverMs[a]} ms: ${verdict(s.takeoverP99 <= t.takeoverMs[a])} | ${fmtMs(s.overlapP50)} / ${fmtMs(s.overlapP99)} (${fmtMs(s.overlapMax)}) | ${s.trialsWithOverlap} | ${overlapTarget} |`,
@@ -388,9 +430,9 @@ export async function measureFailover(o: FailoverOptions): Promise<FailoverOutco
 
   mkdirSync(o.out, { recursive: true });
   const stamp = env.date.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const base = `${o.out.replace(/\/$/, '')}/failover-n${o.nodes}-q${o.quorum}-${stamp}`;
+  const base = `${o.out.replace(/\/$/, '')}/failover-n${o.nodes}-${etcd ? 'etcd' : `q${o.quorum}`}-${stamp}`;
   const trials = results.map(({ at: _at, endAt: _endAt, thawAt: _thawAt, thawedProcess: _p, ...rest }) => rest);
-  const json = { benchmark: 'failover', env, options: o, targets: t, summary: byAction, timeline: {
+  const json = { benchmark: etcd ? 'failover-etcd' : 'failover', env, options: o, targets: t, summary: byAction, timeline: {
       overlapMs: timeline.overlapStats.totalMs,
       overlaps: timeline.overlaps.map((x) => ({ fromS: Number(((x.from - startedAt) / 1000).toFixed(3)), durationMs: Math.round(x.to - x.from), nodes: x.nodes, cause: x.cause })),
       epochViolations: timeline.epochViolations,
@@ -400,4 +442,32 @@ export async function measureFailover(o: FailoverOptions): Promise<FailoverOutco
   writeFileSync(`${base}.md`, markdown);
   console.log(`results written to ${base}.json and ${base}.md`);
   return { code: failed.length === 0 && !aborted ? 0 : 1, summary: byAction, file: base };
+}
+
+/** Start one etcd in host h1's namespace (client and peer URLs on 10.77.0.1) and wait until it answers there. */
+async function startBenchEtcd(cluster: ChaosCluster, dataDir: string): Promise<void> {
+  const peer = 'http://10.77.0.1:2380';
+  const child = cluster.lan.spawn(1, 'etcd', [
+    '--name', 'bench',
+    '--data-dir', dataDir,
+    '--listen-client-urls', BENCH_ETCD_ENDPOINT,
+    '--advertise-client-urls', BENCH_ETCD_ENDPOINT,
+    '--listen-peer-urls', peer,
+    '--initial-advertise-peer-urls', peer,
+    '--initial-cluster', `bench=${peer}`,
+    '--listen-metrics-urls', '',
+    '--log-level', 'warn',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => void (log = (log + d).slice(-4000)));
+  const probe = `fetch('${BENCH_ETCD_ENDPOINT}/v3/kv/range',{method:'POST',body:'{"key":"AA=="}',signal:AbortSignal.timeout(1000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`;
+  const deadline = performance.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}: ${log}`);
+    const r = await cluster.lan.exec(2, process.execPath, ['-e', probe], { timeoutMs: 5000 });
+    if (r.code === 0) break;
+    if (performance.now() > deadline) throw new Error(`etcd did not answer on ${BENCH_ETCD_ENDPOINT} within 20 s: ${log}`);
+    await sleep(100);
+  }
+  console.log(`etcd ready at ${BENCH_ETCD_ENDPOINT} (in the virtual LAN, host h1), probed from h2`);
 }

@@ -20,7 +20,9 @@ export type ErrorCode =
   | 'ERR_CALL_FAILED'
   | 'ERR_NOT_HOLDER'
   | 'ERR_BAD_MESSAGE'
-  | 'ERR_HIDDEN';
+  | 'ERR_HIDDEN'
+  | 'ERR_ETCD_UNREACHABLE'
+  | 'ERR_ETCD_RESPONSE';
 
 /** An error with a stable `code`; `cause` carries the underlying error, if any. */
 export class ClusterError extends Error {

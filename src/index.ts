@@ -11,6 +11,9 @@ export type { Stamp } from './registry/hlc.js';
 export { SingletonSupervisor, DEFAULT_SETTLE_MS } from './singleton/supervisor.js';
 export type { SingletonContext, SingletonStart, SingletonOptions, SingletonState, RegisterResult } from './singleton/supervisor.js';
 export { SINGLETON_NAME, ROAR, roaringSingleton } from './singleton/singleton.js';
+export { DEFAULT_ETCD_PREFIX } from './singleton/etcd-lease.js';
+export type { EtcdLeaseOptions } from './singleton/etcd-lease.js';
+export type { LeaseBackend, LeaseKind, LeaseTenure, LeaseHolder, LeaseEvents } from './singleton/lease.js';
 export { resolveConfig, lanConfig, testConfig } from './config.js';
 export type { NodeOptions, NodeConfig } from './config.js';
 export {

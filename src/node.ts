@@ -33,6 +33,8 @@ import { EpochSaver } from './util/epoch-saver.js';
 import { traceStartup } from './util/startup-trace.js';
 import type { CallOptions, NameHandler } from './registry/messaging.js';
 import { candidacyPrefix, SingletonSupervisor } from './singleton/supervisor.js';
+import { EtcdLease } from './singleton/etcd-lease.js';
+import type { EtcdLeaseOptions } from './singleton/etcd-lease.js';
 import type { ChangeEvent, ChangeListener, RegisterResult, SingletonHost, SingletonOptions, SingletonStart } from './singleton/supervisor.js';
 
 /** Names the library keeps for itself (candidacy markers) start with this character. */
@@ -453,6 +455,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
     if (options.quorum !== undefined && (!Number.isInteger(options.quorum) || options.quorum < 1)) {
       throw new ClusterError('ERR_CONFIG', `quorum must be a positive integer, got ${String(options.quorum)}`);
     }
+    if (options.etcd && options.quorum !== undefined) throw new ClusterError('ERR_CONFIG', 'a Singleton elected through etcd takes no quorum (etcd is the quorum): give etcd or quorum, not both');
     const host: SingletonHost = {
       name: this.name,
       clock: this.config.clock,
@@ -484,10 +487,16 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
         return () => this.changeListeners.delete(cb);
       },
     };
-    const sup = new SingletonSupervisor(host, name, start, options.settleMs ?? this.config.settleMs, options);
+    const sup = new SingletonSupervisor(host, name, start, options.settleMs ?? this.config.settleMs, options, options.etcd ? this.etcdLease(name, options.etcd) : undefined);
     this.supervisors.add(sup);
     sup.run().catch((err: unknown) => this.config.logger.error(`${name} supervisor failed: ${describeError(err)}`, { name }));
     return sup;
+  }
+
+  /** The etcd lease backend of a Singleton (throws ERR_CONFIG on bad endpoints). */
+  private etcdLease(name: string, o: EtcdLeaseOptions): EtcdLease {
+    const cfg = this.config;
+    return new EtcdLease({ ...o, self: cfg.name, name, cluster: cfg.cluster, clock: cfg.clock, logger: cfg.logger, failureTimeoutMs: cfg.failureTimeoutMs });
   }
 
   private onFatal(err: ClusterError): void {

@@ -22,6 +22,11 @@ export const SINGLE_VALUE_FLAGS: readonly string[] = [
   'settle',
   'quorum',
   'state-dir',
+  'lease',
+  'etcd-endpoints',
+  'etcd-prefix',
+  'etcd-user',
+  'etcd-password-file',
   'timeout',
   'file',
 ];

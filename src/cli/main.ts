@@ -24,6 +24,13 @@ import { MAX_NAME_LENGTH } from '../wire/messages.js';
 import { roaringSingleton, SINGLETON_NAME } from '../singleton/singleton.js';
 import { DEFAULT_SETTLE_MS } from '../singleton/supervisor.js';
 import { traceStartup } from '../util/startup-trace.js';
+import { cleanText } from '../util/untrusted.js';
+import { DEFAULT_ETCD_PREFIX } from '../singleton/etcd-lease.js';
+import type { EtcdLeaseOptions } from '../singleton/etcd-lease.js';
+import { parseEndpoints } from '../singleton/etcd-client.js';
+
+/** The etcd endpoint --lease etcd uses when --etcd-endpoints is not given. */
+const DEFAULT_ETCD_ENDPOINT = 'http://127.0.0.1:2379';
 
 /** Exit code after a clean stop. */
 export const EXIT_OK = 0;
@@ -53,6 +60,8 @@ interface CliArgs {
   failover: boolean;
   quorum: number | undefined;
   stateDir: string | undefined;
+  /** The etcd lease of the Singleton (--lease etcd), or undefined for the cluster's own. */
+  etcd: EtcdLeaseOptions | undefined;
 }
 
 /**
@@ -136,8 +145,14 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s:
     .option('failover', { type: 'boolean', default: false, describe: 'when the Singleton\'s node dies or leaves, another node takes over (unique and fault tolerant)' })
     .option('quorum', { type: 'string', describe: 'split-brain protection (implies --failover): run the Singleton only while at least N members, this one included, are in sight' })
     .option('state-dir', { type: 'string', describe: 'directory where the node keeps the highest fencing epochs it has seen, so epochs keep rising across a restart of the whole cluster' })
+    .option('lease', { choices: ['quorum', 'etcd'] as const, default: 'quorum' as const, describe: 'who elects the failover Singleton: quorum = the cluster itself (with --quorum N, grants from N members); etcd = an etcd v3 lease (implies --failover; see --etcd-endpoints)' })
+    .option('etcd-endpoints', { type: 'string', describe: `etcd client URLs for --lease etcd, comma-separated (default ${DEFAULT_ETCD_ENDPOINT})` })
+    .option('etcd-prefix', { type: 'string', describe: `key prefix of the election key in etcd (default ${DEFAULT_ETCD_PREFIX}); the key is PREFIX<cluster>/Singleton` })
+    .option('etcd-user', { type: 'string', describe: 'etcd user name, when etcd has authentication on; the password comes from --etcd-password-file or $CLUSTER_NODE_ETCD_PASSWORD' })
+    .option('etcd-password-file', { type: 'string', describe: 'read the etcd password from this file (first line)' })
     .example('$0 --sname alice --cookie foo', 'start alice@<host> in a cluster with cookie foo')
     .example('$0 --sname alice --cookie foo --failover --quorum 2', 'fault-tolerant Singleton in a 3-node cluster')
+    .example('$0 --sname alice --cookie foo --lease etcd --etcd-endpoints http://10.0.0.9:2379', 'the Singleton elected through an etcd lease')
     .example('$0 --sname bob --cookie-file ~/.cookie', 'read the cookie from a file')
     .example('$0 cookie --new', `write a random cookie to ~/${HOME_COOKIE_FILE} (mode 600); then --cookie can be left out`)
     .example('$0 --sname carol --cookie foo --port 4370', 'listen on a fixed port')
@@ -183,6 +198,8 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s:
   if (!isIPv4(a.listen)) throw new UsageError(`--listen must be an IPv4 address of this machine, such as 0.0.0.0 (every interface) or 192.168.1.5; got ${JSON.stringify(a.listen)}`);
   if (a.interface !== undefined && !isIPv4(a.interface)) throw new UsageError(`--interface must be the IPv4 address of a local interface, such as 192.168.1.5; got ${JSON.stringify(a.interface)}`);
 
+  const etcd = etcdArgs(a, env, quorum);
+
   const found = resolveCookie({ cookie: a.cookie, cookieFile: a['cookie-file'], env });
   if ('error' in found) throw new UsageError(found.error);
   const cookie = found.cookie;
@@ -201,9 +218,47 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv, out: (s:
     failureTimeoutMs: failureTimeout,
     settleMs: settle,
     singleton: a.singleton,
-    failover: a.failover || quorum !== undefined,
+    failover: a.failover || quorum !== undefined || etcd !== undefined,
     quorum,
     stateDir: a['state-dir'],
+    etcd,
+  };
+}
+
+/** The --lease etcd options, checked: endpoints as URLs, a printable prefix, a password only with a user. */
+function etcdArgs(
+  a: { lease: 'quorum' | 'etcd'; 'etcd-endpoints'?: string | undefined; 'etcd-prefix'?: string | undefined; 'etcd-user'?: string | undefined; 'etcd-password-file'?: string | undefined },
+  env: NodeJS.ProcessEnv,
+  quorum: number | undefined,
+): EtcdLeaseOptions | undefined {
+  const given = (['etcd-endpoints', 'etcd-prefix', 'etcd-user', 'etcd-password-file'] as const).filter((f) => a[f] !== undefined);
+  if (a.lease !== 'etcd') {
+    if (given.length) throw new UsageError(`--${given[0]} is for --lease etcd`);
+    return undefined;
+  }
+  if (quorum !== undefined) throw new UsageError('--quorum is for the cluster\'s own election; with --lease etcd, etcd is the quorum: drop --quorum');
+  let endpoints: string[];
+  try {
+    endpoints = parseEndpoints((a['etcd-endpoints'] ?? DEFAULT_ETCD_ENDPOINT).split(',').map((e) => e.trim()).filter((e) => e.length > 0));
+  } catch (err) {
+    throw new UsageError(`--etcd-endpoints: ${describeError(err)}`);
+  }
+  const prefix = a['etcd-prefix'];
+  if (prefix !== undefined && (prefix.length === 0 || prefix.length > 200 || cleanText(prefix) !== prefix)) throw new UsageError('--etcd-prefix must be 1 to 200 printable characters, for example /cluster-node/');
+  const username = a['etcd-user'];
+  let password = env.CLUSTER_NODE_ETCD_PASSWORD;
+  if (a['etcd-password-file'] !== undefined) {
+    if (username === undefined) throw new UsageError('--etcd-password-file needs --etcd-user');
+    try {
+      password = readFileSync(a['etcd-password-file'], 'utf8').split(/\r?\n/)[0] ?? '';
+    } catch (err) {
+      throw new UsageError(`--etcd-password-file: cannot read it: ${describeError(err)}`);
+    }
+  }
+  return {
+    endpoints,
+    ...(prefix !== undefined ? { prefix } : {}),
+    ...(username !== undefined ? { username, password: password ?? '' } : {}),
   };
 }
 
@@ -449,7 +504,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         if (finishing) return;
         stopPrinter = startPrinter(node, out);
         if (args.singleton) {
-          const options = args.quorum !== undefined ? { failover: true, quorum: args.quorum } : { failover: args.failover };
+          const options = args.etcd ? { etcd: args.etcd } : args.quorum !== undefined ? { failover: true, quorum: args.quorum } : { failover: args.failover };
           node.singleton(SINGLETON_NAME, roaringSingleton(out, 1000, args.failover), options);
         }
       },

@@ -8,35 +8,28 @@
 // wins only once every connected member has named it the holder, so nodes claiming in
 // the same instant resolve to one before any code starts.
 //
-// Failover mode — unique and fault tolerant: every node running the supervisor is a
-// candidate (it registers a candidacy marker at start, so candidates are ordered by
-// how long they have been around). Whenever the name has no holder, exactly one
-// candidate — the longest-lived one alive in its view — takes it, with a fencing epoch
-// one above the highest ever seen. With a quorum, the tenure is granted by a quorum of
-// members first, and held only while a quorum is in sight. Only candidates vote: a
-// member that does not run this Singleton is neither counted nor asked. A holder whose own event
-// loop stalled past its lease (it may have been replaced meanwhile) stops at once.
+// Failover mode — unique and fault tolerant: the supervisor stands for the name
+// through a lease backend (lease.ts), and runs the code for as long as the backend
+// says the tenure holds, with the backend's fencing token as the epoch. The backend is
+// the cluster's own (quorum-lease.ts: the longest-lived candidate takes a free name,
+// with quorum grants when a quorum is set) unless another is given (etcd-lease.ts).
+// When a tenure ends (lost, superseded, stale), the code stops and the node stands
+// again; stop() stops the code first and then releases the lease (handover).
 //
 // Invariant: the code runs only while this node holds the name and its lease is valid.
 import { EventEmitter } from 'node:events';
 import { describeError } from '../errors.js';
 import type { Logger } from '../util/log.js';
-import type { Clock, TimerHandle } from '../util/clock.js';
+import type { Clock } from '../util/clock.js';
 import type { Claim } from '../registry/registry.js';
-import { compareClaims } from '../registry/registry.js';
-import { isUsableEpoch, MAX_COUNTER } from '../registry/bounds.js';
-import { leaseMs, quorumFreshMs, quorumRequestTimeoutMs, rejoinQuietMs } from '../membership/timing.js';
+import type { LeaseBackend } from './lease.js';
+import type { EtcdLeaseOptions } from './etcd-lease.js';
+import { QuorumLease } from './quorum-lease.js';
 
 /** Settle window before a Singleton claims its name: 2 s. */
 export const DEFAULT_SETTLE_MS = 2000;
 
-/** Registry names of candidacy markers start with this (never shown by registered()). */
-export const CANDIDATE_PREFIX = '\u0001candidate/';
-
-/** The prefix of every candidacy marker for the Singleton `name`; a node's marker is the prefix plus its node name. */
-export function candidacyPrefix(name: string): string {
-  return `${CANDIDATE_PREFIX}${name}/`;
-}
+export { CANDIDATE_PREFIX, candidacyPrefix } from './quorum-lease.js';
 
 /** What the Singleton's code receives. */
 export interface SingletonContext {
@@ -68,6 +61,13 @@ export interface SingletonOptions {
   failover?: boolean;
   /** Failover with split-brain protection: hold only while at least this many members (this node included) are in sight. */
   quorum?: number;
+  /**
+   * Failover through an etcd v3 lease instead of the cluster's own election (implies
+   * failover; not with quorum): the endpoints, an optional key prefix and credentials.
+   * The lease's TTL follows the node's failure timeout; ctx.epoch is the election
+   * key's etcd create revision.
+   */
+  etcd?: EtcdLeaseOptions;
 }
 
 /** The outcome of registering a name. */
@@ -150,24 +150,10 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   private stopChild: SingletonStop | undefined;
   private abort: AbortController | undefined;
   private unsubscribe: (() => void) | undefined;
-  private timer: TimerHandle | undefined;
-  private acquiring = false;
-  private tenureStartedAt = 0;
-  /** Do not take the name before this time: after a stale tenure, or after this node was itself unresponsive. */
-  private quietUntil = 0;
-  /** Members connected at the last check that found the tenure valid. */
-  private lastGoodMembers: string[] = [];
-  /** The holder a standby last said (owner#inc#epoch; '' for none). */
-  private holderNoted = '';
-  /** The candidates in sight a waiting successor last said (-1: not waiting). */
-  private waitingNoted = -1;
-  /** Set when our lease ran out (our loop stalled): the tenure is suspended until we know whether anyone lost sight of us. */
-  private stall: { since: number; members: string[] } | undefined;
   private readonly failover: boolean;
-  private readonly quorum: number;
-  private epochExhausted = false;
-  /** Set while the last attempt could not save its epoch (the error is logged once per run of failures). */
-  private unsaved = false;
+  /** The lease backend of failover mode (the cluster's own quorum lease unless one is given). */
+  private readonly lease: LeaseBackend | undefined;
+  private campaignAbort: AbortController | undefined;
 
   constructor(
     private readonly host: SingletonHost,
@@ -175,19 +161,12 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
     private readonly start: SingletonStart,
     private readonly settleMs: number,
     options: SingletonOptions = {},
+    lease?: LeaseBackend,
   ) {
     super();
-    this.quorum = options.quorum ?? 0;
-    this.failover = options.failover === true || this.quorum > 0;
-  }
-
-  private get candidacy(): string {
-    return candidacyPrefix(this.name) + this.host.name;
-  }
-
-  /** Lease: how long after our last on-time tick we may still act. */
-  private leaseMs(): number {
-    return leaseMs(this.host.failureTimeoutMs, this.host.heartbeatIntervalMs);
+    const quorum = options.quorum ?? 0;
+    this.failover = options.failover === true || quorum > 0 || lease !== undefined;
+    this.lease = this.failover ? (lease ?? new QuorumLease(host, name, quorum)) : undefined;
   }
 
   /** Settle, then claim (default mode) or stand as a candidate (failover). */
@@ -225,201 +204,46 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
 
   // ---- failover ----------------------------------------------------------------
 
+  /** Stand for the name through the lease backend; each time the lease is won, begin a tenure with its token. */
   private async runFailover(): Promise<void> {
-    await this.host.register(this.candidacy);
     this.state = 'standby';
-    this.unsubscribe = this.host.onChange((event, name, claim) => {
-      if (event === 'lost' && name === this.name && this.state === 'running' && claim) {
-        this.host.logger.warn(`${this.name} (epoch ${this.epoch}) superseded by ${claim.owner} (epoch ${claim.epoch ?? 0}); stopping`, { name: this.name, winner: claim.owner });
-        void this.halt('standby', `superseded by ${claim.owner}`);
-        return;
-      }
-      if (event === 'nodedown' || event === 'nodeup' || name === this.name || name.startsWith(candidacyPrefix(this.name))) this.check();
-    });
-    this.schedule();
-    this.check();
+    this.campaign();
   }
 
-  private schedule(): void {
-    this.timer = this.host.clock.setTimeout(() => {
-      this.check();
-      if (this.state === 'standby' || this.state === 'running') this.schedule();
-    }, this.host.heartbeatIntervalMs / 2);
-  }
-
-  private leaseExpired(now: number): boolean {
-    return now - this.host.lastHealthyTickAt() > this.leaseMs() && now - this.tenureStartedAt > this.leaseMs();
+  private campaign(): void {
+    const lease = this.lease;
+    if (!lease || this.state !== 'standby') return;
+    const ac = new AbortController();
+    this.campaignAbort = ac;
+    lease
+      .acquire(ac.signal, { lost: (why, release) => this.lostTenure(why, release) })
+      .then(async (tenure) => {
+        if (!tenure) return;
+        if (this.state !== 'standby') {
+          await lease.release();
+          return;
+        }
+        await this.begin(tenure.token);
+      })
+      .catch((err: unknown) => this.host.logger.error(`${this.name}: standing for the lease failed: ${describeError(err)}`, { name: this.name }));
   }
 
   /**
-   * The other members that vote on this name: those standing as candidates for it (a
-   * candidacy marker in the registry). An observer (--no-singleton, or a node running
-   * other Singletons only) is neither counted towards a quorum nor asked for a grant.
+   * The backend ended the tenure: stop the code, then give the lease back when asked,
+   * and only then stand again (a release never reaches a later tenure's lease).
    */
-  private voters(): string[] {
-    const prefix = candidacyPrefix(this.name);
-    return this.host.claimsOfMembers(prefix).filter((c) => c.owner !== this.host.name && c.name === prefix + c.owner).map((c) => c.owner);
-  }
-
-  private quorumInSight(): boolean {
-    return this.quorum === 0 || this.host.freshMembers(quorumFreshMs(this.host.failureTimeoutMs, this.host.heartbeatIntervalMs), new Set(this.voters())) + 1 >= this.quorum;
+  private lostTenure(why: string, release: boolean): void {
+    if (this.state !== 'running') return;
+    void this.halt('standby', why).then(async () => {
+      if (release) await this.lease?.release();
+      this.campaign();
+    });
   }
 
   /** Whether this tenure may still act. */
   private valid(): boolean {
     if (this.state !== 'running') return false;
-    if (!this.failover) return true;
-    if (this.stall || this.leaseExpired(this.host.clock.now())) return false;
-    return this.quorumInSight();
-  }
-
-  /**
-   * The failover loop body. A running tenure whose lease ran out (our own loop stalled)
-   * is suspended — the code's isValid() is false — until we have read what arrived
-   * meanwhile: if every member we saw before still holds its connection to us, nobody
-   * declared us down, so nobody took over, and the tenure resumes; otherwise it is
-   * stale and stops. A tenure that loses sight of its quorum stops. A standby takes
-   * the name when it is free and this node is the longest-lived candidate.
-   */
-  private check(): void {
-    const now = this.host.clock.now();
-    this.noteOwnHealth(now);
-    if (this.state === 'running') {
-      if (!this.stall && this.leaseExpired(now)) this.stall = { since: now, members: this.lastGoodMembers };
-      if (this.stall) {
-        const stall = this.stall;
-        const readSince = this.host.lastHealthyTickAt() > stall.since;
-        if (!readSince && now - stall.since < rejoinQuietMs(this.host.failureTimeoutMs)) return;
-        const present = new Set(this.host.members());
-        const lost = stall.members.filter((m) => !present.has(m));
-        if (readSince && lost.length === 0) {
-          this.stall = undefined;
-          this.host.logger.info(`${this.name} (epoch ${this.epoch}) resumes after a stall of ${((now - stall.since) / 1000 + this.leaseMs() / 1000).toFixed(1)} s: no member lost sight of this node`, { name: this.name, epoch: this.epoch });
-        } else {
-          const names = lost.map((m) => m.replace(/#\d+$/, ''));
-          return this.stale(`this node was unresponsive and ${names.length ? `${names.join(', ')} lost sight of it` : 'could not catch up'}; it may have been replaced`);
-        }
-      }
-      if (!this.quorumInSight()) return this.stale(`fewer than ${this.quorum} members in sight (quorum lost)`);
-      this.lastGoodMembers = this.host.members();
-      return;
-    }
-    if (this.state !== 'standby' || this.acquiring) return;
-    const holder = this.host.holder(this.name);
-    this.noteHolder(holder);
-    if (now < this.quietUntil) return;
-    // A member we have not synced with yet may hold the name: learn that first.
-    if (!this.host.isSynced()) return;
-    if (holder) return;
-    const successor = this.successor();
-    if (successor !== this.host.name) return;
-    if (!this.quorumInSight()) return this.noteWaiting();
-    this.waitingNoted = -1;
-    void this.acquire();
-  }
-
-  /** A standby says who holds the name, once per change of holder or epoch. */
-  private noteHolder(holder: Claim | undefined): void {
-    const key = holder ? `${holder.owner}#${holder.incarnation}#${holder.epoch ?? 0}` : '';
-    if (key === this.holderNoted) return;
-    this.holderNoted = key;
-    if (!holder || holder.owner === this.host.name) return;
-    const epoch = holder.epoch ?? 0;
-    this.host.logger.info(`${this.name} is held by ${holder.owner}${epoch ? `, epoch ${epoch}` : ''}; this node stands by`, { name: this.name, holder: holder.owner, epoch });
-  }
-
-  /** The successor below its quorum says so, and for how many it waits, once per change of the count. */
-  private noteWaiting(): void {
-    const inSight = this.host.freshMembers(quorumFreshMs(this.host.failureTimeoutMs, this.host.heartbeatIntervalMs), new Set(this.voters())) + 1;
-    if (inSight === this.waitingNoted) return;
-    this.waitingNoted = inSight;
-    const missing = this.quorum - inSight;
-    this.host.logger.info(`${this.name}: waiting for a quorum: ${inSight} of ${this.quorum} candidates in sight (this one included), ${missing} more needed`, { name: this.name, inSight, quorum: this.quorum });
-  }
-
-  /**
-   * Right after this node was itself unresponsive — its loop stalled past the lease, or
-   * a member told it that it was declared down — its view of who is down is suspect:
-   * the members whose connections it just saw close are alive, judged *it* down, and
-   * are redialing it. Taking the name then would start a second, needless tenure while
-   * theirs runs. So a standby waits one failure timeout for them to come back and sync.
-   */
-  private noteOwnHealth(now: number): void {
-    const since = Math.max(this.host.lastDeclaredDownAt(), now - this.host.lastHealthyTickAt() > this.leaseMs() ? now : -Infinity);
-    this.quietUntil = Math.max(this.quietUntil, since + rejoinQuietMs(this.host.failureTimeoutMs));
-  }
-
-  private stale(why: string): void {
-    this.stall = undefined;
-    this.host.logger.warn(`stale tenure of ${this.name} (epoch ${this.epoch}): ${why}; stopping`, { name: this.name, epoch: this.epoch });
-    // Give reconnections a moment to start (their sync then holds us back as well).
-    this.quietUntil = this.host.clock.now() + 2 * this.host.heartbeatIntervalMs;
-    void this.halt('standby', 'stale tenure').then(() => {
-      this.host.unregister(this.name);
-    });
-  }
-
-  /** The longest-lived candidate alive in our view (earliest candidacy). */
-  private successor(): string | undefined {
-    const prefix = candidacyPrefix(this.name);
-    const candidates = this.host.claimsOfMembers(prefix).sort(compareClaims);
-    return candidates[0]?.owner;
-  }
-
-  private async acquire(): Promise<void> {
-    this.acquiring = true;
-    try {
-      // Without a quorum the epoch is read when the claim is made (highest seen + 1), so
-      // one learned while waiting for the registry to sync is never reused.
-      const epoch = this.host.epochOf(this.name) + 1;
-      if (!isUsableEpoch(epoch)) {
-        // Only reachable after members walked the epoch up to the ceiling in bounded steps: stay a standby.
-        if (!this.epochExhausted) this.host.logger.error(`${this.name}: the fencing epoch ${this.host.epochOf(this.name)} is at the ceiling ${MAX_COUNTER}; no tenure can start (clear the state file)`, { name: this.name });
-        this.epochExhausted = true;
-        return;
-      }
-      if (this.quorum > 0) {
-        const askedAt = this.host.clock.now();
-        const requestMs = quorumRequestTimeoutMs(this.host.failureTimeoutMs);
-        const { granted, highestEpoch } = await this.host.requestQuorum(this.name, epoch, this.quorum, requestMs, this.voters());
-        if (this.state !== 'standby') return this.host.releaseQuorum(this.name, epoch, granted);
-        if (granted.length < this.quorum) {
-          this.host.releaseQuorum(this.name, epoch, granted);
-          this.host.logger.debug(`${this.name}: ${granted.length} of ${this.quorum} grants for epoch ${epoch} (highest seen ${highestEpoch}); will retry`, { name: this.name });
-          return;
-        }
-        // The grants keep others out for grantLifetimeMs (membership/timing.ts) from when
-        // each voter got the request: the claim goes out at once, within the request's
-        // deadline and without waiting for a sync, or the grants go back.
-        if (this.host.clock.now() - askedAt > requestMs || !this.host.isSynced()) {
-          this.host.releaseQuorum(this.name, epoch, granted);
-          this.host.logger.debug(`${this.name}: grants for epoch ${epoch} came too late to claim on (or the registry is not synced); will retry`, { name: this.name });
-          return;
-        }
-      }
-      if (this.state !== 'standby' || this.host.holder(this.name)) return;
-      const result = await this.host.register(this.name, this.quorum > 0 ? epoch : 'next');
-      if (!result.won || this.state !== 'standby') {
-        if (result.won) this.host.unregister(this.name);
-        return;
-      }
-      // Never run on an epoch a crash could forget: the claim's epoch is durably saved
-      // (with a state directory) before the tenure starts; if it cannot be, the claim
-      // goes and this node stays a standby.
-      const claimed = result.claim.epoch ?? epoch;
-      const saved = await this.host.persistEpoch(this.name, claimed);
-      const holder = this.host.holder(this.name);
-      if (!saved || this.state !== 'standby' || holder?.owner !== this.host.name) {
-        if (holder?.owner === this.host.name) this.host.unregister(this.name);
-        if (!saved && !this.unsaved) this.host.logger.error(`${this.name}: epoch ${claimed} could not be saved; staying a standby (no tenure runs on an unsaved epoch)`, { name: this.name, epoch: claimed });
-        if (!saved) this.unsaved = true;
-        return;
-      }
-      this.unsaved = false;
-      await this.begin(claimed);
-    } finally {
-      this.acquiring = false;
-    }
+    return this.lease ? this.lease.valid() : true;
   }
 
   // ---- both modes ----------------------------------------------------------------
@@ -427,9 +251,6 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   private async begin(epoch: number): Promise<void> {
     this.state = 'running';
     this.epoch = epoch;
-    this.tenureStartedAt = this.host.clock.now();
-    this.lastGoodMembers = this.host.members();
-    this.stall = undefined;
     this.abort = new AbortController();
     try {
       const stop = await this.start({ name: this.name, node: this.host.name, epoch, signal: this.abort.signal, isValid: () => this.valid() });
@@ -437,7 +258,8 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
     } catch (err) {
       this.host.logger.error(`${this.name} failed to start: ${describeError(err)}; not restarting`, { name: this.name });
       await this.halt('failed', 'start failed');
-      this.host.unregister(this.name);
+      if (this.lease) await this.lease.release();
+      else this.host.unregister(this.name);
       return;
     }
     if ((this.state as SingletonState) !== 'running') {
@@ -451,13 +273,16 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
   /** Stop the Singleton (if running), release the name and, in failover mode, hand over. */
   async stop(): Promise<void> {
     const wasRunning = this.state === 'running';
-    this.host.clock.clearTimeout(this.timer);
+    this.campaignAbort?.abort();
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    if (this.failover) this.host.unregister(this.candidacy);
+    this.lease?.close();
     await this.halt('stopped', 'node stopping');
     this.state = 'stopped';
-    if (wasRunning) this.host.unregister(this.name);
+    if (wasRunning) {
+      if (this.lease) await this.lease.release();
+      else this.host.unregister(this.name);
+    }
   }
 
   private async halt(state: SingletonState, reason: string): Promise<void> {
