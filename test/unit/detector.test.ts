@@ -20,8 +20,9 @@ class ScriptedMesh implements DetectorHost {
   readonly log = silentLogger;
   readonly heartbeatIntervalMs = HB;
   readonly failureTimeoutMs = FT;
+  readonly self = 'a';
   readonly heard = new Map<string, number>();
-  readonly pings: { at: number; seq: number }[] = [];
+  readonly pings: { at: number; seq: number; to: readonly string[] }[] = [];
   readonly sent: { to: string; msg: FdMessage }[] = [];
   readonly downs: { name: string; at: number; silentForMs: number }[] = [];
 
@@ -42,8 +43,17 @@ class ScriptedMesh implements DetectorHost {
     return this.heard.get(name);
   }
 
-  sendPings(seq: number): void {
-    this.pings.push({ at: this.clock.now(), seq });
+  incarnation(name: string): string | undefined {
+    return this.heard.has(name) ? `inc-${name}` : undefined;
+  }
+
+  sendPings(seq: number, to: readonly string[]): void {
+    this.pings.push({ at: this.clock.now(), seq, to });
+  }
+
+  /** What the detector sent, subscriptions left out. */
+  checks(): { to: string; msg: FdMessage }[] {
+    return this.sent.filter((s) => s.msg.k !== 'watch');
   }
 
   sendFd(to: string, msg: FdMessage): void {
@@ -75,15 +85,16 @@ test('heartbeats go out on wall-clock multiples of the interval', () => {
   assert.equal(mesh.pings.length, 5, 'no ticks after stop()');
 });
 
-test('a silent member is checked with the others, then declared down when its silence reaches the failure timeout', () => {
+test('a silent member is checked with the others that watch it, then declared down when its silence reaches the failure timeout', () => {
   const mesh = new ScriptedMesh(['b', 'c', 'd', 'e', 'f']);
   const det = new Detector(mesh);
   run(mesh, 1000);
   const lastHeard = mesh.heard.get('b')!;
   run(mesh, 3000, ['b']);
   const probes = mesh.sent.filter((s) => s.msg.k === 'probe');
-  assert.equal(probes.length, 3, 'asks three of the other four');
-  assert.ok(probes.every((p) => p.to !== 'b' && p.msg.peer === 'b'));
+  // The ring a b c d e f: b's watchers are a (us), f and e.
+  assert.deepEqual(probes.map((p) => p.to), ['f', 'e'], 'asks the other members that watch it (its ring predecessors)');
+  assert.ok(probes.every((p) => p.msg.k === 'probe' && p.msg.peer === 'b'));
   // They do not hear it either: down as soon as the last answer is in.
   for (const p of probes) det.onMessage(p.to, { k: 'seen', peer: 'b', agoMs: 2800 });
   assert.deepEqual(mesh.downs.map((x) => x.name), ['b']);
@@ -124,7 +135,7 @@ test('alone with a silent member, no one to ask: down at once', () => {
   run(mesh, 1000);
   run(mesh, 3000, ['b']);
   assert.deepEqual(mesh.downs.map((x) => x.name), ['b']);
-  assert.deepEqual(mesh.sent, []);
+  assert.deepEqual(mesh.checks(), []);
   det.stop();
 });
 
@@ -135,7 +146,7 @@ test('answers probes with how long ago we heard the member, -1 for a stranger', 
   run(mesh, 700, ['c']);
   det.onMessage('b', { k: 'probe', peer: 'c' });
   det.onMessage('b', { k: 'probe', peer: 'zed' });
-  assert.deepEqual(mesh.sent, [
+  assert.deepEqual(mesh.checks(), [
     { to: 'b', msg: { k: 'seen', peer: 'c', agoMs: 700 } },
     { to: 'b', msg: { k: 'seen', peer: 'zed', agoMs: -1 } },
   ]);
