@@ -692,7 +692,7 @@ export class Mesh {
   private declareDown(name: string, silentFor: number, reporters?: readonly string[]): void {
     const peer = this.peers.get(name);
     if (!peer) return;
-    const reason = reporters ? `declared down by ${reporters.join(' and ')}` : `no heartbeat for ${Math.round(silentFor)} ms`;
+    const reason = reporters ? `reported down by ${reporters.join(' and ')}` : `no heartbeat for ${Math.round(silentFor)} ms`;
     this.down(peer, reason);
     peer.conn.close({ code: 'DECLARED_DOWN', reason });
   }
