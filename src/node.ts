@@ -221,6 +221,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       },
       fatal: (err) => this.onFatal(err),
       observerRequest: (_observer, body) => this.answerObserver(body),
+      leaseWatch: () => [...this.supervisors].flatMap((s) => s.leaseWatch()),
     }, this.signingKey);
     this.mesh = mesh;
     this.startedAt = cfg.clock.now();

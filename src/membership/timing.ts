@@ -70,6 +70,36 @@ export function leaseMs(failureTimeoutMs: number, heartbeatIntervalMs: number): 
 }
 
 /**
+ * Latest time after a frozen member's last heartbeat at which each of its watchers (its
+ * ring predecessors, and the members its leases concern) declares it down, for
+ * heartbeats that take under half an interval to arrive: suspected on the aligned tick
+ * failureTimeoutMs after that heartbeat (suspicionMs), confirmed within one probe
+ * window. The earliest is that tick itself (every member asked answered "silent").
+ */
+export function watcherDetectionMs(failureTimeoutMs: number, heartbeatIntervalMs: number): number {
+  return failureTimeoutMs + probeWindowMs(heartbeatIntervalMs);
+}
+
+/**
+ * Latest time after a frozen member's last heartbeat at which a member that does not
+ * watch it declares it down, told by two of its watchers: their verdict plus the
+ * transit of their reports (netMs).
+ */
+export function reportedDetectionMs(failureTimeoutMs: number, heartbeatIntervalMs: number, netMs: number): number {
+  return watcherDetectionMs(failureTimeoutMs, heartbeatIntervalMs) + netMs;
+}
+
+/**
+ * The same with a single report (the other watchers are gone too, or slow): the member
+ * then watches the frozen one itself from the report on, and its own check decides: on
+ * the first aligned tick past suspicionMs after the report (up to an interval later,
+ * as the report comes between ticks), plus a probe window.
+ */
+export function singleReportDetectionMs(failureTimeoutMs: number, heartbeatIntervalMs: number, netMs: number): number {
+  return reportedDetectionMs(failureTimeoutMs, heartbeatIntervalMs, netMs) + suspicionMs(failureTimeoutMs, heartbeatIntervalMs) + heartbeatIntervalMs + probeWindowMs(heartbeatIntervalMs);
+}
+
+/**
  * Silence past which a suspect is declared down at once, without asking other members:
  * twice the failure timeout (by then an indirect check could only confirm it).
  */

@@ -50,6 +50,13 @@ export type AdmissionAction =
   | 'yield-name'
   /** A new incarnation of a member whose old connection fell silent: down, then up. */
   | 'replace-restarted'
+  /**
+   * A new incarnation of a member whose old connection is open but not watched (the
+   * failure detector gets no heartbeats from it, so its silence says nothing): close
+   * the new one with BUSY and watch the old one; the newcomer's retry then finds it
+   * down (restarted) or live (refused with ERR_NAME_IN_USE).
+   */
+  | 'refuse-unverified'
   /** We dialed a candidate advertised as X and proved Y: close with NAME_MISMATCH. */
   | 'refuse-name-mismatch'
   /** The peer's incarnation proved another signing key before (identities.ts): close with KEY_MISMATCH. */
@@ -62,8 +69,8 @@ export interface ExistingConnection {
   open: boolean;
   /** Name of the node that dialed it. */
   dialer: string;
-  /** Time since we last heard anything on it, ms. */
-  silentForMs: number;
+  /** Time since we last heard anything on it, ms; undefined when we cannot tell (we do not watch its heartbeats). */
+  silentForMs: number | undefined;
   /** Time since it became the active connection, ms. */
   ageMs: number;
 }
@@ -115,7 +122,7 @@ export function decideAdmission(i: AdmissionInput): AdmissionAction {
     return holder.inc === self.inc ? 'refuse-name-in-use' : 'yield-name';
   }
   if (!existing) return 'accept';
-  const heardRecently = existing.silentForMs <= HEALTHY_SILENCE_INTERVALS * i.heartbeatIntervalMs;
+  const heardRecently = existing.silentForMs !== undefined && existing.silentForMs <= HEALTHY_SILENCE_INTERVALS * i.heartbeatIntervalMs;
   const healthy = existing.open && heardRecently;
   if (existing.inc === peer.inc) {
     if (!existing.open) return 'replace';
@@ -123,6 +130,8 @@ export function decideAdmission(i: AdmissionInput): AdmissionAction {
     const keep = preferConnection({ dialer: existing.dialer }, { dialer: i.dialer }, self.name, peer.name);
     return keep === 'existing' ? 'refuse-duplicate' : 'replace';
   }
+  // Another incarnation: a live one keeps its name; one we cannot judge (not watched) is checked first.
+  if (existing.silentForMs === undefined && existing.open) return 'refuse-unverified';
   return heardRecently ? 'refuse-name-in-use' : 'replace-restarted';
 }
 

@@ -24,7 +24,7 @@ export type GoodbyeCode =
   | 'NAME_MISMATCH'
   /** The peer presented another signing key than the one its incarnation proved before: an impostor. */
   | 'KEY_MISMATCH'
-  /** Too many observers (hidden nodes) are connected; try again later. */
+  /** Too many observers (hidden nodes) are connected, or a member's previous incarnation is being checked; try again later. */
   | 'BUSY'
   /** Two hidden nodes met: observers only talk to members. */
   | 'HIDDEN';

@@ -55,6 +55,8 @@ export interface MeshEvents {
   fatal(err: ClusterError): void;
   /** The answer to an observer's (a hidden node's) status-channel message; undefined: none. */
   observerRequest?(observer: string, body: unknown): unknown;
+  /** Members the Singleton's lease rules need the failure detector to watch (membership/detector.ts); default none. */
+  leaseWatch?(): Iterable<string>;
 }
 
 interface Peer {
@@ -159,13 +161,19 @@ export class Mesh {
       log: this.log,
       heartbeatIntervalMs: this.config.heartbeatIntervalMs,
       failureTimeoutMs: this.config.failureTimeoutMs,
+      self: this.config.name,
+      // A hidden node's members neither subscribe to it nor report to it: it hears them
+      // by the pongs to its pings, to every member.
+      watchAll: this.config.hidden,
       members: () => [...this.peers.keys()],
       lastHeard: (name) => this.peers.get(name)?.conn.lastReceivedAt,
-      sendPings: (seq) => {
-        for (const peer of this.peers.values()) peer.conn.send({ t: 'ping', seq });
+      incarnation: (name) => this.peers.get(name)?.member.incarnation,
+      leaseWatch: () => this.events.leaseWatch?.() ?? [],
+      sendPings: (seq, to) => {
+        for (const name of to) this.peers.get(name)?.conn.send({ t: 'ping', seq });
       },
       sendFd: (to, msg) => void this.peers.get(to)?.conn.send({ t: 'app', ch: FD_CHANNEL, body: msg }),
-      declareDown: (name, silentForMs) => this.declareDown(name, silentForMs),
+      declareDown: (name, silentForMs, reporters) => this.declareDown(name, silentForMs, reporters),
     });
   }
 
@@ -475,7 +483,8 @@ export class Mesh {
         inc: existing.member.incarnation,
         open: existing.conn.state !== 'closed',
         dialer: existing.dialer,
-        silentForMs: now - existing.conn.lastReceivedAt,
+        // Only a member whose heartbeats we watch has a silence we can judge.
+        silentForMs: this.detector?.observedSilenceMs(peer.name),
         ageMs: now - existing.since,
       },
       heartbeatIntervalMs: this.config.heartbeatIntervalMs,
@@ -501,6 +510,14 @@ export class Mesh {
           code: 'NAME_MISMATCH',
         });
         conn.close({ code: 'NAME_MISMATCH', reason: 'this address was advertised under another name' });
+        return false;
+      case 'refuse-unverified':
+        // A new incarnation under a member's name while the old one's connection is open
+        // and unwatched: watch the old one, and let the newcomer come back. Restarted:
+        // the old one is declared down meanwhile; a second live node: refused then.
+        this.detector?.doubt(peer.name);
+        this.log.debug('a new incarnation of a connected member; checking the old one first', { peer: peer.name, addr: `${host}:${conn.remotePort}` });
+        conn.close({ code: 'BUSY', reason: 'the previous incarnation of this node is still connected; checking it, try again' });
         return false;
       case 'refuse-duplicate':
         conn.close({ code: 'DUPLICATE', reason: 'a connection between these nodes already exists' });
@@ -651,6 +668,8 @@ export class Mesh {
         return;
       case 'app':
         if (msg.ch === FD_CHANNEL) {
+          // Subscriptions belong to one connection: a replaced one has no say.
+          if (this.peers.get(peer.member.name) !== peer) return;
           try {
             this.detector?.onMessage(peer.member.name, msg.body);
           } catch (err) {
@@ -670,10 +689,10 @@ export class Mesh {
   /** Clock time a member last told us it declared us down (-Infinity: never). */
   declaredDownAt = -Infinity;
 
-  private declareDown(name: string, silentFor: number): void {
+  private declareDown(name: string, silentFor: number, reporters?: readonly string[]): void {
     const peer = this.peers.get(name);
     if (!peer) return;
-    const reason = `no heartbeat for ${Math.round(silentFor)} ms`;
+    const reason = reporters ? `reported down by ${reporters.join(' and ')}` : `no heartbeat for ${Math.round(silentFor)} ms`;
     this.down(peer, reason);
     peer.conn.close({ code: 'DECLARED_DOWN', reason });
   }
@@ -685,7 +704,7 @@ function nameForLog(c: Candidate): string | undefined {
   return name === undefined ? undefined : logSafe(name);
 }
 
-/** The mesh-internal channel of the failure detector's indirect checks. */
+/** The mesh-internal channel of the failure detector's messages (subscriptions, indirect checks, reports). */
 const FD_CHANNEL = 'fd';
 /** At most one "candidate table full" warning per source per this many ms. */
 const NOTICE_INTERVAL_MS = 60_000;

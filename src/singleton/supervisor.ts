@@ -169,6 +169,22 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
     this.lease = this.failover ? (lease ?? new QuorumLease(host, name, quorum)) : undefined;
   }
 
+  /**
+   * Members this node's failure detector must watch for this Singleton's lease rules
+   * (membership/detector.ts): a candidate watches the holder, since it takes over only
+   * once it declared the holder down on its own evidence; a holder watches the other
+   * candidates (quorum freshness must hear them); with a quorum every candidate watches
+   * the voters too (a successor needs a quorum in sight). None in the default mode.
+   */
+  leaseWatch(): string[] {
+    if (!this.failover || (this.state !== 'standby' && this.state !== 'running')) return [];
+    const out = new Set<string>();
+    if (this.state === 'running' || this.quorum > 0) for (const v of this.voters()) out.add(v);
+    const holder = this.host.holder(this.name);
+    if (holder && holder.owner !== this.host.name) out.add(holder.owner);
+    return [...out];
+  }
+
   /** Settle, then claim (default mode) or stand as a candidate (failover). */
   async run(): Promise<void> {
     await new Promise<void>((resolve) => this.host.clock.setTimeout(resolve, this.settleMs));

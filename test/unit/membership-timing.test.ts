@@ -17,9 +17,12 @@ import {
   quorumRequestTimeoutMs,
   refutedForMs,
   rejoinQuietMs,
+  reportedDetectionMs,
+  singleReportDetectionMs,
   stretchedTimeout,
   suspicionMs,
   tickLag,
+  watcherDetectionMs,
 } from '../../src/membership/timing.js';
 
 test('isOverdue: strictly more silence than the timeout', () => {
@@ -172,4 +175,68 @@ test('a quorum holder stops counting a silent voter before the voter can be decl
 
 test('a confirm round outlasts the detection of a silent member', () => {
   for (const [ft, hb] of PROFILES) assert.ok(confirmTimeoutMs(ft) > suspicionMs(ft, hb) + probeWindowMs(hb), `ft ${ft}, hb ${hb}`);
+});
+
+/**
+ * Detection after a freeze, on aligned ticks: the member sent its last heartbeat at
+ * `lastSent` (tick k plus its timer jitter) and froze. Its watchers suspect it on their
+ * first tick past suspicionMs of silence, and declare it down once the members they ask
+ * answer "silent" (earliest: a round trip) or the probe window ends (latest); each then
+ * reports it, and a member that does not watch it declares it down on the second report
+ * (one transit later), or on one report watches it itself from then on.
+ * Times are ms after lastSent: [earliest, latest].
+ */
+function detection(lastSent: number, hb: number, ft: number, net: number, receiverJitter: number): Record<'watcher' | 'reports' | 'oneReport', [number, number]> {
+  const suspected = firstSuspicion(lastSent + net, Infinity, hb, ft, receiverJitter)!;
+  const watcher: [number, number] = [suspected + 2 * net, suspected + probeWindowMs(hb)];
+  const reports: [number, number] = [watcher[0] + net, watcher[1] + net];
+  // One report: watched from its arrival; nothing was heard since.
+  const ownFrom = (reportAt: number): number => firstSuspicion(reportAt, Infinity, hb, ft, receiverJitter)!;
+  const oneReport: [number, number] = [ownFrom(reports[0]) + 2 * net, ownFrom(reports[1]) + probeWindowMs(hb)];
+  const rel = ([a, b]: [number, number]): [number, number] => [a - lastSent, b - lastSent];
+  return { watcher: rel(watcher), reports: rel(reports), oneReport: rel(oneReport) };
+}
+
+test('detection after a freeze, for watchers and for members told by reports: a table (LAN profile, 1 ms transit)', () => {
+  // [heartbeat k, sender jitter, receiver jitter] -> watcher, two reports, one report ([earliest, latest] ms after the last heartbeat)
+  const cases: [number, number, number, [number, number], [number, number], [number, number]][] = [
+    [10, 0, 0, [3002, 3250], [3003, 3251], [6002, 6750]],
+    [11, 0, 0, [3002, 3250], [3003, 3251], [6002, 6750]],
+    [10, 4, 0, [2998, 3246], [2999, 3247], [5998, 6746]],
+    [10, 0, 4, [3006, 3254], [3007, 3255], [6006, 6754]],
+  ];
+  for (const [k, senderJitter, receiverJitter, watcher, reports, oneReport] of cases) {
+    const got = detection(k * 500 + senderJitter, 500, 3000, 1, receiverJitter);
+    const at = `k ${k}, jitter ${senderJitter}/${receiverJitter}`;
+    assert.deepEqual(got.watcher, watcher, `watcher, ${at}`);
+    assert.deepEqual(got.reports, reports, `two reports, ${at}`);
+    assert.deepEqual(got.oneReport, oneReport, `one report, ${at}`);
+  }
+});
+
+test('detection after a freeze stays within the stated bounds, and no candidate can take over before the holder\'s lease ended', () => {
+  for (const [ft, hb] of PROFILES) {
+    for (const senderJitter of [0, 1, 4]) {
+      for (const net of [0.1, 1, 3]) {
+        for (const receiverJitter of [0, 1, 4]) {
+          for (let k = 10; k < 14; k++) {
+            const lastSent = k * hb + senderJitter;
+            const d = detection(lastSent, hb, ft, net, receiverJitter);
+            const at = `ft ${ft}, hb ${hb}, k ${k}, jitter ${senderJitter}/${receiverJitter}, net ${net}`;
+            // Bounds from timing.ts (receiver jitter comes on top: the ticks are late by it).
+            assert.ok(d.watcher[1] <= watcherDetectionMs(ft, hb) + receiverJitter + 1e-9, `watcher ${d.watcher[1]}, ${at}`);
+            assert.ok(d.reports[1] <= reportedDetectionMs(ft, hb, net) + receiverJitter + 1e-9, `reports ${d.reports[1]}, ${at}`);
+            assert.ok(d.oneReport[1] <= singleReportDetectionMs(ft, hb, net) + receiverJitter + 1e-9, `one report ${d.oneReport[1]}, ${at}`);
+            // The holder's last on-time tick sent that heartbeat; its lease ends leaseMs
+            // later. A candidate watches the holder (it takes over only on its own
+            // verdict), and every report stems from a watcher's own verdict: the earliest
+            // takeover, by any path, comes after the lease ended.
+            const leaseEnd = leaseMs(ft, hb);
+            assert.ok(leaseEnd < d.watcher[0], `lease ${leaseEnd} vs watcher ${d.watcher[0]}, ${at}`);
+            assert.ok(leaseEnd < d.reports[0] && leaseEnd < d.oneReport[0], at);
+          }
+        }
+      }
+    }
+  }
 });

@@ -37,6 +37,11 @@ test('decideAdmission', () => {
     ['same incarnation, simultaneous dial: the new one is alice\'s', input({}, { existing: { dialer: 'bob@h' }, dialer: ME }), 'replace'],
     ['a member\'s name, another incarnation, the member is live', input({ inc: 'b2' }, { existing: { silentForMs: 2 * HB } }), 'refuse-name-in-use'],
     ['a member\'s name, another incarnation, the member is silent (restarted)', input({ inc: 'b2' }, { existing: { silentForMs: 2 * HB + 1 } }), 'replace-restarted'],
+    // A member we do not watch sends us no heartbeats: its silence says nothing.
+    ['a member\'s name, another incarnation, the member is not watched: check it first', input({ inc: 'b2' }, { existing: { silentForMs: undefined } }), 'refuse-unverified'],
+    ['a member\'s name, another incarnation, not watched and its connection closed', input({ inc: 'b2' }, { existing: { silentForMs: undefined, open: false } }), 'replace-restarted'],
+    ['same incarnation, not watched, established: the tie-break decides (as for a silent one)', input({}, { existing: { dialer: 'bob@h', ageMs: OLD, silentForMs: undefined }, dialer: ME }), 'replace'],
+    ['same incarnation, not watched, established, the old one wins the tie-break', input({}, { existing: { dialer: ME, ageMs: OLD, silentForMs: undefined }, dialer: 'bob@h' }), 'refuse-duplicate'],
     // Relay insertion: a healthy established connection is never replaced.
     ['same incarnation, healthy established connection, new one would win the tie-break', input({}, { existing: { dialer: 'bob@h', ageMs: OLD, silentForMs: 2 * HB }, dialer: ME }), 'refuse-duplicate'],
     ['same incarnation, established but silent for over two intervals', input({}, { existing: { dialer: 'bob@h', ageMs: OLD, silentForMs: 2 * HB + 1 }, dialer: ME }), 'replace'],

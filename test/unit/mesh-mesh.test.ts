@@ -514,3 +514,67 @@ test('a node that yields its first dial still dials when the peer does not', asy
   await alice.mesh.stop();
   await bob.mesh.stop();
 });
+
+/** n members on hosts 10.0.0.1..n, all discovered by each other, formed into a full mesh. */
+async function cluster(clock: ManualClock, net: MemoryNetwork, n: number): Promise<Node[]> {
+  const nodes = Array.from({ length: n }, (_, i) => node(clock, net.host(`10.0.0.${i + 1}`), `n${i}@sim`, `10.0.0.${i + 1}`, KEY, i + 1));
+  for (const x of nodes) await x.mesh.start();
+  for (const x of nodes) {
+    for (const [j, y] of nodes.entries()) if (x !== y) x.mesh.peerFound({ id: `n${j}`, name: `n${j}@sim`, addresses: [y.host], port: y.mesh.port, source: 'mdns' });
+  }
+  await run(clock, 1500);
+  for (const x of nodes) assert.equal(x.mesh.members().length, n - 1, `${x.host} sees everyone`);
+  for (const x of nodes) x.events.length = 0;
+  return nodes;
+}
+
+test('a new incarnation under the name of a member we do not watch is held off until we watch it, then refused as a live node\'s name', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const nodes = await cluster(clock, net, 5);
+  try {
+    // n0 watches its ring successors n1, n2, n3: n4 sends it no heartbeats.
+    const target = nodes[0]!;
+    const dial = async (): Promise<Connection> => {
+      const stream = await net.host('10.0.0.66').dial(target.host, target.mesh.port, 1000);
+      const forged = handDialer(stream, clock, { name: 'n4@sim', inc: 'ffff', nonceByte: 9, up: 5 });
+      await run(clock, 50);
+      return forged;
+    };
+    const first = await dial();
+    assert.equal(first.state, 'closed');
+    assert.equal(first.byeCode, 'BUSY', 'cannot tell yet whether n4 is alive: come back');
+    await run(clock, 300);
+    const second = await dial();
+    assert.equal(second.state, 'closed');
+    assert.equal(second.byeCode, 'ERR_NAME_IN_USE', 'n4 is heard now: its name is in use');
+    await run(clock, 1000);
+    for (const n of nodes) assert.deepEqual(n.events, [], `${n.host}: no fatal, no nodedown, no relink`);
+    assert.equal(target.mesh.members().length, 4);
+  } finally {
+    for (const n of nodes) await n.mesh.stop();
+  }
+});
+
+test('a member frozen in a 6-node mesh is declared down by its watchers on their own evidence and by the others on their reports', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const nodes = await cluster(clock, net, 6);
+  try {
+    // Freeze n2: it stops sending anything (its detector stops; its connections stay open).
+    const frozen = nodes[2]!;
+    (frozen.mesh as unknown as { detector: { stop(): void } }).detector.stop();
+    await run(clock, 1000);
+    for (const n of nodes) {
+      if (n === frozen) continue;
+      // (Its mesh still answers dials, so it may come up again and go down again.)
+      const down = n.events.filter((e) => e.kind === 'nodedown');
+      assert.ok(down.length > 0 && down.every((e) => e.who === 'n2@sim'), `${n.host} took n2 down, and only n2`);
+      // n2's ring predecessors n1, n0, n5 judge it; n3 and n4 follow two of them.
+      if (['10.0.0.2', '10.0.0.1', '10.0.0.6'].includes(n.host)) assert.match(down[0]!.why!, /^no heartbeat for \d+ ms$/, n.host);
+      else assert.match(down[0]!.why!, /^reported down by n\d@sim and n\d@sim$/, n.host);
+    }
+  } finally {
+    for (const n of nodes) await n.mesh.stop();
+  }
+});

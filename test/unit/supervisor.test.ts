@@ -284,3 +284,33 @@ test('failover mode: a takeover that is not confirmed stays a standby and tries 
   await run(host, 1000);
   assert.deepEqual(tenures.map((t) => t.epoch), [2]);
 });
+
+test('leaseWatch: a standby watches the holder; a holder watches the other candidates; with a quorum every candidate watches the voters; the default mode watches no one', async () => {
+  const { host, sup } = await standbyBehindB();
+  host.nodeup('c', []);
+  host.claim('c', `${CANDIDATE_PREFIX}S/c`);
+  host.nodeup('d', []); // a member that does not run S
+  assert.deepEqual(sup.leaseWatch(), ['b'], 'the standby watches the holder only');
+  host.nodedown('b');
+  await run(host, 300);
+  assert.equal(sup.state, 'running');
+  assert.deepEqual(sup.leaseWatch(), ['c'], 'the holder watches the other candidate, not the member that does not run S');
+
+  const q = new ScriptedHost();
+  const quorumSup = new SingletonSupervisor(q, 'Q', () => {}, 100, { quorum: 3 });
+  q.nodeup('b', [['Q', 1]]);
+  q.nodeup('c', []);
+  void quorumSup.run();
+  await run(q, 200);
+  q.claim('b', `${CANDIDATE_PREFIX}Q/b`);
+  q.claim('c', `${CANDIDATE_PREFIX}Q/c`);
+  assert.equal(quorumSup.state, 'standby');
+  assert.deepEqual(quorumSup.leaseWatch().sort(), ['b', 'c'], 'a quorum standby watches the voters (the holder b among them)');
+
+  const d = new ScriptedHost();
+  const plain = new SingletonSupervisor(d, 'P', () => {}, 100);
+  d.nodeup('b', [['P', 1]]);
+  void plain.run();
+  await run(d, 300);
+  assert.deepEqual(plain.leaseWatch(), []);
+});
