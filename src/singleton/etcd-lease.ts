@@ -131,6 +131,11 @@ export class EtcdLease implements LeaseBackend {
     return r.key ? { owner: r.key.owner, token: r.key.createRevision } : undefined;
   }
 
+  /** etcd's lease TTL decides, not the cluster's failure detector: nobody to watch for it. */
+  watch(): string[] {
+    return [];
+  }
+
   close(): void {
     this.phase = 'closed';
     this.closing.abort();

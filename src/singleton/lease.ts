@@ -52,4 +52,10 @@ export interface LeaseBackend {
   holder(): Promise<LeaseHolder | undefined>;
   /** Stop standing: no more timers, requests or candidacy. Does not release a held lease (call release() after the code stopped). */
   close(): void;
+  /**
+   * Members whose heartbeats this backend's safety rules rely on: the failure detector
+   * watches them (membership/detector.ts). None when the backend's safety does not rest
+   * on the cluster's own failure detection (etcd: its lease TTL decides).
+   */
+  watch(): string[];
 }

@@ -159,6 +159,22 @@ export class QuorumLease implements LeaseBackend {
   }
 
   /**
+   * Members the failure detector must watch for these rules: a candidate watches the
+   * holder, since it takes over only once it declared the holder down on its own
+   * evidence; a holder watches the other candidates (quorum freshness must hear them);
+   * with a quorum every candidate watches the voters too (a successor needs a quorum in
+   * sight). Nobody while not standing.
+   */
+  watch(): string[] {
+    if (this.phase !== 'standby' && this.phase !== 'held') return [];
+    const out = new Set<string>();
+    if (this.phase === 'held' || this.quorum > 0) for (const v of this.voters()) out.add(v);
+    const holder = this.host.holder(this.name);
+    if (holder && holder.owner !== this.host.name) out.add(holder.owner);
+    return [...out];
+  }
+
+  /**
    * The other members that vote on this name: those standing as candidates for it (a
    * candidacy marker in the registry). An observer (--no-singleton, or a node running
    * other Singletons only) is neither counted towards a quorum nor asked for a grant.

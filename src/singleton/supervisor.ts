@@ -171,18 +171,12 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
 
   /**
    * Members this node's failure detector must watch for this Singleton's lease rules
-   * (membership/detector.ts): a candidate watches the holder, since it takes over only
-   * once it declared the holder down on its own evidence; a holder watches the other
-   * candidates (quorum freshness must hear them); with a quorum every candidate watches
-   * the voters too (a successor needs a quorum in sight). None in the default mode.
+   * (membership/detector.ts): what the lease backend names while we stand or hold; none
+   * in the default mode.
    */
   leaseWatch(): string[] {
     if (!this.failover || (this.state !== 'standby' && this.state !== 'running')) return [];
-    const out = new Set<string>();
-    if (this.state === 'running' || this.quorum > 0) for (const v of this.voters()) out.add(v);
-    const holder = this.host.holder(this.name);
-    if (holder && holder.owner !== this.host.name) out.add(holder.owner);
-    return [...out];
+    return this.lease?.watch() ?? [];
   }
 
   /** Settle, then claim (default mode) or stand as a candidate (failover). */

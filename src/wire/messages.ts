@@ -11,9 +11,11 @@ import { describeValue } from '../util/untrusted.js';
 /**
  * Wire protocol version; peers with another version are refused with both named.
  * Version 2: the CPace handshake on ristretto255. Version 3: CPace on X25519; the hello
- * carries a signing key (registry entries are signed) and the hidden flag.
+ * carries a signing key (registry entries are signed) and the hidden flag. Version 4:
+ * heartbeats only to the members that watch us (watch subscriptions and down reports
+ * on the failure detector's channel).
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Bytes of the Ed25519 public key in a hello. */
 export const SIGNING_KEY_BYTES = 32;

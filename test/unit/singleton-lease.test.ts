@@ -56,6 +56,10 @@ class ScriptedLease implements LeaseBackend {
   async holder(): Promise<LeaseHolder | undefined> {
     return undefined;
   }
+  watch(): string[] {
+    return [];
+  }
+
   close(): void {
     this.log.push('close');
   }
