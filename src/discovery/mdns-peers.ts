@@ -22,8 +22,12 @@ import type { KnownAnswer, ParsedResponse } from './mdns-records.js';
 export const DEFAULT_MDNS_MAX_INSTANCES = 1024;
 /** Most addresses kept per host name: 16. */
 export const DEFAULT_MDNS_MAX_ADDRESSES = 16;
-/** Most known answers offered in one query: 12 (keeps a query within one Ethernet frame). */
-export const DEFAULT_MDNS_MAX_KNOWN_ANSWERS = 12;
+/**
+ * Most known answers knownAnswers() returns: 64. The query's byte budget
+ * (MDNS_MAX_QUERY_BYTES, mdns-records.ts) is what limits a query; a PTR record takes at
+ * least 40 bytes, so no more than 36 fit and 64 only bounds the sorting.
+ */
+export const DEFAULT_MDNS_MAX_KNOWN_ANSWERS = 64;
 /** Refresh queries before a record expires, as fractions of its TTL still left: 20, 15, 10, 5 %. */
 const REFRESH_LEFT = [0.2, 0.15, 0.1, 0.05] as const;
 
@@ -56,7 +60,7 @@ export interface MdnsPeerTableOptions {
   maxInstances?: number;
   /** Most addresses kept per host name; default 16. */
   maxAddressesPerTarget?: number;
-  /** Most known answers returned by knownAnswers(); default 12. */
+  /** Most known answers returned by knownAnswers(); default 64. */
   maxKnownAnswers?: number;
   /** Addresses for which this returns true are listed first (e.g. on one of our subnets). */
   isPreferredAddress?: (address: string) => boolean;
@@ -257,6 +261,17 @@ export class MdnsPeerTable {
     for (const [id, t] of this.foreign) offer(id, t);
     out.sort((a, b) => b.left - a.left);
     return out.slice(0, this.maxKnown).map((k) => ({ instance: k.instance, ttl: Math.floor(k.left / 1000) }));
+  }
+
+  /**
+   * True if knownAnswers(nowMs) would offer this instance's PTR if the list were long
+   * enough: a reported peer or a foreign instance whose PTR has more than half its TTL
+   * left. The test of duplicate question suppression (RFC 6762 §7.3). O(1).
+   */
+  knows(instance: string, nowMs: number): boolean {
+    const inst = this.instances.get(instance);
+    const t = inst ? (inst.reported ? inst.ptr : undefined) : this.foreign.get(instance);
+    return t !== undefined && t.expiresAt - nowMs > t.ttlMs / 2;
   }
 
   private getOrCreate(id: string, result: PeerTableResult): Instance | undefined {
