@@ -37,6 +37,22 @@ export function nextResponseAt(nowMs: number, delayMs: number, lastMulticastAtMs
   return Math.max(nowMs + delayMs, lastMulticastAtMs + minIntervalMs);
 }
 
+/**
+ * Duplicate question suppression never keeps our own browse query back longer than this
+ * many longest query intervals: a host on the link that sends browse queries listing
+ * everything we know cannot silence our querier for good.
+ */
+export const MDNS_MAX_SUPPRESSED_INTERVALS = 4;
+
+/**
+ * Whether another node's query may still stand in for ours at nowMs: only after our first
+ * own browse query (a newcomer always asks once itself) and within
+ * MDNS_MAX_SUPPRESSED_INTERVALS longest intervals of our last own one.
+ */
+export function mayStandIn(nowMs: number, lastOwnBrowseAtMs: number, queryMaxIntervalMs: number): boolean {
+  return nowMs - lastOwnBrowseAtMs < MDNS_MAX_SUPPRESSED_INTERVALS * queryMaxIntervalMs;
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null;
 }

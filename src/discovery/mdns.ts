@@ -46,7 +46,7 @@ import {
   serviceRecords,
 } from './mdns-records.js';
 import type { MdnsIdentity, OutgoingQuery, OutgoingQuestion } from './mdns-records.js';
-import { judgeSeenQuery, nextResponseAt, responseDelayMs } from './mdns-suppression.js';
+import { judgeSeenQuery, mayStandIn, nextResponseAt, responseDelayMs } from './mdns-suppression.js';
 
 /** UDP port of multicast DNS. */
 export const MDNS_PORT = 5353;
@@ -67,12 +67,7 @@ export const MDNS_OFF_LINK_WARN_INTERVAL_MS = 60_000;
 const LEGACY_TTL_S = 10;
 /** Most questions in one refresh or resolve query. */
 const MAX_QUESTIONS_PER_SEND = 32;
-/**
- * Duplicate question suppression never keeps our own browse query back longer than this
- * many longest query intervals: a host on the link that sends browse queries listing
- * everything we know cannot silence our querier for good.
- */
-const MAX_SUPPRESSED_INTERVALS = 4;
+
 /** What mdnsDiscovery needs. */
 export interface MdnsOptions {
   /** Node name, e.g. "alice@host" (A-Za-z0-9_.- and one '@'). */
@@ -503,7 +498,7 @@ class MdnsDiscovery implements Discovery {
    * Duplicate question suppression (RFC 6762 §7.3): another node's browse query that
    * lists nothing we do not know stands in for our next one, which is treated as sent
    * (the schedule moves on from now). Only with one interface (the query stands in on
-   * its own link only), and not for longer than MAX_SUPPRESSED_INTERVALS longest
+   * its own link only), and not for longer than MDNS_MAX_SUPPRESSED_INTERVALS longest
    * intervals since our own last browse query.
    */
   private maybeSuppressBrowse(packet: unknown): void {
@@ -511,7 +506,7 @@ class MdnsDiscovery implements Discovery {
     // Our browse query goes out on every interface; another's stands in for it on its own link only.
     if (this.endpoints.filter((ep) => !ep.dead).length !== 1) return;
     const now = this.opts.clock.now();
-    if (now - this.lastOwnBrowseAt >= MAX_SUPPRESSED_INTERVALS * this.opts.queryMaxIntervalMs) return;
+    if (!mayStandIn(now, this.lastOwnBrowseAt, this.opts.queryMaxIntervalMs)) return;
     if (judgeSeenQuery(this.id, packet, (instance) => this.table.knows(instance, now)) !== 'suppress') return;
     this.browseSuppressed++;
     this.queryAttempt++;
