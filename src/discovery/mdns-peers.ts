@@ -117,6 +117,8 @@ export class MdnsPeerTable {
   private readonly instances = new Map<string, Instance>();
   private readonly foreign = new Map<string, Timed>();
   private readonly targets = new Map<string, Map<string, Timed>>();
+  /** Host names that may have lost their last instance or address since the last settle. */
+  private readonly staleTargets = new Set<string>();
   private readonly maxInstances: number;
   private readonly maxAddresses: number;
   private readonly maxKnown: number;
@@ -143,6 +145,11 @@ export class MdnsPeerTable {
    */
   apply(parsed: ParsedResponse, nowMs: number, source: string): PeerTableResult {
     const result = newResult();
+    // Only the instances this packet names (or whose host's addresses it changes) are
+    // settled again: every node receives every packet, so a packet must cost O(its
+    // records), not O(instances known).
+    const touched = new Set<string>();
+    const touchedTargets = new Set<string>();
     for (const f of parsed.foreign) {
       const held = this.foreign.get(f.instance);
       if (f.ttl === 0) {
@@ -164,7 +171,10 @@ export class MdnsPeerTable {
         if (next) this.foreign.set(p.instance, next);
       } else {
         const inst = this.getOrCreate(p.instance, result);
-        if (inst) inst.ptr = acceptRecord(inst.ptr, nowMs, p.ttl, source) ?? inst.ptr;
+        if (inst) {
+          inst.ptr = acceptRecord(inst.ptr, nowMs, p.ttl, source) ?? inst.ptr;
+          touched.add(inst.id);
+        }
       }
     }
     for (const s of parsed.srvs) {
@@ -172,7 +182,11 @@ export class MdnsPeerTable {
       else if (!this.foreign.has(s.instance)) {
         const inst = this.getOrCreate(s.instance, result);
         const next = inst && acceptRecord(inst.srv, nowMs, s.ttl, source);
-        if (inst && next) inst.srv = { ...next, port: s.port, target: s.target };
+        if (inst && next) {
+          if (inst.srv && inst.srv.target !== s.target) this.staleTargets.add(inst.srv.target);
+          inst.srv = { ...next, port: s.port, target: s.target };
+          touched.add(inst.id);
+        }
       }
     }
     for (const t of parsed.txts) {
@@ -181,7 +195,10 @@ export class MdnsPeerTable {
         this.foreign.delete(t.instance);
         const inst = this.getOrCreate(t.instance, result);
         const next = inst && acceptRecord(inst.txt, nowMs, t.ttl, source);
-        if (inst && next) inst.txt = { ...next, name: t.name };
+        if (inst && next) {
+          inst.txt = { ...next, name: t.name };
+          touched.add(inst.id);
+        }
       }
     }
     if (parsed.addresses.length > 0) {
@@ -191,17 +208,25 @@ export class MdnsPeerTable {
         let addrs = this.targets.get(a.target);
         const held = addrs?.get(a.address);
         if (a.ttl === 0) {
-          if (held?.source === source) addrs?.delete(a.address);
-          else if (held) noteIgnored(result, a.target);
+          if (held?.source === source) {
+            addrs?.delete(a.address);
+            touchedTargets.add(a.target);
+          } else if (held) noteIgnored(result, a.target);
           continue;
         }
         const next = acceptRecord(held, nowMs, a.ttl, source);
         if (!next) continue;
         if (!addrs) this.targets.set(a.target, (addrs = new Map()));
-        if (held || addrs.size < this.maxAddresses) addrs.set(a.address, next);
+        if (held || addrs.size < this.maxAddresses) {
+          addrs.set(a.address, next);
+          touchedTargets.add(a.target);
+        }
+      }
+      if (touchedTargets.size > 0) {
+        for (const inst of this.instances.values()) if (inst.srv && touchedTargets.has(inst.srv.target)) touched.add(inst.id);
       }
     }
-    this.settle(result);
+    this.settle(result, touched);
     return result;
   }
 
@@ -299,6 +324,7 @@ export class MdnsPeerTable {
       return false;
     }
     this.instances.delete(id);
+    if (inst.srv) this.staleTargets.add(inst.srv.target);
     if (inst.reported) result.changes.push({ kind: 'lost', id });
     return true;
   }
@@ -318,9 +344,13 @@ export class MdnsPeerTable {
     return [...preferred, ...rest];
   }
 
-  /** Re-evaluate every instance: report changes, drop empty ones, ask for missing addresses. */
-  private settle(result: PeerTableResult): void {
-    for (const inst of [...this.instances.values()]) {
+  /**
+   * Re-evaluate instances (those named in `only`, else every one): report changes, drop
+   * empty ones, ask for missing addresses; then drop host names nobody points at.
+   */
+  private settle(result: PeerTableResult, only?: ReadonlySet<string>): void {
+    const which = only ? [...only].flatMap((id) => this.instances.get(id) ?? []) : [...this.instances.values()];
+    for (const inst of which) {
       const addresses = inst.srv ? this.liveAddresses(inst.srv.target) : [];
       if (inst.srv && inst.txt && addresses.length > 0) {
         const view = { name: inst.txt.name, port: inst.srv.port, addresses };
@@ -344,14 +374,21 @@ export class MdnsPeerTable {
           this.instances.delete(inst.id);
           continue;
         }
+        if (inst.srv) this.staleTargets.add(inst.srv.target); // it may have lost its last address
         if (inst.srv && inst.txt && inst.resolveAsked !== inst.srv.target) {
           inst.resolveAsked = inst.srv.target;
           result.resolve.push(inst.srv.target);
         }
       }
     }
+    if (only && this.staleTargets.size === 0) return;
     const wanted = this.referencedTargets();
-    for (const [target, addrs] of this.targets) if (!wanted.has(target) || addrs.size === 0) this.targets.delete(target);
+    const check = only ? [...this.staleTargets] : [...this.targets.keys()];
+    this.staleTargets.clear();
+    for (const target of check) {
+      const addrs = this.targets.get(target);
+      if (addrs && (!wanted.has(target) || addrs.size === 0)) this.targets.delete(target);
+    }
   }
 
   /** The record of a complete instance that expires first (the latest address counts for the addresses). */
