@@ -55,20 +55,41 @@ test(`${HOSTS * PER_HOST} nodes on ${HOSTS} hosts form with bounded mDNS traffic
   const launchedAt = Date.now();
   for (let i = 0; i < HOSTS * PER_HOST; i++) {
     const host = (i % HOSTS) + 1;
-    nodes.push(f.start(host, { name: `n${i + 1}@h${host}`, args: ['--no-singleton'] }));
+    nodes.push(f.start(host, { name: `n${i + 1}@h${host}`, args: ['--no-singleton'], logLevel: 'debug' }));
   }
   await Promise.all(nodes.map((n) => n.waitReady(Math.max(READY_TIMEOUT_MS, 3000 * nodes.length))));
   const names = nodes.map((n) => n.name);
   const othersOf = (n: CliNode): string[] => names.filter((x) => x !== n.name);
-  await Promise.all(nodes.map((n) => n.waitForExactMembers(othersOf(n), FORMATION_TIMEOUT_MS)));
+  // Discovery itself: every node has logged `mDNS: peer found` for every other node.
+  const foundAll = async (n: CliNode): Promise<void> => {
+    const want = new Set(othersOf(n));
+    await n.waitForLog(() => {
+      const got = new Set(n.logs.filter((l) => l.message === 'mDNS: peer found').map((l) => l.fields.peer));
+      return [...want].every((x) => got.has(x));
+    }, FORMATION_TIMEOUT_MS);
+  };
+  await Promise.all(nodes.map(foundAll));
+  const discoveredAt = Date.now();
+  // The mesh on top (MDNS_TRAFFIC_MESH=0 skips it: a measurement on a machine too busy for the mesh).
+  if (process.env.MDNS_TRAFFIC_MESH !== '0') await Promise.all(nodes.map((n) => n.waitForExactMembers(othersOf(n), FORMATION_TIMEOUT_MS)));
   const formedAt = Date.now();
   await new Promise((r) => setTimeout(r, TAIL_MS));
   const tailEnd = Date.now();
 
-  const late = f.start(2, { name: 'late@h2', args: ['--no-singleton'] });
+  const late = f.start(2, { name: 'late@h2', args: ['--no-singleton'], logLevel: 'debug' });
   const lateStart = Date.now();
-  await Promise.all(nodes.map((n) => n.waitForMembers((m) => m.includes('late@h2'), LATE_JOIN_TIMEOUT_MS)));
-  await late.waitForExactMembers(names, LATE_JOIN_TIMEOUT_MS);
+  nodes.push(late);
+  const lateOthers = new Set(names);
+  await late.waitForLog(() => {
+    const got = new Set(late.logs.filter((l) => l.message === 'mDNS: peer found').map((l) => l.fields.peer));
+    return [...lateOthers].every((x) => got.has(x));
+  }, LATE_JOIN_TIMEOUT_MS);
+  await Promise.all(nodes.slice(0, -1).map((n) => n.waitForLog((l) => l.message === 'mDNS: peer found' && l.fields.peer === 'late@h2', LATE_JOIN_TIMEOUT_MS)));
+  const lateDiscovered = Date.now();
+  if (process.env.MDNS_TRAFFIC_MESH !== '0') {
+    await Promise.all(nodes.slice(0, -1).map((n) => n.waitForMembers((m) => m.includes('late@h2'), LATE_JOIN_TIMEOUT_MS)));
+    await late.waitForExactMembers(names, LATE_JOIN_TIMEOUT_MS);
+  }
   const lateFound = Date.now();
 
   counter.kill('SIGTERM');
@@ -77,16 +98,16 @@ test(`${HOSTS * PER_HOST} nodes on ${HOSTS} hosts form with bounded mDNS traffic
   const queries = during.filter((p) => p.qr === 'q').length;
   const responses = during.filter((p) => p.qr === 'r').length;
   const bytes = during.reduce((s, p) => s + p.bytes, 0);
-  const lateSeen = seen.filter((p) => p.at >= lateStart && p.at <= lateFound);
+  const lateSeen = seen.filter((p) => p.at >= lateStart && p.at <= lateDiscovered);
   t.diagnostic(
-    `formation of ${names.length} nodes: ${formedAt - launchedAt} ms launch -> full lists; mDNS packets each node received from launch to ${TAIL_MS} ms after: ` +
-      `${during.length} (${queries} queries, ${responses} responses, ${bytes} bytes); ` +
-      `late joiner listed by all in ${lateFound - lateStart} ms with ${lateSeen.length} packets (${lateSeen.filter((p) => p.qr === 'r').length} responses)`,
+    `formation of ${names.length} nodes: launch -> all discovered by mDNS ${discoveredAt - launchedAt} ms, -> full lists ${formedAt - launchedAt} ms; ` +
+      `mDNS packets each node received from launch to ${TAIL_MS} ms after: ${during.length} (${queries} queries, ${responses} responses, ${bytes} bytes); ` +
+      `late joiner: discovered both ways in ${lateDiscovered - lateStart} ms with ${lateSeen.length} packets (${lateSeen.filter((p) => p.qr === 'r').length} responses), listed by all in ${lateFound - lateStart} ms`,
   );
   // Floor: every node announces twice. Bound: a few answers per node on top; every node
   // answering every other node's query rounds (the N^2 pattern) costs well above it.
   const n = names.length;
   assert.ok(responses >= 2 * n, `each of the ${n} nodes announces twice, yet only ${responses} responses were counted`);
   assert.ok(responses <= 6 * n, `${responses} mDNS responses while ${n} nodes formed: more than 6 per node`);
-  assert.ok(queries <= 4 * n, `${queries} mDNS queries while ${n} nodes formed: more than 4 per node`);
+  assert.ok(queries <= 3 * n, `${queries} mDNS queries while ${n} nodes formed: more than 3 per node (one browse query per node and interval is the N^2 pattern)`);
 });
