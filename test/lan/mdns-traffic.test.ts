@@ -86,6 +86,9 @@ test(`${HOSTS * PER_HOST} nodes on ${HOSTS} hosts form with bounded mDNS traffic
   }, LATE_JOIN_TIMEOUT_MS);
   await Promise.all(nodes.slice(0, -1).map((n) => n.waitForLog((l) => l.message === 'mDNS: peer found' && l.fields.peer === 'late@h2', LATE_JOIN_TIMEOUT_MS)));
   const lateDiscovered = Date.now();
+  const lateReady = late.logs.find((l) => l.message === 'node ready')?.at ?? NaN;
+  const lateFoundTimes = late.logs.filter((l) => l.message === 'mDNS: peer found').map((l) => l.at - lateReady);
+  const foundLateTimes = nodes.slice(0, -1).map((n) => (n.logs.find((l) => l.message === 'mDNS: peer found' && l.fields.peer === 'late@h2')?.at ?? NaN) - lateReady);
   if (process.env.MDNS_TRAFFIC_MESH !== '0') {
     await Promise.all(nodes.slice(0, -1).map((n) => n.waitForMembers((m) => m.includes('late@h2'), LATE_JOIN_TIMEOUT_MS)));
     await late.waitForExactMembers(names, LATE_JOIN_TIMEOUT_MS);
@@ -102,7 +105,8 @@ test(`${HOSTS * PER_HOST} nodes on ${HOSTS} hosts form with bounded mDNS traffic
   t.diagnostic(
     `formation of ${names.length} nodes: launch -> all discovered by mDNS ${discoveredAt - launchedAt} ms, -> full lists ${formedAt - launchedAt} ms; ` +
       `mDNS packets each node received from launch to ${TAIL_MS} ms after: ${during.length} (${queries} queries, ${responses} responses, ${bytes} bytes); ` +
-      `late joiner: discovered both ways in ${lateDiscovered - lateStart} ms with ${lateSeen.length} packets (${lateSeen.filter((p) => p.qr === 'r').length} responses), listed by all in ${lateFound - lateStart} ms`,
+      `late joiner: discovered both ways in ${lateDiscovered - lateStart} ms with ${lateSeen.length} packets (${lateSeen.filter((p) => p.qr === 'r').length} responses), listed by all in ${lateFound - lateStart} ms; ` +
+      `from its node ready: it found the others after ${Math.round(Math.min(...lateFoundTimes))}..${Math.round(Math.max(...lateFoundTimes))} ms, they found it after ${Math.round(Math.min(...foundLateTimes))}..${Math.round(Math.max(...foundLateTimes))} ms`,
   );
   // Floor: every node announces twice. Bound: a few answers per node on top; every node
   // answering every other node's query rounds (the N^2 pattern) costs well above it.
