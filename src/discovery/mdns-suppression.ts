@@ -44,13 +44,26 @@ export function nextResponseAt(nowMs: number, delayMs: number, lastMulticastAtMs
  */
 export const MDNS_MAX_SUPPRESSED_INTERVALS = 4;
 
+/** Our browse schedule as mayStandIn sees it, times in ms. */
+export interface BrowseSchedule {
+  /** When we last sent a browse query ourselves (-Infinity before the first). */
+  lastOwnAtMs: number;
+  /** When the last one was sent or treated as sent. */
+  lastAtMs: number;
+  /** When the next one is due. */
+  dueAtMs: number;
+}
+
 /**
- * Whether another node's query may still stand in for ours at nowMs: only after our first
- * own browse query (a newcomer always asks once itself) and within
+ * Whether another node's query may stand in for our next browse query at nowMs: only
+ * after our first own browse query (a newcomer always asks once itself); only when the
+ * next one is planned, i.e. in the second half of the wait for it (so a burst of queries
+ * moves our schedule on once, not once per query); and within
  * MDNS_MAX_SUPPRESSED_INTERVALS longest intervals of our last own one.
  */
-export function mayStandIn(nowMs: number, lastOwnBrowseAtMs: number, queryMaxIntervalMs: number): boolean {
-  return nowMs - lastOwnBrowseAtMs < MDNS_MAX_SUPPRESSED_INTERVALS * queryMaxIntervalMs;
+export function mayStandIn(nowMs: number, s: BrowseSchedule, queryMaxIntervalMs: number): boolean {
+  if (nowMs - s.lastOwnAtMs >= MDNS_MAX_SUPPRESSED_INTERVALS * queryMaxIntervalMs) return false;
+  return nowMs >= s.lastAtMs + (s.dueAtMs - s.lastAtMs) / 2;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -67,7 +67,6 @@ export const MDNS_OFF_LINK_WARN_INTERVAL_MS = 60_000;
 const LEGACY_TTL_S = 10;
 /** Most questions in one refresh or resolve query. */
 const MAX_QUESTIONS_PER_SEND = 32;
-
 /** What mdnsDiscovery needs. */
 export interface MdnsOptions {
   /** Node name, e.g. "alice@host" (A-Za-z0-9_.- and one '@'). */
@@ -147,8 +146,10 @@ class MdnsDiscovery implements Discovery {
   private stopPromise: Promise<void> | undefined;
   private queryAttempt = 0;
   private queryTimer: TimerHandle | undefined;
-  /** When we last sent a browse query ourselves (not one treated as sent). */
+  /** When we last sent a browse query ourselves, when one was last sent or treated as sent, and when the next is due. */
   private lastOwnBrowseAt = -Infinity;
+  private lastBrowseAt = -Infinity;
+  private browseDueAt = Infinity;
   /** Browse queries sent, and ones treated as sent because another node's stood in (RFC 6762 §7.3). */
   private browseSent = 0;
   private browseSuppressed = 0;
@@ -478,6 +479,7 @@ class MdnsDiscovery implements Discovery {
   private scheduleQuery(): void {
     this.cancel(this.queryTimer);
     const delay = queryDelayMs(this.queryAttempt, this.opts.queryMaxIntervalMs, this.opts.random.float());
+    this.browseDueAt = this.opts.clock.now() + delay;
     this.queryTimer = this.later(() => {
       this.queryTimer = undefined;
       this.queryAttempt++;
@@ -490,6 +492,7 @@ class MdnsDiscovery implements Discovery {
   private sendBrowse(): void {
     const now = this.opts.clock.now();
     this.lastOwnBrowseAt = now;
+    this.lastBrowseAt = now;
     this.browseSent++;
     this.sendQuery(browseQuery(this.id, this.table.knownAnswers(now)));
   }
@@ -498,17 +501,18 @@ class MdnsDiscovery implements Discovery {
    * Duplicate question suppression (RFC 6762 §7.3): another node's browse query that
    * lists nothing we do not know stands in for our next one, which is treated as sent
    * (the schedule moves on from now). Only with one interface (the query stands in on
-   * its own link only), and not for longer than MDNS_MAX_SUPPRESSED_INTERVALS longest
-   * intervals since our own last browse query.
+   * its own link only), and when mayStandIn says our next one is planned.
    */
   private maybeSuppressBrowse(packet: unknown): void {
     if (!this.queryTimer) return;
     // Our browse query goes out on every interface; another's stands in for it on its own link only.
     if (this.endpoints.filter((ep) => !ep.dead).length !== 1) return;
     const now = this.opts.clock.now();
-    if (!mayStandIn(now, this.lastOwnBrowseAt, this.opts.queryMaxIntervalMs)) return;
+    const schedule = { lastOwnAtMs: this.lastOwnBrowseAt, lastAtMs: this.lastBrowseAt, dueAtMs: this.browseDueAt };
+    if (!mayStandIn(now, schedule, this.opts.queryMaxIntervalMs)) return;
     if (judgeSeenQuery(this.id, packet, (instance) => this.table.knows(instance, now)) !== 'suppress') return;
     this.browseSuppressed++;
+    this.lastBrowseAt = now;
     this.queryAttempt++;
     this.scheduleQuery();
   }
@@ -607,6 +611,7 @@ class MdnsDiscovery implements Discovery {
     for (const h of this.timers) this.opts.clock.clearTimeout(h);
     this.timers.clear();
     for (const ep of this.endpoints) ep.responseTimer = undefined;
+    this.queryTimer = undefined;
     this.deadlineTimer = undefined;
     this.deadlineAt = undefined;
   }

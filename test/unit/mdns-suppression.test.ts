@@ -209,15 +209,18 @@ test('duplicate question suppression: which seen queries stand in for our browse
   assert.equal(judgeSeenQuery(me, qu, knows), 'suppress');
 });
 
-test('another query stands in for ours only after our first own one, and for at most 4 longest intervals', () => {
+test('another query stands in for ours only after our first own one, in the second half of the wait, and for at most 4 longest intervals', () => {
   const max = 60_000;
-  const cases: [string, number, number, boolean][] = [
-    ['before our first own browse query', 500, -Infinity, false],
-    ['just after our own', 1000, 900, true],
-    ['almost 4 intervals after', 900 + 4 * max - 1, 900, true],
-    ['4 intervals after: we ask ourselves', 900 + 4 * max, 900, false],
+  const cases: [string, number, { lastOwnAtMs: number; lastAtMs: number; dueAtMs: number }, boolean][] = [
+    ['before our first own browse query', 50, { lastOwnAtMs: -Infinity, lastAtMs: -Infinity, dueAtMs: 70 }, false],
+    ['first half of the wait for the next (1 s after 0.1 s)', 500, { lastOwnAtMs: 100, lastAtMs: 100, dueAtMs: 1100 }, false],
+    ['second half of the wait', 600, { lastOwnAtMs: 100, lastAtMs: 100, dueAtMs: 1100 }, true],
+    ['just treated as sent: a second query of the same burst moves nothing', 610, { lastOwnAtMs: 100, lastAtMs: 600, dueAtMs: 2600 }, false],
+    ['second half after one treated as sent', 1700, { lastOwnAtMs: 100, lastAtMs: 600, dueAtMs: 2600 }, true],
+    ['almost 4 intervals after our own', 900 + 4 * max - 1, { lastOwnAtMs: 900, lastAtMs: 4 * max - 50_000, dueAtMs: 4 * max + 10_000 }, true],
+    ['4 intervals after our own: we ask ourselves', 900 + 4 * max, { lastOwnAtMs: 900, lastAtMs: 4 * max - 50_000, dueAtMs: 4 * max + 10_000 }, false],
   ];
-  for (const [what, now, last, want] of cases) assert.equal(mayStandIn(now, last, max), want, what);
+  for (const [what, now, schedule, want] of cases) assert.equal(mayStandIn(now, schedule, max), want, what);
   assert.equal(MDNS_MAX_SUPPRESSED_INTERVALS, 4);
 });
 
