@@ -22,8 +22,12 @@ import type { KnownAnswer, ParsedResponse } from './mdns-records.js';
 export const DEFAULT_MDNS_MAX_INSTANCES = 1024;
 /** Most addresses kept per host name: 16. */
 export const DEFAULT_MDNS_MAX_ADDRESSES = 16;
-/** Most known answers offered in one query: 12 (keeps a query within one Ethernet frame). */
-export const DEFAULT_MDNS_MAX_KNOWN_ANSWERS = 12;
+/**
+ * Most known answers knownAnswers() returns: 64. The query's byte budget
+ * (MDNS_MAX_QUERY_BYTES, mdns-records.ts) is what limits a query; a PTR record takes at
+ * least 40 bytes, so no more than 36 fit and 64 only bounds the sorting.
+ */
+export const DEFAULT_MDNS_MAX_KNOWN_ANSWERS = 64;
 /** Refresh queries before a record expires, as fractions of its TTL still left: 20, 15, 10, 5 %. */
 const REFRESH_LEFT = [0.2, 0.15, 0.1, 0.05] as const;
 
@@ -56,7 +60,7 @@ export interface MdnsPeerTableOptions {
   maxInstances?: number;
   /** Most addresses kept per host name; default 16. */
   maxAddressesPerTarget?: number;
-  /** Most known answers returned by knownAnswers(); default 12. */
+  /** Most known answers returned by knownAnswers(); default 64. */
   maxKnownAnswers?: number;
   /** Addresses for which this returns true are listed first (e.g. on one of our subnets). */
   isPreferredAddress?: (address: string) => boolean;
@@ -113,6 +117,8 @@ export class MdnsPeerTable {
   private readonly instances = new Map<string, Instance>();
   private readonly foreign = new Map<string, Timed>();
   private readonly targets = new Map<string, Map<string, Timed>>();
+  /** Host names that may have lost their last instance or address since the last settle. */
+  private readonly staleTargets = new Set<string>();
   private readonly maxInstances: number;
   private readonly maxAddresses: number;
   private readonly maxKnown: number;
@@ -139,6 +145,11 @@ export class MdnsPeerTable {
    */
   apply(parsed: ParsedResponse, nowMs: number, source: string): PeerTableResult {
     const result = newResult();
+    // Only the instances this packet names (or whose host's addresses it changes) are
+    // settled again: every node receives every packet, so a packet must cost O(its
+    // records), not O(instances known).
+    const touched = new Set<string>();
+    const touchedTargets = new Set<string>();
     for (const f of parsed.foreign) {
       const held = this.foreign.get(f.instance);
       if (f.ttl === 0) {
@@ -160,7 +171,10 @@ export class MdnsPeerTable {
         if (next) this.foreign.set(p.instance, next);
       } else {
         const inst = this.getOrCreate(p.instance, result);
-        if (inst) inst.ptr = acceptRecord(inst.ptr, nowMs, p.ttl, source) ?? inst.ptr;
+        if (inst) {
+          inst.ptr = acceptRecord(inst.ptr, nowMs, p.ttl, source) ?? inst.ptr;
+          touched.add(inst.id);
+        }
       }
     }
     for (const s of parsed.srvs) {
@@ -168,7 +182,11 @@ export class MdnsPeerTable {
       else if (!this.foreign.has(s.instance)) {
         const inst = this.getOrCreate(s.instance, result);
         const next = inst && acceptRecord(inst.srv, nowMs, s.ttl, source);
-        if (inst && next) inst.srv = { ...next, port: s.port, target: s.target };
+        if (inst && next) {
+          if (inst.srv && inst.srv.target !== s.target) this.staleTargets.add(inst.srv.target);
+          inst.srv = { ...next, port: s.port, target: s.target };
+          touched.add(inst.id);
+        }
       }
     }
     for (const t of parsed.txts) {
@@ -177,7 +195,10 @@ export class MdnsPeerTable {
         this.foreign.delete(t.instance);
         const inst = this.getOrCreate(t.instance, result);
         const next = inst && acceptRecord(inst.txt, nowMs, t.ttl, source);
-        if (inst && next) inst.txt = { ...next, name: t.name };
+        if (inst && next) {
+          inst.txt = { ...next, name: t.name };
+          touched.add(inst.id);
+        }
       }
     }
     if (parsed.addresses.length > 0) {
@@ -187,17 +208,25 @@ export class MdnsPeerTable {
         let addrs = this.targets.get(a.target);
         const held = addrs?.get(a.address);
         if (a.ttl === 0) {
-          if (held?.source === source) addrs?.delete(a.address);
-          else if (held) noteIgnored(result, a.target);
+          if (held?.source === source) {
+            addrs?.delete(a.address);
+            touchedTargets.add(a.target);
+          } else if (held) noteIgnored(result, a.target);
           continue;
         }
         const next = acceptRecord(held, nowMs, a.ttl, source);
         if (!next) continue;
         if (!addrs) this.targets.set(a.target, (addrs = new Map()));
-        if (held || addrs.size < this.maxAddresses) addrs.set(a.address, next);
+        if (held || addrs.size < this.maxAddresses) {
+          addrs.set(a.address, next);
+          touchedTargets.add(a.target);
+        }
+      }
+      if (touchedTargets.size > 0) {
+        for (const inst of this.instances.values()) if (inst.srv && touchedTargets.has(inst.srv.target)) touched.add(inst.id);
       }
     }
-    this.settle(result);
+    this.settle(result, touched);
     return result;
   }
 
@@ -259,6 +288,17 @@ export class MdnsPeerTable {
     return out.slice(0, this.maxKnown).map((k) => ({ instance: k.instance, ttl: Math.floor(k.left / 1000) }));
   }
 
+  /**
+   * True if knownAnswers(nowMs) would offer this instance's PTR if the list were long
+   * enough: a reported peer or a foreign instance whose PTR has more than half its TTL
+   * left. The test of duplicate question suppression (RFC 6762 §7.3). O(1).
+   */
+  knows(instance: string, nowMs: number): boolean {
+    const inst = this.instances.get(instance);
+    const t = inst ? (inst.reported ? inst.ptr : undefined) : this.foreign.get(instance);
+    return t !== undefined && t.expiresAt - nowMs > t.ttlMs / 2;
+  }
+
   private getOrCreate(id: string, result: PeerTableResult): Instance | undefined {
     let inst = this.instances.get(id);
     if (!inst) {
@@ -284,6 +324,7 @@ export class MdnsPeerTable {
       return false;
     }
     this.instances.delete(id);
+    if (inst.srv) this.staleTargets.add(inst.srv.target);
     if (inst.reported) result.changes.push({ kind: 'lost', id });
     return true;
   }
@@ -303,9 +344,13 @@ export class MdnsPeerTable {
     return [...preferred, ...rest];
   }
 
-  /** Re-evaluate every instance: report changes, drop empty ones, ask for missing addresses. */
-  private settle(result: PeerTableResult): void {
-    for (const inst of [...this.instances.values()]) {
+  /**
+   * Re-evaluate instances (those named in `only`, else every one): report changes, drop
+   * empty ones, ask for missing addresses; then drop host names nobody points at.
+   */
+  private settle(result: PeerTableResult, only?: ReadonlySet<string>): void {
+    const which = only ? [...only].flatMap((id) => this.instances.get(id) ?? []) : [...this.instances.values()];
+    for (const inst of which) {
       const addresses = inst.srv ? this.liveAddresses(inst.srv.target) : [];
       if (inst.srv && inst.txt && addresses.length > 0) {
         const view = { name: inst.txt.name, port: inst.srv.port, addresses };
@@ -329,14 +374,21 @@ export class MdnsPeerTable {
           this.instances.delete(inst.id);
           continue;
         }
+        if (inst.srv) this.staleTargets.add(inst.srv.target); // it may have lost its last address
         if (inst.srv && inst.txt && inst.resolveAsked !== inst.srv.target) {
           inst.resolveAsked = inst.srv.target;
           result.resolve.push(inst.srv.target);
         }
       }
     }
+    if (only && this.staleTargets.size === 0) return;
     const wanted = this.referencedTargets();
-    for (const [target, addrs] of this.targets) if (!wanted.has(target) || addrs.size === 0) this.targets.delete(target);
+    const check = only ? [...this.staleTargets] : [...this.targets.keys()];
+    this.staleTargets.clear();
+    for (const target of check) {
+      const addrs = this.targets.get(target);
+      if (addrs && (!wanted.has(target) || addrs.size === 0)) this.targets.delete(target);
+    }
   }
 
   /** The record of a complete instance that expires first (the latest address counts for the addresses). */

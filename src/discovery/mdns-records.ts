@@ -99,6 +99,8 @@ export interface OutgoingQuestion {
 export interface OutgoingQuery {
   questions: OutgoingQuestion[];
   answers: PtrRecord[];
+  /** Known answers left out because the packet was full (their owners will answer). */
+  omitted: number;
 }
 
 /** A PTR record we already hold, offered as a known answer: instance name and remaining TTL in seconds. */
@@ -165,16 +167,63 @@ export function serviceRecords(id: MdnsIdentity, addresses: readonly string[], t
 }
 
 /**
- * A query for the given questions. Known answers go along so that peers we already know
- * stay quiet; our own PTR always goes along too, which marks the query as ours and keeps
- * our own responder (and nobody else's) from answering it.
+ * Largest query we send, in bytes of UDP payload: 1472 (a 1500-byte Ethernet MTU less
+ * 20 bytes of IPv4 and 8 of UDP header), so that a query is never fragmented (RFC 6762
+ * §17). Known answers that do not fit are left out (see buildQuery).
  */
-export function buildQuery(id: MdnsIdentity, questions: OutgoingQuestion[], known: readonly KnownAnswer[] = []): OutgoingQuery {
+export const MDNS_MAX_QUERY_BYTES = 1472;
+/** Bytes of a DNS message header. */
+const DNS_HEADER_BYTES = 12;
+
+/**
+ * Bytes a DNS name takes on the wire, uncompressed (dns-packet, which multicast-dns
+ * encodes with, never compresses): one length byte per label plus its UTF-8 bytes, plus
+ * the root byte. Pure; the name is one we built.
+ */
+export function dnsNameBytes(name: string): number {
+  const n = name.replace(/^\.|\.$/g, '');
+  if (n.length === 0) return 1;
+  let bytes = 1;
+  for (const label of n.split('.')) bytes += 1 + Buffer.byteLength(label, 'utf8');
+  return bytes;
+}
+
+/** Bytes of one PTR record of our service type pointing at instance (name, type, class, TTL, length, data). */
+export function ptrRecordBytes(instance: string): number {
+  return dnsNameBytes(MDNS_SERVICE_TYPE) + 10 + dnsNameBytes(instance);
+}
+
+/**
+ * A query for the given questions, at most maxBytes long (default MDNS_MAX_QUERY_BYTES).
+ * Known answers go along so that peers we already know stay quiet (RFC 6762 §7.1); our
+ * own PTR always goes first, which marks the query as ours and keeps our own responder
+ * (and nobody else's) from answering it. `known` is in order of preference; a known
+ * answer that does not fit is left out and counted in `omitted` (its owner answers the
+ * query: that is what a long list costs, one response per omitted peer; RFC 6762 §7.2's
+ * multi-packet known answers are not sent).
+ */
+export function buildQuery(
+  id: MdnsIdentity,
+  questions: OutgoingQuestion[],
+  known: readonly KnownAnswer[] = [],
+  maxBytes: number = MDNS_MAX_QUERY_BYTES,
+): OutgoingQuery {
   const answers: PtrRecord[] = [{ name: MDNS_SERVICE_TYPE, type: 'PTR', ttl: MDNS_RECORD_TTL_S, data: id.instance }];
+  let bytes = DNS_HEADER_BYTES + ptrRecordBytes(id.instance);
+  for (const q of questions) bytes += dnsNameBytes(q.name) + 4;
+  let omitted = 0;
+  const own = id.instance.toLowerCase();
   for (const k of known) {
-    if (k.instance !== id.instance.toLowerCase()) answers.push({ name: MDNS_SERVICE_TYPE, type: 'PTR', ttl: k.ttl, data: k.instance });
+    if (k.instance === own) continue;
+    const size = ptrRecordBytes(k.instance);
+    if (bytes + size > maxBytes) {
+      omitted++;
+      continue;
+    }
+    bytes += size;
+    answers.push({ name: MDNS_SERVICE_TYPE, type: 'PTR', ttl: k.ttl, data: k.instance });
   }
-  return { questions, answers };
+  return { questions, answers, omitted };
 }
 
 /** The browse query: "which instances of _cluster-node._tcp.local exist?" */

@@ -46,6 +46,7 @@ import {
   serviceRecords,
 } from './mdns-records.js';
 import type { MdnsIdentity, OutgoingQuery, OutgoingQuestion } from './mdns-records.js';
+import { judgeSeenQuery, mayStandIn, nextResponseAt, responseDelayMs } from './mdns-suppression.js';
 
 /** UDP port of multicast DNS. */
 export const MDNS_PORT = 5353;
@@ -53,8 +54,7 @@ export const MDNS_PORT = 5353;
 export const MDNS_GROUP = '224.0.0.251';
 /** Time between the two start-up announcements: 1 s. */
 export const MDNS_ANNOUNCE_INTERVAL_MS = 1000;
-/** Least time between two multicast responses on one interface (RFC 6762 §6): 1 s. */
-export const MDNS_MIN_RESPONSE_INTERVAL_MS = 1000;
+export { MDNS_MIN_RESPONSE_INTERVAL_MS } from './mdns-suppression.js';
 /** How long start() waits for the sockets to bind: 2 s. */
 export const MDNS_BIND_TIMEOUT_MS = 2000;
 /** How long stop() waits for goodbyes to be sent, and then for sockets to close: 1 s each. */
@@ -145,6 +145,14 @@ class MdnsDiscovery implements Discovery {
   private startPromise: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
   private queryAttempt = 0;
+  private queryTimer: TimerHandle | undefined;
+  /** When we last sent a browse query ourselves, when one was last sent or treated as sent, and when the next is due. */
+  private lastOwnBrowseAt = -Infinity;
+  private lastBrowseAt = -Infinity;
+  private browseDueAt = Infinity;
+  /** Browse queries sent, and ones treated as sent because another node's stood in (RFC 6762 §7.3). */
+  private browseSent = 0;
+  private browseSuppressed = 0;
   private deadlineTimer: TimerHandle | undefined;
   private deadlineAt: number | undefined;
 
@@ -237,7 +245,7 @@ class MdnsDiscovery implements Discovery {
         this.log.info(`mDNS: interface ${iface.name} (${iface.address}) is up; announcing and querying there`, { instance: this.id.instance });
         this.open(iface);
         this.queryAttempt = 0;
-        this.later(() => this.sendQuery(browseQuery(this.id, this.table.knownAnswers(this.opts.clock.now()))), 200);
+        this.later(() => this.sendBrowse(), 200);
       }
       this.scheduleRescan();
     }, MDNS_RESCAN_INTERVAL_MS);
@@ -265,7 +273,7 @@ class MdnsDiscovery implements Discovery {
     await this.within(this.endpoints.map((ep) => this.destroy(ep)), MDNS_STOP_STEP_TIMEOUT_MS);
     this.clearTimers();
     this.state = 'stopped';
-    this.log.debug('mDNS discovery stopped');
+    this.log.debug('mDNS discovery stopped', { browseQueriesSent: this.browseSent, browseQueriesSuppressed: this.browseSuppressed });
   }
 
   // ---- sockets ----
@@ -416,9 +424,11 @@ class MdnsDiscovery implements Discovery {
   }
 
   private onQuery(ep: Endpoint, packet: unknown, rinfo: RemoteInfo): void {
-    if (!this.active() || this.opts.announce === false) return;
-    if (!queryAsksForUs(this.id, packet)) return;
+    if (!this.active()) return;
     const link = this.linkOf(ep, rinfo.address);
+    if (rinfo.port === MDNS_PORT && link === 'this-link') this.maybeSuppressBrowse(packet);
+    if (this.opts.announce === false) return;
+    if (!queryAsksForUs(this.id, packet)) return;
     if (link === 'other-link') return; // the endpoint of that link answers its own copy
     if (link === 'off-link') {
       // Never answer off the link (RFC 6762 §11): a unicast answer would reflect our records at any address.
@@ -426,7 +436,7 @@ class MdnsDiscovery implements Discovery {
       return;
     }
     if (rinfo.port === MDNS_PORT) {
-      this.respondSoon(ep, 20 + 100 * this.opts.random.float());
+      this.respondSoon(ep, responseDelayMs(this.opts.random.float()));
       return;
     }
     // Legacy unicast query (RFC 6762 §6.7), e.g. `dig -p 5353 @224.0.0.251`: answer it directly.
@@ -456,7 +466,7 @@ class MdnsDiscovery implements Discovery {
   private respondSoon(ep: Endpoint, delayMs: number): void {
     if (ep.responseTimer || !this.active()) return;
     const now = this.opts.clock.now();
-    const due = Math.max(now + delayMs, ep.lastResponseAt + MDNS_MIN_RESPONSE_INTERVAL_MS);
+    const due = nextResponseAt(now, delayMs, ep.lastResponseAt);
     ep.responseTimer = this.later(() => {
       ep.responseTimer = undefined;
       if (!this.active()) return;
@@ -467,12 +477,44 @@ class MdnsDiscovery implements Discovery {
   }
 
   private scheduleQuery(): void {
+    this.cancel(this.queryTimer);
     const delay = queryDelayMs(this.queryAttempt, this.opts.queryMaxIntervalMs, this.opts.random.float());
-    this.later(() => {
+    this.browseDueAt = this.opts.clock.now() + delay;
+    this.queryTimer = this.later(() => {
+      this.queryTimer = undefined;
       this.queryAttempt++;
-      this.sendQuery(browseQuery(this.id, this.table.knownAnswers(this.opts.clock.now())));
+      this.sendBrowse();
       this.scheduleQuery();
     }, delay);
+  }
+
+  /** Send a browse query with as many known answers as fit in one packet. */
+  private sendBrowse(): void {
+    const now = this.opts.clock.now();
+    this.lastOwnBrowseAt = now;
+    this.lastBrowseAt = now;
+    this.browseSent++;
+    this.sendQuery(browseQuery(this.id, this.table.knownAnswers(now)));
+  }
+
+  /**
+   * Duplicate question suppression (RFC 6762 §7.3): another node's browse query that
+   * lists nothing we do not know stands in for our next one, which is treated as sent
+   * (the schedule moves on from now). Only with one interface (the query stands in on
+   * its own link only), and when mayStandIn says our next one is planned.
+   */
+  private maybeSuppressBrowse(packet: unknown): void {
+    if (!this.queryTimer) return;
+    // Our browse query goes out on every interface; another's stands in for it on its own link only.
+    if (this.endpoints.filter((ep) => !ep.dead).length !== 1) return;
+    const now = this.opts.clock.now();
+    const schedule = { lastOwnAtMs: this.lastOwnBrowseAt, lastAtMs: this.lastBrowseAt, dueAtMs: this.browseDueAt };
+    if (!mayStandIn(now, schedule, this.opts.queryMaxIntervalMs)) return;
+    if (judgeSeenQuery(this.id, packet, (instance) => this.table.knows(instance, now)) !== 'suppress') return;
+    this.browseSuppressed++;
+    this.lastBrowseAt = now;
+    this.queryAttempt++;
+    this.scheduleQuery();
   }
 
   private sendQuery(q: OutgoingQuery): void {
@@ -569,6 +611,7 @@ class MdnsDiscovery implements Discovery {
     for (const h of this.timers) this.opts.clock.clearTimeout(h);
     this.timers.clear();
     for (const ep of this.endpoints) ep.responseTimer = undefined;
+    this.queryTimer = undefined;
     this.deadlineTimer = undefined;
     this.deadlineAt = undefined;
   }

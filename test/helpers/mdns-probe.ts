@@ -12,6 +12,10 @@
 //          address, alternating their SRV port between two values on every round, for
 //          a while: the red team's "make the cluster hammer a third party" attack.
 //          Prints `sent N` (packets) when done.
+//   count: listen on the group, send nothing, and print one JSON line per mDNS packet
+//          seen ({"at":ms since epoch,"qr":"q"|"r","bytes":n,"from":addr}) for
+//          durationMs: every host of the LAN receives every multicast packet, so this
+//          is what each node receives (the traffic measure of the lan tests).
 //   query: send a legacy unicast query (from an ephemeral port, so the answer comes
 //          back by unicast) for our service type from a chosen source address, and
 //          print `answered` or, after waitMs of silence, `silent`.
@@ -61,6 +65,24 @@ export interface QueryArgs {
   to: string;
   /** How long to wait for an answer; default 2000 ms. */
   waitMs?: number;
+}
+
+/** Arguments of `count`. */
+export interface CountArgs {
+  mode: 'count';
+  /** How long to listen, in ms. */
+  durationMs: number;
+}
+
+/** One line of `count`'s output: a packet seen on the group. */
+export interface CountedPacket {
+  /** Date.now() when it arrived. */
+  at: number;
+  /** Query or response (the QR bit). */
+  qr: 'q' | 'r';
+  /** UDP payload size. */
+  bytes: number;
+  from: string;
 }
 
 /** Arguments of `flood`. */
@@ -187,6 +209,23 @@ async function sniff(a: SniffArgs): Promise<void> {
   }
 }
 
+async function count(a: CountArgs): Promise<void> {
+  const sock = createSocket({ type: 'udp4', reuseAddr: true });
+  sock.on('message', (buf, rinfo) => {
+    if (buf.length < 12) return;
+    const line: CountedPacket = { at: Date.now(), qr: (buf[2]! & 0x80) !== 0 ? 'r' : 'q', bytes: buf.length, from: rinfo.address };
+    process.stdout.write(JSON.stringify(line) + '\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(5353, '0.0.0.0', () => resolve());
+  });
+  sock.addMembership(MDNS_GROUP);
+  process.stdout.write('listening\n');
+  await new Promise((r) => setTimeout(r, a.durationMs));
+  sock.close();
+}
+
 async function query(a: QueryArgs): Promise<void> {
   const sock = createSocket({ type: 'udp4' });
   await new Promise<void>((resolve, reject) => {
@@ -209,12 +248,13 @@ async function query(a: QueryArgs): Promise<void> {
 
 async function main(): Promise<void> {
   guardVirtualHost();
-  const args = JSON.parse(process.argv[2] ?? '{}') as ForgeArgs | SniffArgs | QueryArgs | FloodArgs;
+  const args = JSON.parse(process.argv[2] ?? '{}') as ForgeArgs | SniffArgs | QueryArgs | FloodArgs | CountArgs;
   if (args.mode === 'forge') await forge(args);
   else if (args.mode === 'flood') await flood(args);
   else if (args.mode === 'sniff') await sniff(args);
   else if (args.mode === 'query') await query(args);
-  else throw new Error('usage: mdns-probe.ts \'{"mode":"forge"|"flood"|"sniff"|"query",...}\'');
+  else if (args.mode === 'count') await count(args);
+  else throw new Error('usage: mdns-probe.ts \'{"mode":"forge"|"flood"|"sniff"|"query"|"count",...}\'');
 }
 
 main().catch((err: unknown) => {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { REPO_ROOT } from './cli-process.js';
 import type { VirtualLan } from './vlan.js';
-import type { FloodArgs, ForgeArgs, QueryArgs, SniffArgs } from './mdns-probe.js';
+import type { CountArgs, FloodArgs, ForgeArgs, QueryArgs, SniffArgs } from './mdns-probe.js';
 
 const PROBE = fileURLToPath(new URL('../helpers/mdns-probe.ts', import.meta.url));
 /** tsx by absolute URL: a process entering a host's namespaces starts in '/', where `--import tsx` would not resolve. */
@@ -20,7 +20,7 @@ export interface Output {
 }
 
 /** Run the probe on a host (inside the virtual LAN) and collect its output. */
-export function probe(lan: VirtualLan, host: number, args: ForgeArgs | SniffArgs | QueryArgs | FloodArgs, timeoutMs = 20_000): Promise<Output> {
+export function probe(lan: VirtualLan, host: number, args: ForgeArgs | SniffArgs | QueryArgs | FloodArgs | CountArgs, timeoutMs = 20_000): Promise<Output> {
   const child = lan.spawn(host, process.execPath, ['--import', TSX, PROBE, JSON.stringify(args)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   return collect(child, timeoutMs);
 }

@@ -507,6 +507,38 @@ test('addresses on our own subnets come first', () => {
   assert.deepEqual(res.changes.map((c) => (c.kind === 'found' ? c.peer.addresses : c)), [['192.168.1.2', '10.0.0.2']]);
 });
 
+test('a packet settles only what it names: among 50 peers, one peer\'s change reports that peer alone, and the rest stays', () => {
+  const t = table();
+  const ids = Array.from({ length: 50 }, (_, i) => mdnsIdentity(`p${i}@h`, (0x500 + i).toString(16), 5000 + i, CLUSTER));
+  const ip = (i: number, alt = 0): string => `10.0.${alt}.${i + 10}`;
+  for (let i = 0; i < ids.length; i++) apply(t, serviceRecords(ids[i]!, [ip(i)]) as unknown as Rec[], 0, ip(i));
+  const p7 = ids[7]!;
+  // p7 moves to another address; its old one says goodbye; nobody else is reported.
+  const moved = apply(t, serviceRecords(p7, [ip(7), ip(7, 1)]) as unknown as Rec[], 1000, ip(7));
+  assert.deepEqual(moved.changes.map((c) => (c.kind === 'found' ? [c.peer.id, c.peer.addresses] : c)), [[p7.instance.toLowerCase(), [ip(7), ip(7, 1)]]]);
+  const bye = apply(t, [{ name: p7.target, type: 'A', ttl: 0, flush: true, data: ip(7) }], 1100, ip(7));
+  assert.deepEqual(bye.changes.map((c) => (c.kind === 'found' ? c.peer.addresses : c)), [[ip(7, 1)]]);
+  // p8 points its SRV at a new host name: the old name's addresses are not kept, and p8 is lost until the new one resolves.
+  const p8 = ids[8]!;
+  const retarget = apply(t, [{ name: p8.instance, type: 'SRV', ttl: 120, flush: true, data: { priority: 0, weight: 0, port: p8.port, target: 'cn-new.local' } }], 1200, ip(8));
+  assert.deepEqual(retarget.changes, [{ kind: 'lost', id: p8.instance.toLowerCase() }]);
+  assert.deepEqual(retarget.resolve, ['cn-new.local']);
+  const oldAddress = apply(t, [{ name: p8.target, type: 'A', ttl: 120, flush: true, data: ip(8, 2) }], 1300, ip(8));
+  assert.deepEqual(oldAddress.changes, [], 'the old host name is nobody\'s now');
+  const resolved = apply(t, [{ name: 'cn-new.local', type: 'A', ttl: 120, flush: true, data: ip(8, 3) }], 1400, ip(8));
+  assert.deepEqual(resolved.changes.map((c) => (c.kind === 'found' ? c.peer.addresses : c)), [[ip(8, 3)]]);
+  // A full goodbye of p9 loses p9 alone; expiry still reaches every untouched peer.
+  const gone = apply(t, serviceRecords(ids[9]!, [ip(9)], 0) as unknown as Rec[], 1500, ip(9));
+  assert.deepEqual(gone.changes, [{ kind: 'lost', id: ids[9]!.instance.toLowerCase() }]);
+  assert.equal(t.size, 49);
+  const expired = t.tick(120_500);
+  assert.deepEqual(
+    expired.changes.filter((c) => c.kind === 'found'),
+    [],
+  );
+  assert.equal(expired.changes.filter((c) => c.kind === 'lost').length, 48, 'all but p7 (wholly refreshed at 1 s) expire at 120 s; p8 with its TXT');
+});
+
 test('known answers: reported peers and foreign instances with more than half their TTL left', () => {
   const t = table();
   apply(t, bobRecords(), 0);
