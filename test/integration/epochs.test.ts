@@ -160,7 +160,9 @@ test('an epoch flood from a member: no freeze, no flapping, the map stays within
   const downs: string[] = [];
   for (const name of names) {
     const seeds = nodes.length ? [`127.0.0.1:${nodes[0]!.port}`] : [];
-    const n = createNode({ name, cookie: 'flood', host: '127.0.0.1', mdns: false, seeds, stateDir: join(dir, name), ...testConfig() });
+    // Test timings, but a lease of seconds: the flood's own cost is measured by the loop
+    // delay below; a loaded machine's scheduling pauses must not end a tenure here.
+    const n = createNode({ name, cookie: 'flood', host: '127.0.0.1', mdns: false, seeds, stateDir: join(dir, name), ...testConfig(), heartbeatIntervalMs: 200, failureTimeoutMs: 2000 });
     libNodes.push(n);
     n.on('nodedown', (mm, reason) => downs.push(`${name} saw ${mm.name} down: ${reason}`));
     await n.start();
