@@ -103,6 +103,10 @@ interface RunResult {
   stableWhileIdle?: boolean;
   /** nodedown log lines from all nodes, spawn to end of idle window (nobody failed: should be 0). */
   nodedownLogs?: number;
+  /** `handshake failed` warnings with code ERR_HANDSHAKE_TIMEOUT from all nodes, spawn to end of idle window. */
+  handshakeTimeouts?: number;
+  /** Warning (and error) log lines from all nodes, spawn to end of idle window. */
+  warnings?: number;
 }
 
 function parseOptions(argv: string[]): FormationOptions | string {
@@ -231,6 +235,8 @@ async function oneRun(run: number, o: FormationOptions): Promise<RunResult> {
     });
     const stable = nodes.every((n) => hasAll(n.lastMembers() ?? [], othersOf(n)));
     const nodedownLogs = nodes.reduce((sum, n) => sum + n.logs.filter((l) => l.message === 'nodedown').length, 0);
+    const handshakeTimeouts = nodes.reduce((sum, n) => sum + n.logs.filter((l) => l.message === 'handshake failed' && l.fields.code === 'ERR_HANDSHAKE_TIMEOUT').length, 0);
+    const warnings = nodes.reduce((sum, n) => sum + n.logs.filter((l) => l.level === 'warn' || l.level === 'error').length, 0);
     return {
       run,
       ok: true,
@@ -244,6 +250,8 @@ async function oneRun(run: number, o: FormationOptions): Promise<RunResult> {
       rssMb: rss,
       stableWhileIdle: stable,
       nodedownLogs,
+      handshakeTimeouts,
+      warnings,
     };
   } catch (err) {
     return { run, ok: false, error: (err as Error).message };
@@ -277,7 +285,8 @@ export async function runFormation(argv: string[]): Promise<number> {
           `ready->mesh ${fmtMs(r.readyToMeshMs)}, spawn->lists ${fmtMs(r.spawnToListsMs)}, spawn->mesh ${fmtMs(r.spawnToMeshMs)}, ` +
           `idle CPU median ${summarize(r.idleCpuPercent!).median.toFixed(2)} %, RSS median ${summarize(r.rssMb!).median.toFixed(1)} MB` +
           (r.stableWhileIdle ? '' : ' (mesh NOT stable while idle)') +
-          (r.nodedownLogs ? `, ${r.nodedownLogs} nodedown logs although no node failed` : ''),
+          (r.nodedownLogs ? `, ${r.nodedownLogs} nodedown logs although no node failed` : '') +
+          `, ${r.handshakeTimeouts} handshake timeouts, ${r.warnings} warnings`,
       );
     } else {
       console.log(`run ${run}/${o.runs}: FAILED: ${r.error}`);
@@ -299,6 +308,8 @@ export async function runFormation(argv: string[]): Promise<number> {
     rssMb: summarize(ok.flatMap((r) => r.rssMb ?? [])),
     stableWhileIdle: ok.every((r) => r.stableWhileIdle),
     nodedownLogs: summarize(ok.map((r) => r.nodedownLogs ?? 0)),
+    handshakeTimeouts: summarize(ok.map((r) => r.handshakeTimeouts ?? 0)),
+    warnings: summarize(ok.map((r) => r.warnings ?? 0)),
   };
   const t = FORMATION_TARGETS;
   const verdicts = {
@@ -326,6 +337,7 @@ export async function runFormation(argv: string[]): Promise<number> {
     '',
     `Mesh stayed full through every idle window: ${summary.stableWhileIdle ? 'yes' : 'NO'}.`,
     `nodedown log lines per run although no node failed (should be 0): median ${summary.nodedownLogs.median}, max ${summary.nodedownLogs.max}.`,
+    `\`handshake failed\` ERR_HANDSHAKE_TIMEOUT warnings per run (all nodes): median ${summary.handshakeTimeouts.median}, max ${summary.handshakeTimeouts.max}; warning lines per run: median ${summary.warnings.median}, max ${summary.warnings.max}.`,
     `Printed lists are quantized by the Printer's 1 s tick; the nodeup row is the mesh itself.`,
   ];
   const failed = results.filter((r) => !r.ok);
