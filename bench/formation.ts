@@ -198,6 +198,16 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** `handshake failed` lines with code ERR_HANDSHAKE_TIMEOUT logged by all nodes so far. */
+function countHandshakeTimeouts(nodes: readonly CliNode[]): number {
+  return nodes.reduce((sum, n) => sum + n.logs.filter((l) => l.message === 'handshake failed' && l.fields.code === 'ERR_HANDSHAKE_TIMEOUT').length, 0);
+}
+
+/** Warning and error lines logged by all nodes so far. */
+function countWarnings(nodes: readonly CliNode[]): number {
+  return nodes.reduce((sum, n) => sum + n.logs.filter((l) => l.level === 'warn' || l.level === 'error').length, 0);
+}
+
 async function oneRun(run: number, o: FormationOptions): Promise<RunResult> {
   const lan = await createVirtualLan(hostCount(o.nodes, o.hosts));
   const nodes: CliNode[] = [];
@@ -235,8 +245,8 @@ async function oneRun(run: number, o: FormationOptions): Promise<RunResult> {
     });
     const stable = nodes.every((n) => hasAll(n.lastMembers() ?? [], othersOf(n)));
     const nodedownLogs = nodes.reduce((sum, n) => sum + n.logs.filter((l) => l.message === 'nodedown').length, 0);
-    const handshakeTimeouts = nodes.reduce((sum, n) => sum + n.logs.filter((l) => l.message === 'handshake failed' && l.fields.code === 'ERR_HANDSHAKE_TIMEOUT').length, 0);
-    const warnings = nodes.reduce((sum, n) => sum + n.logs.filter((l) => l.level === 'warn' || l.level === 'error').length, 0);
+    const handshakeTimeouts = countHandshakeTimeouts(nodes);
+    const warnings = countWarnings(nodes);
     return {
       run,
       ok: true,
@@ -254,7 +264,7 @@ async function oneRun(run: number, o: FormationOptions): Promise<RunResult> {
       warnings,
     };
   } catch (err) {
-    return { run, ok: false, error: (err as Error).message };
+    return { run, ok: false, error: (err as Error).message, handshakeTimeouts: countHandshakeTimeouts(nodes), warnings: countWarnings(nodes) };
   } finally {
     await Promise.all(nodes.map((n) => n.stop(3000)));
     await lan.destroy();
@@ -289,7 +299,7 @@ export async function runFormation(argv: string[]): Promise<number> {
           `, ${r.handshakeTimeouts} handshake timeouts, ${r.warnings} warnings`,
       );
     } else {
-      console.log(`run ${run}/${o.runs}: FAILED: ${r.error}`);
+      console.log(`run ${run}/${o.runs}: FAILED: ${r.error} (${r.handshakeTimeouts} handshake timeouts, ${r.warnings} warnings)`);
     }
   }
 

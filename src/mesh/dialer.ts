@@ -17,8 +17,13 @@ import type { BucketConfig } from './rate-limit.js';
 export const DIALS_PER_ADDRESS: BucketConfig = { capacity: 8, perSecond: 2 };
 /** Connection attempts in total: burst 20, then 20 per second. */
 export const DIALS_GLOBAL: BucketConfig = { capacity: 20, perSecond: 20 };
-/** Dials (connect + handshake) in flight at once. */
-export const MAX_CONCURRENT_DIALS = 32;
+/**
+ * Dials (connect + handshake) in flight at once: 4, half the handshake turns
+ * (handshake-queue.ts), so inbound handshakes always find a turn and two nodes dialing
+ * each other cannot hold each other's turns. Measured with the formation benchmark (20
+ * nodes on 4 virtual hosts, 2 cores): see README "Pacing".
+ */
+export const MAX_CONCURRENT_DIALS = 4;
 /** How long a dial waits when MAX_CONCURRENT_DIALS are in flight before it asks again, ms. */
 export const CONCURRENCY_RETRY_MS = 100;
 /** A candidate's address or port change resets its backoff at most this often, ms. */

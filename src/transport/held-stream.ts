@@ -36,6 +36,7 @@ export class HeldStream implements Stream {
     inner.onClose(() => {
       this.closed = true;
       this.held = [];
+      this.heldBytes = 0;
     });
   }
 
