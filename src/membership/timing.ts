@@ -54,6 +54,15 @@ export function handshakeQueueWaitMs(handshakeTimeoutMs: number): number {
 }
 
 /**
+ * The deadline of a handshake we dial: the peer may hold our connection in its queue for
+ * up to handshakeQueueWaitMs before its turn, and the handshake then gets
+ * handshakeDeadlineMs.
+ */
+export function dialHandshakeDeadlineMs(handshakeTimeoutMs: number, recentLagMs: number): number {
+  return handshakeQueueWaitMs(handshakeTimeoutMs) + handshakeDeadlineMs(handshakeTimeoutMs, recentLagMs);
+}
+
+/**
  * Local health awareness: a timeout (the silence before suspicion) stretched by our own
  * recent event-loop lag beyond one heartbeat interval (a slow process measures silence
  * it caused itself).

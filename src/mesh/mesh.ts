@@ -18,7 +18,7 @@ import type { Listener, Network, Stream } from '../transport/transport.js';
 import type { Role } from '../transport/session-crypto.js';
 import type { DiscoveredPeer } from '../discovery/discovery.js';
 import { Detector } from '../membership/detector.js';
-import { handshakeDeadlineMs, handshakeQueueWaitMs } from '../membership/timing.js';
+import { dialHandshakeDeadlineMs, handshakeDeadlineMs, handshakeQueueWaitMs } from '../membership/timing.js';
 import { PROTOCOL_VERSION } from '../wire/messages.js';
 import type { Hello, MemberInfo, SessionMessage } from '../wire/messages.js';
 import type { Logger } from '../util/log.js';
@@ -541,8 +541,9 @@ export class Mesh {
       random: this.config.random,
       hello: this.hello(),
       maxFrameBytes: this.config.maxFrameBytes,
-      // Local health: a node whose own loop is slow gives its handshakes longer.
-      handshakeTimeoutMs: handshakeDeadlineMs(this.config.handshakeTimeoutMs, this.detector?.recentLagMs ?? 0),
+      // Local health: a node whose own loop is slow gives its handshakes longer; a dial
+      // also gives the peer the time it may keep us in its queue.
+      handshakeTimeoutMs: (role === 'dialer' ? dialHandshakeDeadlineMs : handshakeDeadlineMs)(this.config.handshakeTimeoutMs, this.detector?.recentLagMs ?? 0),
       clock: this.config.clock,
     });
     this.pending.add(conn);
