@@ -6,21 +6,27 @@
 // this returns.
 // Invariants:
 // - running <= slots; queued <= maxQueued (an inbound connection that cannot be queued
-//   is refused); outbound entries never wait behind an unqueued limit: the dialer's own
-//   concurrency bound (MAX_CONCURRENT_DIALS < slots) keeps slots for inbound ones.
+//   is refused).
+// - Inbound handshakes hold at most maxRunningInbound turns, so the rest (slots -
+//   maxRunningInbound >= MAX_CONCURRENT_DIALS, the dialer's own bound) are always there
+//   for our dials: connections flooding in cannot stop this node from dialing the peers
+//   it knows, and two nodes dialing each other cannot hold each other's turns.
 // - An inbound entry gets a turn only once it is ready (a whole first frame arrived):
-//   a silent socket cannot hold a running slot, and at most maxRunningPerAddress
-//   inbound handshakes from one address run at once, so one hostile LAN host cannot
-//   take every slot (it can hold its per-address pending cap in the queue, where
-//   expire() drops each entry maxWaitMs after it was queued).
+//   a silent socket never holds a turn; and at most maxRunningPerAddress inbound
+//   handshakes from one address run at once, so one hostile LAN host cannot take every
+//   inbound turn (it can hold its per-address pending cap in the queue, where expire()
+//   drops each entry maxWaitMs after it was queued).
 // - Among the entries that may run, the oldest runs first (FIFO).
+import { MAX_CONCURRENT_DIALS } from './dialer.js';
 
 /** Handshakes run at once, inbound and outbound together: 8 (bench: see README "Pacing"). */
 export const HANDSHAKE_SLOTS = 8;
+/** Inbound handshakes run at once: 4; the other turns are our dials' (MAX_CONCURRENT_DIALS). */
+export const MAX_RUNNING_INBOUND_HANDSHAKES = HANDSHAKE_SLOTS - MAX_CONCURRENT_DIALS;
 /** Handshakes waiting for a turn at most: 128 (more inbound connections are refused). */
 export const MAX_QUEUED_HANDSHAKES = 128;
-/** Inbound handshakes from one address running at once: 4 (half the slots). */
-export const MAX_RUNNING_HANDSHAKES_PER_ADDRESS = 4;
+/** Inbound handshakes from one address running at once: 2 (half the inbound turns). */
+export const MAX_RUNNING_HANDSHAKES_PER_ADDRESS = 2;
 
 /** Which end of the connection we are. */
 export type HandshakeDirection = 'inbound' | 'outbound';
@@ -28,6 +34,7 @@ export type HandshakeDirection = 'inbound' | 'outbound';
 /** Limits of a HandshakeQueue. */
 export interface HandshakeQueueLimits {
   slots: number;
+  maxRunningInbound: number;
   maxQueued: number;
   maxRunningPerAddress: number;
 }
@@ -35,6 +42,7 @@ export interface HandshakeQueueLimits {
 /** The default limits. */
 export const DEFAULT_HANDSHAKE_QUEUE_LIMITS: HandshakeQueueLimits = {
   slots: HANDSHAKE_SLOTS,
+  maxRunningInbound: MAX_RUNNING_INBOUND_HANDSHAKES,
   maxQueued: MAX_QUEUED_HANDSHAKES,
   maxRunningPerAddress: MAX_RUNNING_HANDSHAKES_PER_ADDRESS,
 };
@@ -55,6 +63,7 @@ export class HandshakeQueue<T> {
   private readonly queue: Entry<T>[] = [];
   private readonly running = new Map<T, Entry<T>>();
   private readonly runningFrom = new Map<string, number>();
+  private runningInbound = 0;
 
   constructor(
     private readonly now: () => number,
@@ -110,6 +119,7 @@ export class HandshakeQueue<T> {
     if (e) {
       this.running.delete(item);
       if (e.direction === 'inbound') {
+        this.runningInbound--;
         const n = (this.runningFrom.get(e.address) ?? 1) - 1;
         if (n > 0) this.runningFrom.set(e.address, n);
         else this.runningFrom.delete(e.address);
@@ -149,16 +159,20 @@ export class HandshakeQueue<T> {
     this.queue.length = 0;
     this.running.clear();
     this.runningFrom.clear();
+    this.runningInbound = 0;
   }
 
   private mayRun(e: Entry<T>): boolean {
     if (this.running.size >= this.limits.slots || !e.ready) return false;
-    return e.direction === 'outbound' || (this.runningFrom.get(e.address) ?? 0) < this.limits.maxRunningPerAddress;
+    if (e.direction === 'outbound') return true;
+    return this.runningInbound < this.limits.maxRunningInbound && (this.runningFrom.get(e.address) ?? 0) < this.limits.maxRunningPerAddress;
   }
 
   private start(e: Entry<T>): void {
     this.running.set(e.item, e);
-    if (e.direction === 'inbound') this.runningFrom.set(e.address, (this.runningFrom.get(e.address) ?? 0) + 1);
+    if (e.direction !== 'inbound') return;
+    this.runningInbound++;
+    this.runningFrom.set(e.address, (this.runningFrom.get(e.address) ?? 0) + 1);
   }
 
   /** Give free turns to the oldest entries that may run. */

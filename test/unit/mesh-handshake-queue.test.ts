@@ -4,12 +4,12 @@
 // oldest queued inbound connections dropped after their longest wait.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HandshakeQueue, HANDSHAKE_SLOTS, MAX_QUEUED_HANDSHAKES, MAX_RUNNING_HANDSHAKES_PER_ADDRESS } from '../../src/mesh/handshake-queue.js';
+import { HandshakeQueue, HANDSHAKE_SLOTS, MAX_QUEUED_HANDSHAKES, MAX_RUNNING_HANDSHAKES_PER_ADDRESS, MAX_RUNNING_INBOUND_HANDSHAKES } from '../../src/mesh/handshake-queue.js';
 import type { HandshakeDirection, HandshakeQueueLimits, TurnAnswer } from '../../src/mesh/handshake-queue.js';
 import { MAX_CONCURRENT_DIALS } from '../../src/mesh/dialer.js';
 import { ManualClock } from '../../src/util/clock.js';
 
-const SMALL: HandshakeQueueLimits = { slots: 2, maxQueued: 3, maxRunningPerAddress: 1 };
+const SMALL: HandshakeQueueLimits = { slots: 2, maxRunningInbound: 2, maxQueued: 3, maxRunningPerAddress: 1 };
 
 type Step =
   | { enter: string; dir: HandshakeDirection; addr?: string; ready?: boolean; answer: TurnAnswer }
@@ -34,16 +34,18 @@ function play(steps: Step[], limits = SMALL): HandshakeQueue<string> {
   return q;
 }
 
-test('the defaults: 8 turns, half of them at most for inbound handshakes of one address, and more turns than dials in flight', () => {
+test('the defaults: 8 turns, 4 for inbound handshakes (2 per address) and 4 for our dials', () => {
   assert.equal(HANDSHAKE_SLOTS, 8);
-  assert.equal(MAX_RUNNING_HANDSHAKES_PER_ADDRESS, HANDSHAKE_SLOTS / 2);
+  assert.equal(MAX_RUNNING_INBOUND_HANDSHAKES, 4);
+  assert.equal(MAX_RUNNING_HANDSHAKES_PER_ADDRESS, 2);
   assert.ok(MAX_QUEUED_HANDSHAKES >= 16 * HANDSHAKE_SLOTS);
-  // Our dials can never hold every turn: inbound handshakes (which need nothing from our
-  // own dials to progress) always find one, so two nodes dialing each other cannot deadlock.
-  assert.ok(MAX_CONCURRENT_DIALS < HANDSHAKE_SLOTS);
+  // Inbound handshakes can never take the turns of our dials, and our dials never every
+  // turn: neither a flood of connections nor two nodes dialing each other can stall both.
+  assert.equal(MAX_RUNNING_INBOUND_HANDSHAKES + MAX_CONCURRENT_DIALS, HANDSHAKE_SLOTS);
+  assert.ok(MAX_CONCURRENT_DIALS > 0 && MAX_RUNNING_INBOUND_HANDSHAKES > 0);
 });
 
-const cases: { name: string; steps: Step[] }[] = [
+const cases: { name: string; steps: Step[]; limits?: HandshakeQueueLimits }[] = [
   {
     name: 'at most `slots` run; the rest wait and start in arrival order as turns free',
     steps: [
@@ -77,6 +79,19 @@ const cases: { name: string; steps: Step[] }[] = [
       { leave: 'z1', starts: [] },
       { ready: 'silent', starts: ['silent'] },
       { leave: 'x1', starts: ['x2'] },
+    ],
+  },
+  {
+    name: 'inbound handshakes hold at most maxRunningInbound turns: the others stay free for our dials',
+    limits: { slots: 3, maxRunningInbound: 2, maxQueued: 4, maxRunningPerAddress: 2 },
+    steps: [
+      { enter: 'i1', dir: 'inbound', addr: 'x', ready: true, answer: 'run' },
+      { enter: 'i2', dir: 'inbound', addr: 'y', ready: true, answer: 'run' },
+      { enter: 'i3', dir: 'inbound', addr: 'z', ready: true, answer: 'queued' },
+      { enter: 'o1', dir: 'outbound', answer: 'run' },
+      { enter: 'o2', dir: 'outbound', answer: 'queued' },
+      { leave: 'o1', starts: ['o2'] },
+      { leave: 'i1', starts: ['i3'] },
     ],
   },
   {
@@ -116,7 +131,7 @@ const cases: { name: string; steps: Step[] }[] = [
   },
 ];
 
-for (const c of cases) test(`handshake queue: ${c.name}`, () => void play(c.steps));
+for (const c of cases) test(`handshake queue: ${c.name}`, () => void play(c.steps, c.limits));
 
 test('the clock time of the oldest queued inbound entry is when its wait started, not when it became ready', () => {
   const clock = new ManualClock(1000);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Mesh } from '../../src/mesh/mesh.js';
-import { HANDSHAKE_SLOTS, MAX_RUNNING_HANDSHAKES_PER_ADDRESS } from '../../src/mesh/handshake-queue.js';
+import { HANDSHAKE_SLOTS, MAX_RUNNING_HANDSHAKES_PER_ADDRESS, MAX_RUNNING_INBOUND_HANDSHAKES } from '../../src/mesh/handshake-queue.js';
 import { MAX_PENDING_HANDSHAKES_PER_ADDRESS } from '../../src/mesh/admission.js';
 import { resolveConfig, testConfig } from '../../src/config.js';
 import { handshakeQueueWaitMs } from '../../src/membership/timing.js';
@@ -95,8 +95,8 @@ test('a handshake that waited in the queue gets its whole deadline from its turn
   await alice.mesh.start();
   const stallers: ReturnType<typeof staller>[] = [];
   try {
-    // Fill every turn with handshakes that never finish (at most half of them from one address).
-    for (let i = 0; i < HANDSHAKE_SLOTS; i++) {
+    // Fill every inbound turn with handshakes that never finish (from several addresses: each has a cap).
+    for (let i = 0; i < MAX_RUNNING_INBOUND_HANDSHAKES; i++) {
       const ip = `10.0.0.${60 + Math.floor(i / MAX_RUNNING_HANDSHAKES_PER_ADDRESS)}`;
       stallers.push(staller(await net.host(ip).dial('10.0.0.1', alice.mesh.port, 1000), clock, i));
     }
@@ -118,6 +118,28 @@ test('a handshake that waited in the queue gets its whole deadline from its turn
     assert.equal(timeouts(), 1, 'and then it timed out, as a handshake that failed');
   } finally {
     for (const s of stallers) s.conn.close();
+    await alice.mesh.stop();
+  }
+});
+
+test('with every inbound turn held by handshakes that never finish, this node still dials the peers it knows', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const alice = node(clock, net.host('10.0.0.1'), 'alice@sim', '10.0.0.1', 1);
+  const bob = node(clock, net.host('10.0.0.2'), 'bob@sim', '10.0.0.2', 2);
+  await alice.mesh.start();
+  await bob.mesh.start();
+  const stallers: ReturnType<typeof staller>[] = [];
+  try {
+    for (let i = 0; i < 2 * HANDSHAKE_SLOTS; i++) stallers.push(staller(await net.host(`10.0.0.${60 + i}`).dial('10.0.0.1', alice.mesh.port, 1000), clock, i));
+    await run(clock, 20);
+    alice.mesh.peerFound({ id: 'bob', name: 'bob@sim', addresses: ['10.0.0.2'], port: bob.mesh.port, source: 'mdns' });
+    await run(clock, 100);
+    assert.deepEqual(alice.mesh.members(), ['bob@sim']);
+    assert.ok(stallers.every((s) => s.closedAt() === undefined), 'the stallers still hold their turns or places');
+  } finally {
+    for (const s of stallers) s.conn.close();
+    await bob.mesh.stop();
     await alice.mesh.stop();
   }
 });
