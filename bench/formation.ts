@@ -107,6 +107,8 @@ interface RunResult {
   handshakeTimeouts?: number;
   /** Warning (and error) log lines from all nodes, spawn to end of idle window. */
   warnings?: number;
+  /** nodedown log lines by reason. */
+  nodedownReasons?: Record<string, number>;
 }
 
 function parseOptions(argv: string[]): FormationOptions | string {
@@ -247,6 +249,14 @@ async function oneRun(run: number, o: FormationOptions): Promise<RunResult> {
     const nodedownLogs = nodes.reduce((sum, n) => sum + n.logs.filter((l) => l.message === 'nodedown').length, 0);
     const handshakeTimeouts = countHandshakeTimeouts(nodes);
     const warnings = countWarnings(nodes);
+    const nodedownReasons: Record<string, number> = {};
+    for (const n of nodes) {
+      for (const l of n.logs) {
+        if (l.message !== 'nodedown') continue;
+        const why = String(l.fields.reason).replace(/\d+ ms/, 'N ms');
+        nodedownReasons[why] = (nodedownReasons[why] ?? 0) + 1;
+      }
+    }
     return {
       run,
       ok: true,
@@ -262,6 +272,7 @@ async function oneRun(run: number, o: FormationOptions): Promise<RunResult> {
       nodedownLogs,
       handshakeTimeouts,
       warnings,
+      nodedownReasons,
     };
   } catch (err) {
     return { run, ok: false, error: (err as Error).message, handshakeTimeouts: countHandshakeTimeouts(nodes), warnings: countWarnings(nodes) };
@@ -295,7 +306,7 @@ export async function runFormation(argv: string[]): Promise<number> {
           `ready->mesh ${fmtMs(r.readyToMeshMs)}, spawn->lists ${fmtMs(r.spawnToListsMs)}, spawn->mesh ${fmtMs(r.spawnToMeshMs)}, ` +
           `idle CPU median ${summarize(r.idleCpuPercent!).median.toFixed(2)} %, RSS median ${summarize(r.rssMb!).median.toFixed(1)} MB` +
           (r.stableWhileIdle ? '' : ' (mesh NOT stable while idle)') +
-          (r.nodedownLogs ? `, ${r.nodedownLogs} nodedown logs although no node failed` : '') +
+          (r.nodedownLogs ? `, ${r.nodedownLogs} nodedown logs although no node failed (${JSON.stringify(r.nodedownReasons)})` : '') +
           `, ${r.handshakeTimeouts} handshake timeouts, ${r.warnings} warnings`,
       );
     } else {

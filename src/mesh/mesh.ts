@@ -728,7 +728,9 @@ export class Mesh {
       if (bye === 'DUPLICATE') {
         // The peer keeps another connection to us that we have not admitted yet (both
         // dialed at once): stay up and wait for it instead of flapping down and up.
-        peer.orphanTimer = this.config.clock.setTimeout(() => this.down(peer, 'duplicate connection closed and no replacement arrived'), this.config.handshakeTimeoutMs);
+        // That connection may still wait for its turn here or there: give it as long as a dial's deadline.
+        const waitMs = dialHandshakeDeadlineMs(this.config.handshakeTimeoutMs, this.detector?.recentLagMs ?? 0);
+        peer.orphanTimer = this.config.clock.setTimeout(() => this.down(peer, 'duplicate connection closed and no replacement arrived'), waitMs);
         return;
       }
       if (bye === 'DECLARED_DOWN') {

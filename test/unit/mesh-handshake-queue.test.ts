@@ -34,10 +34,10 @@ function play(steps: Step[], limits = SMALL): HandshakeQueue<string> {
   return q;
 }
 
-test('the defaults: 8 turns, 4 for inbound handshakes (2 per address) and 4 for our dials', () => {
-  assert.equal(HANDSHAKE_SLOTS, 8);
-  assert.equal(MAX_RUNNING_INBOUND_HANDSHAKES, 4);
-  assert.equal(MAX_RUNNING_HANDSHAKES_PER_ADDRESS, 2);
+test('the defaults: 4 turns, 2 for inbound handshakes (1 per address) and 2 for our dials', () => {
+  assert.equal(HANDSHAKE_SLOTS, 4);
+  assert.equal(MAX_RUNNING_INBOUND_HANDSHAKES, 2);
+  assert.equal(MAX_RUNNING_HANDSHAKES_PER_ADDRESS, 1);
   assert.ok(MAX_QUEUED_HANDSHAKES >= 16 * HANDSHAKE_SLOTS);
   // Inbound handshakes can never take the turns of our dials, and our dials never every
   // turn: neither a flood of connections nor two nodes dialing each other can stall both.
