@@ -106,7 +106,8 @@ export class HeldStream implements Stream {
 
   private overflow(): void {
     this.closed = true;
-    this.close();
+    // Tell the holder first: the stream's own close handlers may run within close().
     this.events.overflow();
+    this.close();
   }
 }

@@ -143,3 +143,27 @@ test('with every inbound turn held by handshakes that never finish, this node st
     await alice.mesh.stop();
   }
 });
+
+test('a queued connection that sends more than a hello is closed at once and logged as a failed handshake', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const alice = node(clock, net.host('10.0.0.1'), 'alice@sim', '10.0.0.1', 1);
+  await alice.mesh.start();
+  const stallers: ReturnType<typeof staller>[] = [];
+  try {
+    for (let i = 0; i < MAX_RUNNING_INBOUND_HANDSHAKES; i++) stallers.push(staller(await net.host(`10.0.0.${60 + i}`).dial('10.0.0.1', alice.mesh.port, 1000), clock, i));
+    await run(clock, 20);
+    const big = await net.host('10.0.0.77').dial('10.0.0.1', alice.mesh.port, 1000);
+    let closed = false;
+    big.onClose(() => (closed = true));
+    big.write(Buffer.from([0, 0x10, 0, 0])); // a frame of 1 MiB announced while queued
+    await run(clock, 20);
+    assert.ok(closed);
+    const lines = alice.log.lines.filter((l) => l.message === 'handshake failed' && l.meta?.code === 'ERR_FRAME_TOO_LARGE');
+    assert.equal(lines.length, 1);
+    assert.ok(stallers.every((s) => s.closedAt() === undefined), 'the running handshakes are untouched');
+  } finally {
+    for (const s of stallers) s.conn.close();
+    await alice.mesh.stop();
+  }
+});
