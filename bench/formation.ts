@@ -103,6 +103,12 @@ interface RunResult {
   stableWhileIdle?: boolean;
   /** nodedown log lines from all nodes, spawn to end of idle window (nobody failed: should be 0). */
   nodedownLogs?: number;
+  /** `handshake failed` warnings with code ERR_HANDSHAKE_TIMEOUT from all nodes, spawn to end of idle window. */
+  handshakeTimeouts?: number;
+  /** Warning (and error) log lines from all nodes, spawn to end of idle window. */
+  warnings?: number;
+  /** nodedown log lines by reason. */
+  nodedownReasons?: Record<string, number>;
 }
 
 function parseOptions(argv: string[]): FormationOptions | string {
@@ -194,6 +200,16 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** `handshake failed` lines with code ERR_HANDSHAKE_TIMEOUT logged by all nodes so far. */
+function countHandshakeTimeouts(nodes: readonly CliNode[]): number {
+  return nodes.reduce((sum, n) => sum + n.logs.filter((l) => l.message === 'handshake failed' && l.fields.code === 'ERR_HANDSHAKE_TIMEOUT').length, 0);
+}
+
+/** Warning and error lines logged by all nodes so far. */
+function countWarnings(nodes: readonly CliNode[]): number {
+  return nodes.reduce((sum, n) => sum + n.logs.filter((l) => l.level === 'warn' || l.level === 'error').length, 0);
+}
+
 async function oneRun(run: number, o: FormationOptions): Promise<RunResult> {
   const lan = await createVirtualLan(hostCount(o.nodes, o.hosts));
   const nodes: CliNode[] = [];
@@ -231,6 +247,16 @@ async function oneRun(run: number, o: FormationOptions): Promise<RunResult> {
     });
     const stable = nodes.every((n) => hasAll(n.lastMembers() ?? [], othersOf(n)));
     const nodedownLogs = nodes.reduce((sum, n) => sum + n.logs.filter((l) => l.message === 'nodedown').length, 0);
+    const handshakeTimeouts = countHandshakeTimeouts(nodes);
+    const warnings = countWarnings(nodes);
+    const nodedownReasons: Record<string, number> = {};
+    for (const n of nodes) {
+      for (const l of n.logs) {
+        if (l.message !== 'nodedown') continue;
+        const why = String(l.fields.reason).replace(/\d+ ms/, 'N ms');
+        nodedownReasons[why] = (nodedownReasons[why] ?? 0) + 1;
+      }
+    }
     return {
       run,
       ok: true,
@@ -244,9 +270,12 @@ async function oneRun(run: number, o: FormationOptions): Promise<RunResult> {
       rssMb: rss,
       stableWhileIdle: stable,
       nodedownLogs,
+      handshakeTimeouts,
+      warnings,
+      nodedownReasons,
     };
   } catch (err) {
-    return { run, ok: false, error: (err as Error).message };
+    return { run, ok: false, error: (err as Error).message, handshakeTimeouts: countHandshakeTimeouts(nodes), warnings: countWarnings(nodes) };
   } finally {
     await Promise.all(nodes.map((n) => n.stop(3000)));
     await lan.destroy();
@@ -277,10 +306,11 @@ export async function runFormation(argv: string[]): Promise<number> {
           `ready->mesh ${fmtMs(r.readyToMeshMs)}, spawn->lists ${fmtMs(r.spawnToListsMs)}, spawn->mesh ${fmtMs(r.spawnToMeshMs)}, ` +
           `idle CPU median ${summarize(r.idleCpuPercent!).median.toFixed(2)} %, RSS median ${summarize(r.rssMb!).median.toFixed(1)} MB` +
           (r.stableWhileIdle ? '' : ' (mesh NOT stable while idle)') +
-          (r.nodedownLogs ? `, ${r.nodedownLogs} nodedown logs although no node failed` : ''),
+          (r.nodedownLogs ? `, ${r.nodedownLogs} nodedown logs although no node failed (${JSON.stringify(r.nodedownReasons)})` : '') +
+          `, ${r.handshakeTimeouts} handshake timeouts, ${r.warnings} warnings`,
       );
     } else {
-      console.log(`run ${run}/${o.runs}: FAILED: ${r.error}`);
+      console.log(`run ${run}/${o.runs}: FAILED: ${r.error} (${r.handshakeTimeouts} handshake timeouts, ${r.warnings} warnings)`);
     }
   }
 
@@ -299,6 +329,8 @@ export async function runFormation(argv: string[]): Promise<number> {
     rssMb: summarize(ok.flatMap((r) => r.rssMb ?? [])),
     stableWhileIdle: ok.every((r) => r.stableWhileIdle),
     nodedownLogs: summarize(ok.map((r) => r.nodedownLogs ?? 0)),
+    handshakeTimeouts: summarize(ok.map((r) => r.handshakeTimeouts ?? 0)),
+    warnings: summarize(ok.map((r) => r.warnings ?? 0)),
   };
   const t = FORMATION_TARGETS;
   const verdicts = {
@@ -326,6 +358,7 @@ export async function runFormation(argv: string[]): Promise<number> {
     '',
     `Mesh stayed full through every idle window: ${summary.stableWhileIdle ? 'yes' : 'NO'}.`,
     `nodedown log lines per run although no node failed (should be 0): median ${summary.nodedownLogs.median}, max ${summary.nodedownLogs.max}.`,
+    `\`handshake failed\` ERR_HANDSHAKE_TIMEOUT warnings per run (all nodes): median ${summary.handshakeTimeouts.median}, max ${summary.handshakeTimeouts.max}; warning lines per run: median ${summary.warnings.median}, max ${summary.warnings.max}.`,
     `Printed lists are quantized by the Printer's 1 s tick; the nodeup row is the mesh itself.`,
   ];
   const failed = results.filter((r) => !r.ok);

@@ -36,6 +36,33 @@ export function backoffDelay(attempt: number, minMs: number, maxMs: number, rand
 }
 
 /**
+ * Local health awareness for a handshake: its deadline stretched by twice our own recent
+ * event-loop lag (a handshake waits on two wakeups of ours, each of which may be that
+ * late), at most doubled: handshakeTimeoutMs + min(2 × recentLagMs, handshakeTimeoutMs).
+ */
+export function handshakeDeadlineMs(handshakeTimeoutMs: number, recentLagMs: number): number {
+  return handshakeTimeoutMs + Math.min(2 * Math.max(0, recentLagMs), handshakeTimeoutMs);
+}
+
+/**
+ * How long an inbound connection may wait in our handshake queue before it is dropped:
+ * half the handshake timeout. The peer's deadline runs from before it connected, so it
+ * keeps at least the other half for the handshake itself once its turn comes.
+ */
+export function handshakeQueueWaitMs(handshakeTimeoutMs: number): number {
+  return handshakeTimeoutMs / 2;
+}
+
+/**
+ * The deadline of a handshake we dial: the peer may hold our connection in its queue for
+ * up to handshakeQueueWaitMs before its turn, and the handshake then gets
+ * handshakeDeadlineMs.
+ */
+export function dialHandshakeDeadlineMs(handshakeTimeoutMs: number, recentLagMs: number): number {
+  return handshakeQueueWaitMs(handshakeTimeoutMs) + handshakeDeadlineMs(handshakeTimeoutMs, recentLagMs);
+}
+
+/**
  * Local health awareness: a timeout (the silence before suspicion) stretched by our own
  * recent event-loop lag beyond one heartbeat interval (a slow process measures silence
  * it caused itself).

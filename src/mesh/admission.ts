@@ -12,7 +12,11 @@
 import { nameHolder, preferConnection } from '../membership/membership.js';
 import { KeyedBuckets } from './rate-limit.js';
 
-/** Connections (inbound and our own dials) allowed in their handshake at once; more inbound ones are closed at once. */
+/**
+ * Connections in their handshake (inbound and our own dials) plus inbound ones waiting
+ * for a handshake turn (handshake-queue.ts, which bounds both far lower); more inbound
+ * ones are closed at once.
+ */
 export const MAX_PENDING_HANDSHAKES = 256;
 /** Inbound connections from one address allowed in their handshake at once. */
 export const MAX_PENDING_HANDSHAKES_PER_ADDRESS = 8;

@@ -7,7 +7,7 @@
 // DIALS_PER_ADDRESS.perSecond × T connection attempts to one IP address (all ports
 // together) in any T seconds — 8 at once, then 2 per second sustained; at most
 // DIALS_GLOBAL.capacity + DIALS_GLOBAL.perSecond × T in total — 20 at once, then 20
-// per second; at most MAX_CONCURRENT_DIALS dials in flight; a candidate's backoff is
+// per second; at most MAX_CONCURRENT_DIALS (2) dials in flight; a candidate's backoff is
 // reset by an address or port change at most once per BACKOFF_RESET_MIN_INTERVAL_MS.
 import { backoffDelay } from '../membership/timing.js';
 import { KeyedBuckets, TokenBucket } from './rate-limit.js';
@@ -17,8 +17,13 @@ import type { BucketConfig } from './rate-limit.js';
 export const DIALS_PER_ADDRESS: BucketConfig = { capacity: 8, perSecond: 2 };
 /** Connection attempts in total: burst 20, then 20 per second. */
 export const DIALS_GLOBAL: BucketConfig = { capacity: 20, perSecond: 20 };
-/** Dials (connect + handshake) in flight at once. */
-export const MAX_CONCURRENT_DIALS = 32;
+/**
+ * Dials (connect + handshake) in flight at once: 2, half the handshake turns
+ * (handshake-queue.ts; the other half is for inbound handshakes). Measured with the
+ * formation benchmark (20 nodes on 4 virtual hosts, 2 cores): 32 in flight made
+ * hundreds of handshake timeouts per run; see README "Pacing".
+ */
+export const MAX_CONCURRENT_DIALS = 2;
 /** How long a dial waits when MAX_CONCURRENT_DIALS are in flight before it asks again, ms. */
 export const CONCURRENCY_RETRY_MS = 100;
 /** A candidate's address or port change resets its backoff at most this often, ms. */

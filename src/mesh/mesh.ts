@@ -3,18 +3,22 @@
 // (candidates.ts) it dials with pacing and backoff (dialer.ts), the admission rules
 // for authenticated connections and the handshake slots (admission.ts), the
 // failure-log limiter (failure-log.ts), the wrong-cookie report (auth-failures.ts) and
-// the goodbye codes (close-codes.ts); it carries the heartbeats
+// the goodbye codes (close-codes.ts) and the handshake queue (handshake-queue.ts): every
+// handshake, inbound or outbound, waits for its turn, and its deadline (stretched by our
+// own recent event-loop lag) starts with the turn; it carries the heartbeats
 // and checks of the failure detector (membership/detector.ts) and reports nodeup /
 // nodedown.
 // Invariants: at most one active connection per peer name; nodeup and nodedown
 // alternate per peer; a replaced duplicate connection never produces a nodedown.
 import { ClusterError, describeError } from '../errors.js';
 import type { NodeConfig } from '../config.js';
-import { Connection } from '../transport/connection.js';
+import { Connection, MAX_HANDSHAKE_FRAME_BYTES } from '../transport/connection.js';
+import { HeldStream } from '../transport/held-stream.js';
 import type { Listener, Network, Stream } from '../transport/transport.js';
 import type { Role } from '../transport/session-crypto.js';
 import type { DiscoveredPeer } from '../discovery/discovery.js';
 import { Detector } from '../membership/detector.js';
+import { dialHandshakeDeadlineMs, handshakeDeadlineMs, handshakeQueueWaitMs } from '../membership/timing.js';
 import { PROTOCOL_VERSION } from '../wire/messages.js';
 import type { Hello, MemberInfo, SessionMessage } from '../wire/messages.js';
 import type { Logger } from '../util/log.js';
@@ -26,12 +30,13 @@ import { CandidateTable, candidateName } from './candidates.js';
 import type { Candidate, UpsertResult } from './candidates.js';
 import { goodbyeCode, SHUTDOWN_GOODBYE } from './close-codes.js';
 import type { GoodbyeCode } from './close-codes.js';
-import { DialPacer, mayResetBackoff, pacedDelay, redialDelay, SIMULTANEOUS_DIAL_GRACE_MS, yieldsFirstDial } from './dialer.js';
+import { CONCURRENCY_RETRY_MS, DialPacer, mayResetBackoff, pacedDelay, redialDelay, SIMULTANEOUS_DIAL_GRACE_MS, yieldsFirstDial } from './dialer.js';
 import { AuthFailureReport } from './auth-failures.js';
 import { FailureLog, logSafe } from './failure-log.js';
 import { OncePerWindow } from './rate-limit.js';
 import { IdentityBook } from './identities.js';
 import { ObserverSet } from './observers.js';
+import { HandshakeQueue } from './handshake-queue.js';
 
 /** A connected member as the mesh reports it. */
 export interface MeshMember {
@@ -69,11 +74,36 @@ interface Peer {
   orphanTimer?: TimerHandle | undefined;
 }
 
+/** An inbound connection waiting for, or holding, its handshake turn. */
+interface InboundTurn {
+  direction: 'inbound';
+  ip: string;
+  stream: HeldStream | undefined;
+}
+
+/** One of our dials waiting for, or holding, its handshake turn. */
+interface OutboundTurn {
+  direction: 'outbound';
+  start: () => void;
+}
+
+type Turn = InboundTurn | OutboundTurn;
+
 /** The connection manager of one node. */
 export class Mesh {
   private readonly peers = new Map<string, Peer>();
   private readonly candidates = new CandidateTable();
   private readonly pending = new Set<Connection>();
+  /** Handshake turns: how many run at once, and who waits (handshake-queue.ts). */
+  private readonly turns: HandshakeQueue<Turn>;
+  /** The turn each inbound connection in its handshake holds. */
+  private readonly turnOf = new Map<Connection, InboundTurn>();
+  /** Inbound connections waiting in the queue (held, not read beyond their first frame). */
+  private readonly queuedInbound = new Set<InboundTurn>();
+  /** Our dials waiting in the queue. */
+  private readonly queuedOutbound = new Set<OutboundTurn>();
+  /** Drops queued inbound connections that waited handshakeQueueWaitMs. */
+  private queueTimer: TimerHandle | undefined;
   private listener: Listener | undefined;
   private detector: Detector | undefined;
   private stopped = false;
@@ -110,6 +140,7 @@ export class Mesh {
     this.seedLog = new FailureLog(this.log, () => config.clock.now(), 1);
     this.pacer = new DialPacer(() => config.clock.now());
     this.inbound = new InboundSlots(() => config.clock.now());
+    this.turns = new HandshakeQueue<Turn>(() => config.clock.now());
     this.authFailures = new AuthFailureReport(this.log, this.failureLog, () => config.clock.now());
     this.observers = new ObserverSet({
       clock: config.clock,
@@ -191,6 +222,14 @@ export class Mesh {
     this.pacedCount = 0;
     for (const conn of this.pending) conn.close();
     this.pending.clear();
+    this.config.clock.clearTimeout(this.queueTimer);
+    for (const t of this.queuedInbound) t.stream?.close();
+    this.queuedInbound.clear();
+    // Waiting dials go on, see that we stopped, and end.
+    const waiting = [...this.queuedOutbound];
+    this.queuedOutbound.clear();
+    this.turns.clear();
+    for (const t of waiting) t.start();
     this.observers.stop();
     const peers = [...this.peers.values()];
     this.peers.clear();
@@ -340,7 +379,14 @@ export class Mesh {
       return;
     }
     c.dialing = true;
+    const turn: OutboundTurn = { direction: 'outbound', start: () => {} };
     try {
+      if (!(await this.takeTurn(turn))) {
+        // The queue is full of inbound handshakes: ours comes later.
+        this.schedule(c, pacedDelay(CONCURRENCY_RETRY_MS, this.pacedCount, this.config.random.float()), true);
+        return;
+      }
+      if (this.stopped) return;
       let stream: Stream | undefined;
       let lastError: unknown;
       for (const [i, host] of c.addresses.entries()) {
@@ -395,7 +441,88 @@ export class Mesh {
     } finally {
       c.dialing = false;
       this.pacer.end();
+      this.queuedOutbound.delete(turn);
+      this.startTurns(this.turns.leave(turn));
     }
+  }
+
+  // ---- handshake turns ---------------------------------------------------------
+
+  /** Wait for a handshake turn for one of our dials; false if the queue is full. */
+  private takeTurn(turn: OutboundTurn): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const answer = this.turns.enter(turn, 'outbound', '');
+      if (answer === 'refused') return resolve(false);
+      turn.start = () => resolve(true);
+      if (answer === 'run') resolve(true);
+      else this.queuedOutbound.add(turn);
+    });
+  }
+
+  /** Start the handshakes whose turn came. */
+  private startTurns(turns: Turn[]): void {
+    for (const t of turns) {
+      if (t.direction === 'outbound') {
+        this.queuedOutbound.delete(t);
+        t.start();
+      } else this.startInbound(t);
+    }
+  }
+
+  /** Drop queued inbound connections that waited too long, oldest first; look again when the next one is due. */
+  private armQueueExpiry(): void {
+    if (this.queueTimer !== undefined || this.stopped) return;
+    const oldest = this.turns.oldestInboundQueuedAt();
+    if (oldest === undefined) return;
+    const waitMs = handshakeQueueWaitMs(this.config.handshakeTimeoutMs);
+    this.queueTimer = this.config.clock.setTimeout(() => {
+      this.queueTimer = undefined;
+      for (const t of this.turns.expire(waitMs)) {
+        if (t.direction === 'inbound') this.dropQueued(t, waitMs);
+      }
+      this.armQueueExpiry();
+    }, Math.max(0, oldest + waitMs - this.config.clock.now()));
+  }
+
+  /**
+   * A queued inbound connection waited its longest: close it. Not a failed handshake (it
+   * merely waited for us), so no warning; one that never sent a whole hello is no real
+   * dialer (they send theirs at once) and counts as a failed handshake of its address.
+   */
+  private dropQueued(t: InboundTurn, waitedMs: number): void {
+    if (!this.queuedInbound.delete(t)) return;
+    this.inbound.settled(t.ip);
+    const silent = !t.stream?.hasFrame;
+    if (silent) this.inbound.failed(t.ip);
+    this.failureLog.note(t.ip, 'dropped a connection that waited too long for its handshake turn', { addr: `${t.ip}:${t.stream?.remotePort ?? 0}`, waitedMs: Math.round(waitedMs), silent }, 'debug');
+    t.stream?.close();
+  }
+
+  /** An inbound connection's turn came: its handshake (and deadline) start now. */
+  private startInbound(t: InboundTurn): void {
+    this.queuedInbound.delete(t);
+    const stream = t.stream!;
+    if (this.stopped) {
+      this.startTurns(this.turns.leave(t));
+      stream.close();
+      return;
+    }
+    const ip = t.ip;
+    const conn = this.connect(stream, 'listener', t);
+    conn.handshake().then(
+      (peer) => {
+        if (this.stopped) return conn.close();
+        if (peer.name === this.config.name && peer.inc === this.incarnation) return conn.close();
+        this.admit(conn, peer, ip);
+      },
+      (err: unknown) => {
+        this.inbound.failed(ip);
+        const code = err instanceof ClusterError ? err.code : 'ERR_PROTOCOL';
+        const addr = `${ip}:${stream.remotePort}`;
+        if (code === 'ERR_AUTH_FAILED') this.authFailures.failed(conn.claimedName, ip, addr, this.peers.size > 0);
+        else this.failureLog.note(ip, 'handshake failed', { addr, code, error: describeError(err) });
+      },
+    );
   }
 
   // ---- connections -----------------------------------------------------------
@@ -414,25 +541,33 @@ export class Mesh {
     };
   }
 
-  private connect(stream: Stream, role: Role): Connection {
+  /** Start a handshake on stream (an inbound one holding `turn`) now. */
+  private connect(stream: Stream, role: Role, turn?: InboundTurn): Connection {
     const conn = new Connection(stream, {
       role,
       cookie: this.cookie,
       random: this.config.random,
       hello: this.hello(),
       maxFrameBytes: this.config.maxFrameBytes,
-      handshakeTimeoutMs: this.config.handshakeTimeoutMs,
+      // Local health: a node whose own loop is slow gives its handshakes longer; a dial
+      // also gives the peer the time it may keep us in its queue.
+      handshakeTimeoutMs: (role === 'dialer' ? dialHandshakeDeadlineMs : handshakeDeadlineMs)(this.config.handshakeTimeoutMs, this.detector?.recentLagMs ?? 0),
       clock: this.config.clock,
     });
     this.pending.add(conn);
-    if (role === 'listener') this.inbound.opened(stream.remoteAddress);
+    if (turn) this.turnOf.set(conn, turn);
+    // A connection that failed at once (bytes held while queued may be garbage) settles here.
     conn.onClose(() => this.settlePending(conn));
     return conn;
   }
 
-  /** conn left its handshake (admitted or closed): free its slots. Idempotent. */
+  /** conn left its handshake (admitted or closed): free its slots and its turn. Idempotent. */
   private settlePending(conn: Connection): void {
-    if (this.pending.delete(conn) && conn.role === 'listener') this.inbound.settled(conn.remoteAddress);
+    if (!this.pending.delete(conn) || conn.role !== 'listener') return;
+    this.inbound.settled(conn.remoteAddress);
+    const turn = this.turnOf.get(conn);
+    this.turnOf.delete(conn);
+    if (turn) this.startTurns(this.turns.leave(turn));
   }
 
   private accept(stream: Stream): void {
@@ -441,27 +576,46 @@ export class Mesh {
       return;
     }
     const ip = stream.remoteAddress;
-    const action = this.inbound.check(ip, this.pending.size);
+    const action = this.inbound.check(ip, this.pending.size + this.queuedInbound.size);
     if (action !== 'accept') {
       this.failureLog.note(ip, INBOUND_REFUSALS[action], { addr: `${ip}:${stream.remotePort}`, code: 'ERR_PROTOCOL' });
       stream.close();
       return;
     }
-    const conn = this.connect(stream, 'listener');
-    conn.handshake().then(
-      (peer) => {
-        if (this.stopped) return conn.close();
-        if (peer.name === this.config.name && peer.inc === this.incarnation) return conn.close();
-        this.admit(conn, peer, ip);
-      },
-      (err: unknown) => {
+    // From here until its handshake ends the connection holds one of ip's pending slots,
+    // queued or running.
+    this.inbound.opened(ip);
+    const turn: InboundTurn = { direction: 'inbound', ip, stream: undefined };
+    const held = new HeldStream(stream, Math.min(MAX_HANDSHAKE_FRAME_BYTES, this.config.maxFrameBytes), {
+      firstFrame: () => this.startTurns(this.turns.ready(turn)),
+      overflow: () => {
+        if (!this.queuedInbound.delete(turn)) return;
+        this.inbound.settled(ip);
         this.inbound.failed(ip);
-        const code = err instanceof ClusterError ? err.code : 'ERR_PROTOCOL';
-        const addr = `${ip}:${stream.remotePort}`;
-        if (code === 'ERR_AUTH_FAILED') this.authFailures.failed(conn.claimedName, ip, addr, this.peers.size > 0);
-        else this.failureLog.note(ip, 'handshake failed', { addr, code, error: describeError(err) });
+        this.startTurns(this.turns.leave(turn));
+        this.failureLog.note(ip, 'handshake failed', { addr: `${ip}:${stream.remotePort}`, code: 'ERR_FRAME_TOO_LARGE', error: 'sent more than a hello before its handshake turn' });
       },
-    );
+    });
+    turn.stream = held;
+    const answer = this.turns.enter(turn, 'inbound', ip, held.hasFrame);
+    if (answer === 'refused') {
+      this.inbound.settled(ip);
+      this.failureLog.note(ip, INBOUND_REFUSALS['refuse-busy'], { addr: `${ip}:${stream.remotePort}`, code: 'ERR_PROTOCOL' });
+      held.close();
+      return;
+    }
+    if (answer === 'run') {
+      this.startInbound(turn);
+      return;
+    }
+    this.queuedInbound.add(turn);
+    held.onClose(() => {
+      // Closed by the peer while waiting: free its place.
+      if (!this.queuedInbound.delete(turn)) return;
+      this.inbound.settled(ip);
+      this.startTurns(this.turns.leave(turn));
+    });
+    this.armQueueExpiry();
   }
 
   /** Decide what an authenticated connection becomes. Returns true if it is now the active one. */
@@ -591,7 +745,9 @@ export class Mesh {
       if (bye === 'DUPLICATE') {
         // The peer keeps another connection to us that we have not admitted yet (both
         // dialed at once): stay up and wait for it instead of flapping down and up.
-        peer.orphanTimer = this.config.clock.setTimeout(() => this.down(peer, 'duplicate connection closed and no replacement arrived'), this.config.handshakeTimeoutMs);
+        // That connection may still wait for its turn here or there: give it as long as a dial's deadline.
+        const waitMs = dialHandshakeDeadlineMs(this.config.handshakeTimeoutMs, this.detector?.recentLagMs ?? 0);
+        peer.orphanTimer = this.config.clock.setTimeout(() => this.down(peer, 'duplicate connection closed and no replacement arrived'), waitMs);
         return;
       }
       if (bye === 'DECLARED_DOWN') {

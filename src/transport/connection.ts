@@ -6,7 +6,8 @@
 // Until the handshake completes, frames are capped at MAX_HANDSHAKE_FRAME_BYTES (the
 // handshake's messages are a few hundred bytes): an unauthenticated peer can make us
 // buffer at most that much; the configured maxFrameBytes applies only once the
-// handshake is done. The handshake deadline is absolute (set once, never extended).
+// handshake is done. The handshake deadline is absolute (set once, never extended) and
+// starts when the Connection is made: the mesh makes it when the handshake's turn comes.
 import { ClusterError, describeError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { decode, encode } from '../wire/codec.js';
@@ -77,14 +78,16 @@ export class Connection {
     });
     // A rejected handshake is always reported through handshake(); never leave it unhandled.
     this.handshakePromise.catch(() => {});
-    stream.onData((chunk) => this.onData(chunk));
-    stream.onClose((err) => this.onStreamClosed(err));
     this.deadline = options.clock.setTimeout(() => {
       this.fail(new ClusterError('ERR_HANDSHAKE_TIMEOUT', `handshake did not complete within ${options.handshakeTimeoutMs} ms`));
     }, options.handshakeTimeoutMs);
     const first = this.handshaker.start();
     if (first.send) this.writeHandshake(first.send);
     if (first.fail) this.fail(first.fail);
+    // Read only once the handshake has started: a stream that held bytes while it waited
+    // for its turn (held-stream.ts) hands them over as soon as a reader attaches.
+    stream.onData((chunk) => this.onData(chunk));
+    stream.onClose((err) => this.onStreamClosed(err));
   }
 
   /**

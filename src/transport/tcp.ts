@@ -26,6 +26,10 @@ function wrapSocket(socket: net.Socket): Stream {
     close() {
       if (closed || socket.destroyed) return;
       socket.end();
+      // Read (and drop) until the peer's FIN, so the socket closes even when no one ever
+      // read it (a connection refused on arrival): unread, it would hold its server's
+      // close() open with nothing to keep the process alive.
+      socket.resume();
       // Do not wait forever for a peer that stopped reading.
       setTimeout(() => socket.destroy(), 1000).unref();
     },
