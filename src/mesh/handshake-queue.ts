@@ -17,6 +17,9 @@
 //   inbound turn (it can hold its per-address pending cap in the queue, where expire()
 //   drops each entry maxWaitMs after it was queued).
 // - Among the entries that may run, the oldest runs first (FIFO).
+// - The mesh ends an inbound entry's turn (leave()) as soon as it has answered the
+//   dialer's hello: a turn paces our work, and what is left (the dialer's confirm) is
+//   waiting, so a dialer that stalls there holds no turn.
 import { MAX_CONCURRENT_DIALS } from './dialer.js';
 
 /**

@@ -543,6 +543,9 @@ export class Mesh {
 
   /** Start a handshake on stream (an inbound one holding `turn`) now. */
   private connect(stream: Stream, role: Role, turn?: InboundTurn): Connection {
+    // Bytes held while queued are read inside the constructor: the hello may be answered before conn exists.
+    let answered = false;
+    let made: Connection | undefined;
     const conn = new Connection(stream, {
       role,
       cookie: this.cookie,
@@ -553,9 +556,19 @@ export class Mesh {
       // also gives the peer the time it may keep us in its queue.
       handshakeTimeoutMs: (role === 'dialer' ? dialHandshakeDeadlineMs : handshakeDeadlineMs)(this.config.handshakeTimeoutMs, this.detector?.recentLagMs ?? 0),
       clock: this.config.clock,
+      // A turn paces our work: once we have answered the hello, only the dialer's
+      // confirm is left, so the turn goes to the next in line. A peer that stalls there
+      // (a hostile one, without the cookie) then holds a pending slot until its
+      // deadline, never a turn.
+      onAwaitingConfirm: () => {
+        answered = true;
+        if (made) this.releaseTurn(made);
+      },
     });
+    made = conn;
     this.pending.add(conn);
-    if (turn) this.turnOf.set(conn, turn);
+    if (turn && !answered) this.turnOf.set(conn, turn);
+    else if (turn) this.startTurns(this.turns.leave(turn));
     // A connection that failed at once (bytes held while queued may be garbage) settles here.
     conn.onClose(() => this.settlePending(conn));
     return conn;
@@ -565,6 +578,11 @@ export class Mesh {
   private settlePending(conn: Connection): void {
     if (!this.pending.delete(conn) || conn.role !== 'listener') return;
     this.inbound.settled(conn.remoteAddress);
+    this.releaseTurn(conn);
+  }
+
+  /** The inbound conn's handshake turn goes to the next in line (if it still held one). */
+  private releaseTurn(conn: Connection): void {
     const turn = this.turnOf.get(conn);
     this.turnOf.delete(conn);
     if (turn) this.startTurns(this.turns.leave(turn));

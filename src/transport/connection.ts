@@ -37,6 +37,11 @@ export interface ConnectionOptions {
   maxFrameBytes: number;
   handshakeTimeoutMs: number;
   clock: Clock;
+  /**
+   * Listener only: called once when we have answered the dialer's hello and only its
+   * confirm is left — our share of the handshake's work is done, the rest is waiting.
+   */
+  onAwaitingConfirm?: () => void;
 }
 
 /** Lifecycle of a connection. */
@@ -210,6 +215,7 @@ export class Connection {
       this.fail(step.fail);
       return;
     }
+    if (step.send?.t === 'hello' && this.options.role === 'listener') this.options.onAwaitingConfirm?.();
     if (step.done) {
       this.options.clock.clearTimeout(this.deadline);
       this.deadline = undefined;

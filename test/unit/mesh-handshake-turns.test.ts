@@ -1,14 +1,16 @@
 // The Mesh's handshake turns over the in-memory network on the manual clock
 // (src/mesh/handshake-queue.ts as the mesh uses it): silent connections never hold a
-// turn and are dropped after their longest wait without a warning; a queued handshake's
-// deadline starts with its turn, not when its socket connected.
+// turn and are dropped after their longest wait without a warning; a dialer that stalls
+// after its hello holds no turn once answered; a queued dial's deadline starts with its
+// turn, not when it was asked for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Mesh } from '../../src/mesh/mesh.js';
-import { HANDSHAKE_SLOTS, MAX_RUNNING_HANDSHAKES_PER_ADDRESS, MAX_RUNNING_INBOUND_HANDSHAKES } from '../../src/mesh/handshake-queue.js';
+import { HANDSHAKE_SLOTS, MAX_RUNNING_INBOUND_HANDSHAKES } from '../../src/mesh/handshake-queue.js';
 import { MAX_PENDING_HANDSHAKES_PER_ADDRESS } from '../../src/mesh/admission.js';
 import { resolveConfig, testConfig } from '../../src/config.js';
-import { handshakeQueueWaitMs } from '../../src/membership/timing.js';
+import { dialHandshakeDeadlineMs, handshakeQueueWaitMs } from '../../src/membership/timing.js';
+import { MAX_CONCURRENT_DIALS } from '../../src/mesh/dialer.js';
 import { Connection } from '../../src/transport/connection.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import type { Network, Stream } from '../../src/transport/transport.js';
@@ -88,36 +90,36 @@ test('silent connections never hold a turn: with every address at its pending ca
   }
 });
 
-test('a handshake that waited in the queue gets its whole deadline from its turn, not from its connect', async () => {
+test('a dial that waited for a turn gets its whole deadline from its turn, not from when it was asked for', async () => {
   const clock = new ManualClock();
   const net = new MemoryNetwork();
   const alice = node(clock, net.host('10.0.0.1'), 'alice@sim', '10.0.0.1', 1);
   await alice.mesh.start();
-  const stallers: ReturnType<typeof staller>[] = [];
+  // Listeners that accept and never answer: each of alice's dials to them holds a dial turn until its deadline.
+  const streams: { ip: string; at: number; closedAt: number | undefined }[] = [];
+  const held: Stream[] = [];
+  const peers = ['10.0.0.81', '10.0.0.82', '10.0.0.83', '10.0.0.84'].slice(0, MAX_CONCURRENT_DIALS + 1);
   try {
-    // Fill every inbound turn with handshakes that never finish (from several addresses: each has a cap).
-    for (let i = 0; i < MAX_RUNNING_INBOUND_HANDSHAKES; i++) {
-      const ip = `10.0.0.${60 + Math.floor(i / MAX_RUNNING_HANDSHAKES_PER_ADDRESS)}`;
-      stallers.push(staller(await net.host(ip).dial('10.0.0.1', alice.mesh.port, 1000), clock, i));
+    for (const ip of peers) {
+      const l = await net.host(ip).listen(ip, 0, (s) => {
+        held.push(s);
+        const e = { ip, at: clock.now(), closedAt: undefined as number | undefined };
+        streams.push(e);
+        s.onClose(() => (e.closedAt ??= clock.now()));
+      });
+      alice.mesh.peerFound({ id: ip, name: `zz${ip.slice(-2)}@sim`, addresses: [ip], port: l.port, source: 'mdns' });
     }
-    await run(clock, 20);
-    const late = staller(await net.host('10.0.0.70').dial('10.0.0.1', alice.mesh.port, 1000), clock, 99);
-    const connectedAt = clock.now();
-    await run(clock, 300);
-    // The first ones give up; the late one's turn comes now.
-    for (const s of stallers.slice(0, 1)) s.conn.close();
-    await run(clock, 10);
-    const turnAt = clock.now();
-    const timeouts = (): number => alice.log.lines.filter((l) => l.message === 'handshake failed' && l.meta?.code === 'ERR_HANDSHAKE_TIMEOUT' && String(l.meta?.addr).startsWith('10.0.0.70:')).length;
-    await run(clock, connectedAt + TIMING.handshakeTimeoutMs + 100 - clock.now());
-    assert.equal(late.closedAt(), undefined, 'still in its handshake a whole timeout after it connected');
-    assert.equal(timeouts(), 0);
-    await run(clock, turnAt + TIMING.handshakeTimeoutMs + 50 - clock.now());
-    const closedAt = late.closedAt();
-    assert.ok(closedAt !== undefined && closedAt >= turnAt + TIMING.handshakeTimeoutMs - 10, `closed at ${closedAt}, turn at ${turnAt}`);
-    assert.equal(timeouts(), 1, 'and then it timed out, as a handshake that failed');
+    const deadline = dialHandshakeDeadlineMs(TIMING.handshakeTimeoutMs, 0);
+    await run(clock, 1000);
+    assert.equal(streams.length, MAX_CONCURRENT_DIALS, 'the first dials run, the next waits for a turn');
+    await run(clock, 2 * deadline + 1000);
+    const firstClose = Math.min(...streams.slice(0, MAX_CONCURRENT_DIALS).map((e) => e.closedAt ?? Infinity));
+    const late = streams.find((e) => e.ip === peers[MAX_CONCURRENT_DIALS]);
+    assert.ok(late && late.at >= firstClose, `the waiting dial connected once an earlier one had timed out: ${JSON.stringify(streams)}`);
+    const ran = late.closedAt! - late.at;
+    assert.ok(ran >= deadline - 20 && ran <= deadline + 200, `the late dial ran ${ran} ms from its turn (deadline ${deadline} ms)`);
   } finally {
-    for (const s of stallers) s.conn.close();
+    for (const s of held) s.close();
     await alice.mesh.stop();
   }
 });
@@ -162,6 +164,29 @@ test('a queued connection that sends more than a hello is closed at once and log
     const lines = alice.log.lines.filter((l) => l.message === 'handshake failed' && l.meta?.code === 'ERR_FRAME_TOO_LARGE');
     assert.equal(lines.length, 1);
     assert.ok(stallers.every((s) => s.closedAt() === undefined), 'the running handshakes are untouched');
+  } finally {
+    for (const s of stallers) s.conn.close();
+    await alice.mesh.stop();
+  }
+});
+
+test('a dialer that sends its hello and then stalls before its confirm holds no turn once answered: with more stallers than turns, from as many addresses, a real peer dialing in joins at once', async () => {
+  const clock = new ManualClock();
+  const net = new MemoryNetwork();
+  const alice = node(clock, net.host('10.0.0.1'), 'alice@sim', '10.0.0.1', 1);
+  await alice.mesh.start();
+  const stallers: ReturnType<typeof staller>[] = [];
+  try {
+    for (let i = 0; i < 4 * HANDSHAKE_SLOTS; i++) stallers.push(staller(await net.host(`10.0.0.${60 + i}`).dial('10.0.0.1', alice.mesh.port, 1000), clock, i));
+    await run(clock, 20);
+    // aaron sorts before alice, so he dials at once (no simultaneous-dial grace): he needs one of alice's inbound turns.
+    const aaron = node(clock, net.host('10.0.0.2'), 'aaron@sim', '10.0.0.2', 2);
+    await aaron.mesh.start();
+    aaron.mesh.peerFound({ id: 'alice', name: 'alice@sim', addresses: ['10.0.0.1'], port: alice.mesh.port, source: 'mdns' });
+    await run(clock, 100);
+    assert.deepEqual(alice.mesh.members(), ['aaron@sim'], 'aaron got a turn although every staller had been answered and is still waiting');
+    assert.ok(stallers.every((s) => s.closedAt() === undefined), 'the stallers still wait for their deadline');
+    await aaron.mesh.stop();
   } finally {
     for (const s of stallers) s.conn.close();
     await alice.mesh.stop();
