@@ -31,6 +31,8 @@ import { NameMessaging } from './registry/messaging.js';
 import { epochFilePath, readEpochs } from './util/state-file.js';
 import { EpochSaver } from './util/epoch-saver.js';
 import { traceStartup } from './util/startup-trace.js';
+import { copyTraffic, zeroTraffic } from './util/traffic.js';
+import type { TrafficCounts } from './util/traffic.js';
 import type { CallOptions, NameHandler } from './registry/messaging.js';
 import { candidacyPrefix, SingletonSupervisor } from './singleton/supervisor.js';
 import type { ChangeEvent, ChangeListener, RegisterResult, SingletonHost, SingletonOptions, SingletonStart } from './singleton/supervisor.js';
@@ -86,6 +88,8 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   /** A hidden node's questions to the members (clusterStatus()). */
   private statusClient: StatusClient | undefined;
   private startedAt = 0;
+  /** What this node put on and took off the wire (mesh connections, mDNS). */
+  private readonly trafficCounts: TrafficCounts = zeroTraffic();
 
   constructor(options: NodeOptions) {
     super();
@@ -134,6 +138,14 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       const timer = this.config.clock.setTimeout(done, timeoutMs);
       this.on('nodeup', done);
     });
+  }
+
+  /**
+   * Bytes and frames this node sent and received on its mesh connections (handshakes
+   * included, after framing) and mDNS datagrams and bytes, since createNode(); a copy.
+   */
+  traffic(): TrafficCounts {
+    return copyTraffic(this.trafficCounts);
   }
 
   /** The other connected members with their addresses, sorted by name. */
@@ -219,7 +231,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       },
       fatal: (err) => this.onFatal(err),
       observerRequest: (_observer, body) => this.answerObserver(body),
-    }, this.signingKey);
+    }, this.signingKey, this.trafficCounts);
     this.mesh = mesh;
     this.startedAt = cfg.clock.now();
     if (cfg.hidden) {
@@ -257,6 +269,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
               clock: cfg.clock,
               random: cfg.random,
               logger: cfg.logger,
+              traffic: this.trafficCounts,
             }),
           ]
         : []),
@@ -320,7 +333,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       heardMsAgo: (name) => mesh.heardMsAgo(name),
       // A whereis asks about one name: one lookup, not a sorted copy of the whole registry.
       registered: msg.name === undefined ? this.registered() : this.registeredAs(msg.name),
-      ...(msg.name !== undefined ? { only: msg.name } : {}),
+      ...(msg.name !== undefined ? { only: msg.name } : { traffic: this.traffic() }),
     });
     return { k: 'a', id: msg.id, view };
   }

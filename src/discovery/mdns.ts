@@ -22,12 +22,14 @@
 // source, and each socket answers only queries from its own subnets.
 import makeMdns from 'multicast-dns';
 import { networkInterfaces } from 'node:os';
-import type { RemoteInfo } from 'node:dgram';
+import { createSocket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { ClusterError, describeError } from '../errors.js';
 import { isValidNodeName } from '../wire/messages.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Random } from '../util/random.js';
 import type { Logger } from '../util/log.js';
+import type { TrafficCounts } from '../util/traffic.js';
 import type { Discovery, DiscoverySink } from './discovery.js';
 import { classifySource, ipv4ToInt, onInterfaceSubnet, selectMdnsInterfaces, sysfsInterfaceFlags } from './mdns-interfaces.js';
 import type { MdnsInterface, MdnsInterfaceSelection, SourceLink } from './mdns-interfaces.js';
@@ -92,6 +94,8 @@ export interface MdnsOptions {
   logger: Logger;
   /** Announce and answer for ourselves; default true. False: only browse (a hidden node, which nobody should dial). */
   announce?: boolean;
+  /** Counters every datagram sent or received on our sockets is added to; default none. */
+  traffic?: TrafficCounts;
 }
 
 /** Discover peers of our cluster with mDNS / DNS-SD. Throws ERR_CONFIG on bad options. */
@@ -109,6 +113,27 @@ export function mdnsDiscovery(options: MdnsOptions): Discovery {
 }
 
 type MulticastDns = ReturnType<typeof makeMdns>;
+
+/**
+ * The UDP socket multicast-dns would make itself (udp4, SO_REUSEADDR), with every
+ * datagram in and out added to traffic. multicast-dns sends with
+ * send(buffer, offset, length, port, address, cb).
+ */
+function countedSocket(traffic: TrafficCounts): Socket {
+  const socket = createSocket({ type: 'udp4', reuseAddr: true });
+  socket.on('message', (msg: Buffer) => {
+    traffic.mdnsPacketsIn++;
+    traffic.mdnsBytesIn += msg.length;
+  });
+  const send = socket.send.bind(socket) as (...args: unknown[]) => void;
+  (socket as { send: (...args: unknown[]) => void }).send = (...args: unknown[]): void => {
+    const msg = args[0];
+    traffic.mdnsPacketsOut++;
+    traffic.mdnsBytesOut += typeof args[2] === 'number' ? args[2] : Buffer.isBuffer(msg) ? msg.length : 0;
+    send(...args);
+  };
+  return socket;
+}
 type SendCallback = (err: Error | null) => void;
 
 interface Endpoint {
@@ -290,7 +315,8 @@ class MdnsDiscovery implements Discovery {
     let m: MulticastDns;
     try {
       // bind to 0.0.0.0: a socket bound to the interface's unicast address would never see multicast.
-      m = makeMdns({ interface: iface.address, bind: '0.0.0.0', port: MDNS_PORT, reuseAddr: true, loopback: true, ttl: 255 });
+      const socket = this.opts.traffic ? countedSocket(this.opts.traffic) : undefined;
+      m = makeMdns({ interface: iface.address, bind: '0.0.0.0', port: MDNS_PORT, reuseAddr: true, loopback: true, ttl: 255, ...(socket ? { socket } : {}) });
     } catch (err) {
       this.warnOnce(ep, 'create', `mDNS cannot open a socket for interface ${this.where(ep)}: ${describeError(err)}; use --seed for static peers`);
       ep.dead = true;
