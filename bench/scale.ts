@@ -103,6 +103,8 @@ interface RunResult {
   perNode?: NodeIdle[];
   /** Every member answered and every view lists the same N members. */
   viewsIdentical?: boolean;
+  /** Why viewsIdentical is false. */
+  viewsProblem?: string;
   /** Every node's last printed list holds all the others. */
   printedListsFull?: boolean;
   /** Bytes in+out of one observer exchange, per node, median (what was taken out of the rates). */
@@ -165,6 +167,15 @@ interface Reading {
 
 /** Ask the cluster for its views from a hidden observer on host 1 (static seed, no mDNS of its own). */
 async function readStatus(lan: VirtualLan, seed: string, cookie: string): Promise<Reading> {
+  try {
+    return await readStatusOnce(lan, seed, cookie);
+  } catch {
+    // A busy machine can miss a handshake deadline: ask once more.
+    return readStatusOnce(lan, seed, cookie);
+  }
+}
+
+async function readStatusOnce(lan: VirtualLan, seed: string, cookie: string): Promise<Reading> {
   const r = await lan.exec(1, process.execPath, [CLI_BIN, 'status', '--cookie', cookie, '--no-mdns', '--seed', seed, '--json', '--timeout', String(STATUS_TIMEOUT_MS)], {
     timeoutMs: STATUS_TIMEOUT_MS + 30_000,
   });
@@ -230,7 +241,7 @@ async function oneRun(n: number, run: number, o: ScaleOptions): Promise<RunResul
     }, 0);
 
     await delay(o.settleSeconds * 1000);
-    const seed = `${String(ready[0]!.fields.address)}:${String(ready[0]!.fields.port)}`;
+    const seed = `${lan.host(1).address}:${String(ready[0]!.fields.port)}`;
     const r0 = await readStatus(lan, seed, cookie);
     const idleFrom = performance.now();
     const cpu0 = nodes.map((x) => sampleCpu(x.pid));
@@ -273,10 +284,15 @@ async function oneRun(n: number, run: number, o: ScaleOptions): Promise<RunResul
     const inWindow = (l: LogLine): boolean => l.at >= idleFrom && l.at <= idleTo;
     const beforeIdle = (l: LogLine): boolean => l.at < idleFrom;
     const idleWarn = nodes.flatMap((x) => x.logs.filter((l) => inWindow(l) && isWarning(l)).map((l) => `${x.name}: ${l.message}`));
-    const viewsIdentical =
-      r1.silent.length === 0 &&
-      r1.views.size === n &&
-      [...r1.views.values()].every((v) => [v.node, ...v.members.map((m) => m.name)].sort().join(',') === [...names].sort().join(','));
+    // The end of the window: the last reading in which every member answered.
+    const last = [r2, r1].find((r) => r.silent.length === 0 && r.views.size === n) ?? r2;
+    const everyone = [...names].sort().join(',');
+    const differing = [...last.views.values()].filter((v) => [v.node, ...v.members.map((m) => m.name)].sort().join(',') !== everyone);
+    const viewsIdentical = last.silent.length === 0 && last.views.size === n && differing.length === 0;
+    const viewsProblem = viewsIdentical
+      ? undefined
+      : `${last.views.size}/${n} answered (silent: ${last.silent.slice(0, 5).join(', ') || 'none'}); ${differing.length} views differ` +
+        (differing[0] ? ` (e.g. ${differing[0].node} lists ${differing[0].members.length + 1})` : '');
     return {
       nodes: n,
       run,
@@ -292,6 +308,7 @@ async function oneRun(n: number, run: number, o: ScaleOptions): Promise<RunResul
       idleWindowS: (idleTo - idleFrom) / 1000,
       perNode,
       viewsIdentical,
+      ...(viewsProblem ? { viewsProblem } : {}),
       printedListsFull: nodes.every((x) => othersOf(x).every((p) => (x.lastMembers() ?? []).includes(p))),
       observerBytesPerNode: summarize(observerBytes).median,
     };
@@ -430,7 +447,7 @@ export async function runScale(argv: string[]): Promise<number> {
         `N=${n} run ${run}: launch->mesh ${r.spawnToMeshMs === undefined ? `NOT within ${o.timeoutSeconds} s (${r.missingPairsAtDeadline} pairs missing)` : sec(r.spawnToMeshMs)}, ` +
           `${r.handshakeTimeoutWarnings} handshake timeout warnings, idle CPU median ${f2(s((x) => x.cpuPercent).median)} %, RSS median ${f1(s((x) => x.rssMb).median)} MB, ` +
           `bytes/s in ${f0(s((x) => x.meshBytesInPerS).median)} out ${f0(s((x) => x.meshBytesOutPerS).median)}, ` +
-          `${r.idleNodedowns} nodedown and ${r.idleWarnings} warnings idle, views identical: ${r.viewsIdentical ? 'yes' : 'NO'}`,
+          `${r.idleNodedowns} nodedown and ${r.idleWarnings} warnings idle, views identical: ${r.viewsIdentical ? 'yes' : `NO: ${r.viewsProblem}`}`,
       );
       for (const w of r.idleWarningSamples ?? []) console.log(`  idle warning: ${w}`);
     }
