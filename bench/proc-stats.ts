@@ -62,3 +62,25 @@ export function cpuPercent(from: CpuSample, to: CpuSample): number {
   const wallSeconds = (to.at - from.at) / 1000;
   return wallSeconds > 0 ? (100 * cpuSeconds) / wallSeconds : 0;
 }
+
+/** Resident memory of a process split by kind, in bytes (/proc/<pid>/status). */
+export interface MemorySplit {
+  /** VmRSS: everything resident. */
+  rss: number;
+  /** RssAnon: the process's own pages (V8 heap, malloc, stacks, buffers). */
+  anon: number;
+  /** RssFile: file-backed pages (mostly the node binary's code, shared with every other node process). */
+  file: number;
+}
+
+/** RSS and its anonymous / file-backed parts; undefined if the process is gone. */
+export function readMemory(pid: number): MemorySplit | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)\\s+kB$`, 'm').exec(s)?.[1] ?? NaN) * 1024;
+    const rss = kb('VmRSS');
+    return Number.isNaN(rss) ? undefined : { rss, anon: kb('RssAnon'), file: kb('RssFile') };
+  } catch {
+    return undefined;
+  }
+}
