@@ -5,7 +5,10 @@
 // per node CPU (% of one core, /proc utime+stime), RSS, bytes per second in and out and
 // mDNS datagrams per second (the node's own counters, read with `cluster-node status
 // --json` from a hidden observer), and count warnings and nodedown while idle; at the end,
-// whether every member's view lists the same members.
+// whether every member's view lists the same members. Memory is reported three ways:
+// RSS (the issue's target; counts the ~40 MB of node binary code every process maps),
+// its anonymous part (heap, buffers: what grows with connections) and PSS (shared pages
+// divided among the processes sharing them: what N nodes on one machine really cost each).
 // The observer's own exchanges are taken out of the byte rates: the counters are read
 // three times (t0, t1 = t0 + idle window, t2 right after t1); t0->t1 and t1->t2 each hold
 // exactly one observer exchange, so (d01 - d12) / (w01 - w12) is the idle rate alone
@@ -74,6 +77,8 @@ interface NodeIdle {
   rssMb: number;
   /** The anonymous part of RSS (heap, buffers): what the node itself holds, not the shared binary. */
   anonMb: number;
+  /** Proportional set size: shared pages (the node binary) divided among the processes sharing them. */
+  pssMb: number;
   meshBytesInPerS?: number;
   meshBytesOutPerS?: number;
   mdnsPacketsInPerS?: number;
@@ -273,7 +278,7 @@ async function oneRun(n: number, run: number, o: ScaleOptions): Promise<RunResul
       const [v0, v1, v2] = [r0, r1, r2].map((r) => r?.views.get(x.name));
       const rate = (k: keyof TrafficCounts): number | undefined => idleRate(v0, v1, v2, k);
       const MB = 1024 * 1024;
-      const f: NodeIdle = { name: x.name, cpuPercent: cpuPercent(a, b), rssMb: (mem[i]?.rss ?? NaN) / MB, anonMb: (mem[i]?.anon ?? NaN) / MB };
+      const f: NodeIdle = { name: x.name, cpuPercent: cpuPercent(a, b), rssMb: (mem[i]?.rss ?? NaN) / MB, anonMb: (mem[i]?.anon ?? NaN) / MB, pssMb: (mem[i]?.pss ?? NaN) / MB };
       const figures: [keyof NodeIdle, keyof TrafficCounts][] = [
         ['meshBytesInPerS', 'meshBytesIn'],
         ['meshBytesOutPerS', 'meshBytesOut'],
@@ -353,6 +358,7 @@ export interface ScaleRow {
   cpuPercent: Summary;
   rssMb: Summary;
   anonMb: Summary;
+  pssMb: Summary;
   meshBytesInPerS: Summary;
   meshBytesOutPerS: Summary;
   mdnsPacketsInPerS: Summary;
@@ -379,6 +385,7 @@ function row(n: number, runs: RunResult[], load: [number, number]): ScaleRow {
     cpuPercent: per((x) => x.cpuPercent),
     rssMb: per((x) => x.rssMb),
     anonMb: per((x) => x.anonMb),
+    pssMb: per((x) => x.pssMb),
     meshBytesInPerS: per((x) => x.meshBytesInPerS),
     meshBytesOutPerS: per((x) => x.meshBytesOutPerS),
     mdnsPacketsInPerS: per((x) => x.mdnsPacketsInPerS),
@@ -398,8 +405,8 @@ const sec = (ms: number): string => (Number.isNaN(ms) ? '-' : `${(ms / 1000).toF
 /** The results table (pure; also used by the report). */
 export function scaleTable(rows: readonly ScaleRow[]): string[] {
   return [
-    '| N | launch -> full mesh | handshake timeouts (warn lines) | warnings forming | CPU % of a core (median / max) | RSS MB (median / max) | of which anon MB (median) | mesh bytes/s in (median / max) | mesh bytes/s out (median / max) | mDNS packets/s in / out (median) | warnings idle | nodedown idle | views identical | load avg before -> after |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| N | launch -> full mesh | handshake timeouts (warn lines) | warnings forming | CPU % of a core (median / max) | RSS MB (median / max) | of which anon MB (median) | PSS MB (median) | mesh bytes/s in (median / max) | mesh bytes/s out (median / max) | mDNS packets/s in / out (median) | warnings idle | nodedown idle | views identical | load avg before -> after |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) =>
       [
         '',
@@ -410,6 +417,7 @@ export function scaleTable(rows: readonly ScaleRow[]): string[] {
         mm(r.cpuPercent, f2),
         mm(r.rssMb, f1),
         f1(r.anonMb.median),
+        f1(r.pssMb?.median ?? NaN),
         mm(r.meshBytesInPerS, f0),
         mm(r.meshBytesOutPerS, f0),
         `${f2(r.mdnsPacketsInPerS.median)} / ${f2(r.mdnsPacketsOutPerS.median)}`,
