@@ -3,8 +3,8 @@
 // --no-singleton), time launch -> full mesh (every node logged nodeup for every other),
 // count warnings and handshake timeouts while forming; then over an idle window measure
 // per node CPU (% of one core, /proc utime+stime), RSS, bytes per second in and out and
-// mDNS datagrams per second (the node's own counters, read with `cluster-node status
-// --json` from a hidden observer), and count warnings and nodedown while idle; at the end,
+// mDNS datagrams per second (the node's own counters, read from every member's status
+// view by a hidden observer, scale-observer.mjs), and count warnings and nodedown while idle; at the end,
 // whether every member's view lists the same members. Memory is reported three ways:
 // RSS (the issue's target; counts the ~40 MB of node binary code every process maps),
 // its anonymous part (heap, buffers: what grows with connections) and PSS (shared pages
@@ -55,8 +55,10 @@ const USAGE = `usage: npm run bench -- scale [--nodes 10,25,50] [--hosts H] [--r
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 /** Spawn -> `node ready` of N processes at once on a small, busy machine. */
 const READY_TIMEOUT_MS = 180_000;
-/** How long one `cluster-node status` may wait for every member to answer. */
-const STATUS_TIMEOUT_MS = 15_000;
+/** How long the observer may take to connect to every member and hear every answer. */
+const STATUS_TIMEOUT_MS = 20_000;
+/** The observer (a hidden node of the built library) run on host 1 to read the members' views. */
+const OBSERVER = fileURLToPath(new URL('./scale-observer.mjs', import.meta.url));
 
 /** Parsed scale options. */
 export interface ScaleOptions {
@@ -175,15 +177,15 @@ interface Reading {
 }
 
 /** Ask the cluster for its views from a hidden observer on host 1 (static seed, no mDNS of its own). */
-async function readStatus(lan: VirtualLan, seed: string, cookie: string, expected: number, problems: string[]): Promise<Reading | undefined> {
-  // An observer asks the members it is connected to once its list has been quiet for
-  // 0.5 s; on a busy machine some dials are still under way then. Ask again (up to 3
-  // times) until every member answered; keep the fullest reading. A reading that fails
-  // altogether leaves the byte rates out of the run, not the run.
+async function readStatus(lan: VirtualLan, seeds: string[], cookie: string, expected: number, problems: string[]): Promise<Reading | undefined> {
+  // The observer waits until it is connected to every member (or its deadline); on a
+  // busy machine some may still be missing or silent. Ask again (up to 3 times) until
+  // every member answered; keep the fullest reading. A reading that fails altogether
+  // leaves the byte rates out of the run, not the run.
   let best: Reading | undefined;
   for (let i = 0; i < 3; i++) {
     try {
-      const r = await readStatusOnce(lan, seed, cookie);
+      const r = await readStatusOnce(lan, seeds, cookie, expected);
       if (!best || r.views.size > best.views.size) best = r;
       if (r.views.size >= expected && r.silent.length === 0) break;
     } catch (err) {
@@ -193,11 +195,9 @@ async function readStatus(lan: VirtualLan, seed: string, cookie: string, expecte
   return best;
 }
 
-async function readStatusOnce(lan: VirtualLan, seed: string, cookie: string): Promise<Reading> {
-  const r = await lan.exec(1, process.execPath, [CLI_BIN, 'status', '--cookie', cookie, '--no-mdns', '--seed', seed, '--json', '--timeout', String(STATUS_TIMEOUT_MS)], {
-    timeoutMs: STATUS_TIMEOUT_MS + 30_000,
-  });
-  if (r.code !== 0) throw new Error(`cluster-node status exited ${r.code}: ${r.stderr.slice(0, 300)}`);
+async function readStatusOnce(lan: VirtualLan, seeds: string[], cookie: string, expected: number): Promise<Reading> {
+  const r = await lan.exec(1, process.execPath, [OBSERVER, cookie, String(expected), String(STATUS_TIMEOUT_MS), ...seeds], { timeoutMs: STATUS_TIMEOUT_MS + 30_000 });
+  if (r.code !== 0) throw new Error(`the observer exited ${r.code}: ${r.stderr.slice(0, 300)}`);
   const parsed = JSON.parse(r.stdout) as { agree: boolean; silent: string[]; views: StatusView[] };
   return { views: new Map(parsed.views.map((v) => [v.node, v])), silent: parsed.silent, agree: parsed.agree };
 }
@@ -259,17 +259,17 @@ async function oneRun(n: number, run: number, o: ScaleOptions): Promise<RunResul
     }, 0);
 
     await delay(o.settleSeconds * 1000);
-    const seed = `${lan.host(1).address}:${String(ready[0]!.fields.port)}`;
+    const seeds = nodes.map((x, i) => `${x.host.address}:${String(ready[i]!.fields.port)}`);
     const statusProblems: string[] = [];
-    const r0 = await readStatus(lan, seed, cookie, n, statusProblems);
+    const r0 = await readStatus(lan, seeds, cookie, n, statusProblems);
     const idleFrom = performance.now();
     const cpu0 = nodes.map((x) => sampleCpu(x.pid));
     await delay(o.idleSeconds * 1000);
     const cpu1 = nodes.map((x) => sampleCpu(x.pid));
     const idleTo = performance.now();
     const mem = nodes.map((x) => readMemory(x.pid));
-    const r1 = await readStatus(lan, seed, cookie, n, statusProblems);
-    const r2 = await readStatus(lan, seed, cookie, n, statusProblems);
+    const r1 = await readStatus(lan, seeds, cookie, n, statusProblems);
+    const r2 = await readStatus(lan, seeds, cookie, n, statusProblems);
 
     const perNode: NodeIdle[] = nodes.map((x, i) => {
       const a = cpu0[i];
@@ -492,7 +492,7 @@ export async function runScale(argv: string[]): Promise<number> {
     '',
     ...scaleTable(rows),
     '',
-    `Idle window ${o.idleSeconds} s, from ${o.settleSeconds} s after the full mesh (or after the ${o.timeoutSeconds} s formation deadline). CPU is utime+stime from /proc over the window (robust on a shared machine); bytes/s are the node's own counters (mesh: after framing, handshakes included; the observer's exchanges taken out), read with \`cluster-node status --json\`.`,
+    `Idle window ${o.idleSeconds} s, from ${o.settleSeconds} s after the full mesh (or after the ${o.timeoutSeconds} s formation deadline). CPU is utime+stime from /proc over the window (robust on a shared machine); bytes/s are the node's own counters (mesh: after framing, handshakes included; the observer's exchanges taken out), read by a hidden observer from every member's status view.`,
     '',
     '| target (issue 10) | result |',
     '| --- | --- |',
