@@ -4,7 +4,9 @@
 // multicast-dns socket per chosen IPv4 interface (all bound to 0.0.0.0:5353 with
 // SO_REUSEADDR, joined and sending on that one interface), announces, answers, queries
 // and says goodbye, and reports peers of our cluster (same public cluster label) to a
-// DiscoverySink. Nothing it advertises is derived from the cookie.
+// DiscoverySink. Nothing it advertises is derived from the cookie. Given traffic
+// counters, it makes the UDP sockets itself (as multicast-dns would) and counts every
+// datagram in and out on them.
 // Responses are accepted from the local link only (RFC 6762 §11): a response, multicast
 // or unicast, whose source address is on none of our interfaces' subnets is dropped,
 // counted, logged at debug, and warned about at most once a minute per interface. The

@@ -160,6 +160,7 @@ test('the report draws cost per node against N from the latest scale result: tab
     cpuPercent: s(cpu, cpu * 2),
     rssMb: s(60),
     anonMb: s(18),
+    pssMb: s(14),
     meshBytesInPerS: s(bytes),
     meshBytesOutPerS: s(bytes + 1),
     mdnsPacketsInPerS: s(1),
