@@ -18,7 +18,8 @@ const USAGE = `usage: npm run soak -- [--minutes M] [--seed S] [--nodes N] [--ho
   --nodes N           nodes (default 10); the first H (one per host) are long-lived
   --hosts H           virtual hosts (default 5)
   --sample-seconds S  resource sampling interval (default 5)
-  --out FILE          also write the report as JSON (and FILE with .md for the text)`;
+  --out FILE          also write the report as JSON (and FILE with .md for the text)
+  --logs DIR          write each process run's output (stdout and JSON logs, timed) to DIR/<node>-run<R>.log`;
 
 async function main(argv: string[]): Promise<number> {
   let v;
@@ -32,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
         hosts: { type: 'string' },
         'sample-seconds': { type: 'string' },
         out: { type: 'string' },
+        logs: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -70,12 +72,18 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   console.log(`soak: seed ${seed} (replay with --seed ${seed})`);
-  const report = await runSoak({ seed, durationMs: minutes * 60_000, nodes, hosts, sampleMs: sample * 1000, log: (l) => console.log(l) });
+  const report = await runSoak({ seed, durationMs: minutes * 60_000, nodes, hosts, sampleMs: sample * 1000, log: (l) => console.log(l), keepTranscripts: v.logs !== undefined });
   const text = formatSoakReport(report);
   console.log(`\n${text}`);
+  const { transcripts, ...rest } = report;
+  if (v.logs && transcripts) {
+    mkdirSync(v.logs, { recursive: true });
+    for (const [key, lines] of Object.entries(transcripts)) writeFileSync(`${v.logs}/${key.replace(/@/g, '-').replace(/ run /, '-run')}.log`, lines.join('\n') + '\n');
+    console.log(`process logs written to ${v.logs}/`);
+  }
   if (v.out) {
     mkdirSync(dirname(v.out), { recursive: true });
-    writeFileSync(v.out, JSON.stringify(report, null, 2) + '\n');
+    writeFileSync(v.out, JSON.stringify(rest, null, 2) + '\n');
     writeFileSync(v.out.replace(/\.json$/, '') + '.md', text + '\n');
     console.log(`report written to ${v.out}`);
   }

@@ -40,6 +40,8 @@ export interface SoakOptions {
   settleMs?: number;
   /** Progress lines; default none. */
   log?: (line: string) => void;
+  /** Keep every process run's output in the report (transcripts), to diagnose a failure; default false. */
+  keepTranscripts?: boolean;
 }
 
 /** Resource samples and fitted growth of one long-lived node. */
@@ -58,7 +60,7 @@ export interface NodeResources {
 
 /** What a soak run measured and concluded. */
 export interface SoakReport {
-  options: Required<Omit<SoakOptions, 'log'>> & { quorum: number };
+  options: Required<Omit<SoakOptions, 'log' | 'keepTranscripts'>> & { quorum: number };
   steps: { step: ChaosStep; target?: string; skipped?: string }[];
   faults: Record<string, number>;
   resources: NodeResources[];
@@ -71,6 +73,8 @@ export interface SoakReport {
   failures: string[];
   /** Liveness notes (gaps with a healthy majority): reported, not failures. */
   notes: string[];
+  /** With keepTranscripts: every process run's stdout and logs in arrival order (times from the start), keyed `node1@h1 run 2`. */
+  transcripts?: Record<string, string[]>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -243,6 +247,22 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     if (settleError) failures.push(`not steady within ${options.settleMs} ms of the last fault: ${settleError}`);
     if (!viewsIdentical) failures.push(`views differ at the end: ${viewsProblem}`);
     const notes = timeline.flaggedGaps.map((g) => `nobody held the Singleton for ${Math.round(g.to - g.from)} ms at ${rel(g.from)} (after ${g.cause}) while a majority was healthy for ${Math.round(g.longestHealthyMs)} ms of it`);
+    let transcripts: Record<string, string[]> | undefined;
+    if (o.keepTranscripts) {
+      transcripts = {};
+      const seen = new Map<string, number>();
+      for (const { node: n } of cluster.runs) {
+        const run = (seen.get(n.name) ?? 0) + 1;
+        seen.set(n.name, run);
+        const r = (at: number): string => ((at - t0) / 1000).toFixed(3).padStart(9);
+        transcripts[`${n.name} run ${run}`] = [
+          `${r(n.spawnedAt)} spawned pid ${n.pid}`,
+          ...[...n.stdoutLines.map((l) => ({ at: l.at, text: `${r(l.at)} out ${l.text}` })), ...n.logs.map((l) => ({ at: l.at, text: `${r(l.at)} log ${JSON.stringify(l.fields)}` }))]
+            .sort((a, b) => a.at - b.at)
+            .map((l) => l.text),
+        ];
+      }
+    }
     const faults: Record<string, number> = {};
     for (const st of steps) if (!st.skipped) faults[st.step.kind] = (faults[st.step.kind] ?? 0) + 1;
     return {
@@ -263,6 +283,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       ...(viewsProblem ? { viewsProblem } : {}),
       failures,
       notes,
+      ...(transcripts ? { transcripts } : {}),
     };
   } finally {
     if (sampler) clearInterval(sampler);
