@@ -281,7 +281,7 @@ function scaleSection(latest: ResultFile | undefined, charts: Record<string, str
   const lines = [
     `## Cost per node against N (${o.hosts ?? '?'} virtual hosts, ${o.runs ?? '?'} run(s) per N, ${o.idleSeconds ?? '?'} s idle window)`,
     '',
-    `\`npm run bench -- scale\`: N CLI processes (--no-singleton) started together; then, idle, each node's CPU (/proc), RSS and its own traffic counters (read with \`cluster-node status --json\`). ` +
+    `\`npm run bench -- scale\`: N CLI processes (--no-singleton) started together; then, idle, each node's CPU (/proc), RSS (and its anonymous part, and PSS) and its own traffic counters (read from every member's status view by a hidden observer). ` +
       `Targets (issue 10): <= ${SCALE_TARGETS.idleCpuPercent} % of a core and <= ${SCALE_TARGETS.rssMb} MB per node at every N, bytes/s flat in N within x${SCALE_TARGETS.bytesFlatFactor}, 50 nodes meshed <= ${SCALE_TARGETS.launchToMeshMs / 1000} s from launch with no handshake timeout and no nodedown while idle. ` +
       `Commit ${commitOf(latest)}, ${machine(latest)} ([${latest.file.replace(/\.json$/, '.md')}](results/${latest.file.replace(/\.json$/, '.md')})).`,
     '',

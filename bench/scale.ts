@@ -396,11 +396,13 @@ function row(n: number, runs: RunResult[], load: [number, number]): ScaleRow {
   };
 }
 
-const f1 = (x: number): string => (Number.isNaN(x) ? '-' : x.toFixed(1));
-const f2 = (x: number): string => (Number.isNaN(x) ? '-' : x.toFixed(2));
-const f0 = (x: number): string => (Number.isNaN(x) ? '-' : String(Math.round(x)));
+// A figure read back from JSON is null where it was NaN: both print as '-'.
+const bad = (x: number | null | undefined): x is null | undefined => typeof x !== 'number' || !Number.isFinite(x);
+const f1 = (x: number): string => (bad(x) ? '-' : x.toFixed(1));
+const f2 = (x: number): string => (bad(x) ? '-' : x.toFixed(2));
+const f0 = (x: number): string => (bad(x) ? '-' : String(Math.round(x)));
 const mm = (s: Summary, f: (x: number) => string): string => `${f(s.median)} / ${f(s.max)}`;
-const sec = (ms: number): string => (Number.isNaN(ms) ? '-' : `${(ms / 1000).toFixed(1)} s`);
+const sec = (ms: number): string => (bad(ms) ? '-' : `${(ms / 1000).toFixed(1)} s`);
 
 /** The results table (pure; also used by the report). */
 export function scaleTable(rows: readonly ScaleRow[]): string[] {
@@ -411,7 +413,11 @@ export function scaleTable(rows: readonly ScaleRow[]): string[] {
       [
         '',
         r.nodes,
-        r.runsNotMeshed > 0 ? `NOT in ${r.runsNotMeshed}/${r.runsOk} runs; ${sec(r.spawnToMeshMs.median)} in the others` : sec(r.spawnToMeshMs.median),
+        r.runsNotMeshed === 0
+          ? sec(r.spawnToMeshMs.median)
+          : r.runsNotMeshed === r.runsOk
+            ? 'NOT within the deadline'
+            : `NOT in ${r.runsNotMeshed}/${r.runsOk} runs; ${sec(r.spawnToMeshMs.median)} in the others`,
         f0(r.handshakeTimeoutWarnings.median),
         f0(r.formationWarnings.median),
         mm(r.cpuPercent, f2),
