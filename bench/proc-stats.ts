@@ -62,3 +62,33 @@ export function cpuPercent(from: CpuSample, to: CpuSample): number {
   const wallSeconds = (to.at - from.at) / 1000;
   return wallSeconds > 0 ? (100 * cpuSeconds) / wallSeconds : 0;
 }
+
+/** Resident memory of a process split by kind, in bytes (/proc/<pid>/status). */
+export interface MemorySplit {
+  /** VmRSS: everything resident. */
+  rss: number;
+  /** RssAnon: the process's own pages (V8 heap, malloc, stacks, buffers). */
+  anon: number;
+  /** RssFile: file-backed pages (mostly the node binary's code, shared with every other node process). */
+  file: number;
+  /** Pss: RSS with each shared page divided among the processes mapping it (what N processes on one machine really cost each); NaN if unreadable. */
+  pss: number;
+}
+
+/** RSS and its anonymous / file-backed parts; undefined if the process is gone. */
+export function readMemory(pid: number): MemorySplit | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)\\s+kB$`, 'm').exec(s)?.[1] ?? NaN) * 1024;
+    const rss = kb('VmRSS');
+    let pss = NaN;
+    try {
+      pss = Number(/^Pss:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? NaN) * 1024;
+    } catch {
+      // no smaps_rollup (old kernel): PSS unknown
+    }
+    return Number.isNaN(rss) ? undefined : { rss, anon: kb('RssAnon'), file: kb('RssFile'), pss };
+  } catch {
+    return undefined;
+  }
+}

@@ -18,6 +18,8 @@ import type { DiscoverActionSummary, ForgedMaster } from './failover-vs.js';
 import type { VsSummary } from './formation-vs.js';
 import { VS_TARGET_NODES, VS_TARGET_RATIO } from './formation-vs.js';
 import type { Summary } from './stats.js';
+import { SCALE_TARGETS, scaleTable } from './scale.js';
+import type { ScaleRow } from './scale.js';
 import { barChart } from './svg-chart.js';
 import type { BarValue } from './svg-chart.js';
 
@@ -268,11 +270,54 @@ function plainFormationSection(results: readonly ResultFile[]): string[] {
   return lines;
 }
 
+/**
+ * Cost per node against N: the latest scale result's table and two charts (idle CPU per
+ * node; mesh bytes/s per node in and out), median with a whisker to the max node.
+ */
+function scaleSection(latest: ResultFile | undefined, charts: Record<string, string>): string[] {
+  if (!latest) return ['## Cost per node against N', '', 'No `scale` results yet: run `npm run bench -- scale`.', ''];
+  const rows = ((latest.json.rows ?? []) as ScaleRow[]).filter((r) => r.runsOk > 0).sort((a, b) => a.nodes - b.nodes);
+  const o = (latest.json.options ?? {}) as { hosts?: number; idleSeconds?: number; runs?: number };
+  const lines = [
+    `## Cost per node against N (${o.hosts ?? '?'} virtual hosts, ${o.runs ?? '?'} run(s) per N, ${o.idleSeconds ?? '?'} s idle window)`,
+    '',
+    `\`npm run bench -- scale\`: N CLI processes (--no-singleton) started together; then, idle, each node's CPU (/proc), RSS (and its anonymous part, and PSS) and its own traffic counters (read from every member's status view by a hidden observer). ` +
+      `Targets (issue 10): <= ${SCALE_TARGETS.idleCpuPercent} % of a core and <= ${SCALE_TARGETS.rssMb} MB per node at every N, bytes/s flat in N within x${SCALE_TARGETS.bytesFlatFactor}, 50 nodes meshed <= ${SCALE_TARGETS.launchToMeshMs / 1000} s from launch with no handshake timeout and no nodedown while idle. ` +
+      `Commit ${commitOf(latest)}, ${machine(latest)} ([${latest.file.replace(/\.json$/, '.md')}](results/${latest.file.replace(/\.json$/, '.md')})).`,
+    '',
+    ...scaleTable(rows),
+    '',
+  ];
+  if (rows.length === 0) return lines;
+  const groups = rows.map((r) => `N = ${r.nodes}`);
+  const pct = (x: Summary): BarValue | undefined => (x.count ? { value: x.median, low: x.min, high: x.max, label: `${x.median.toFixed(2)} %` } : undefined);
+  const bps = (x: Summary): BarValue | undefined => (x.count ? { value: x.median, low: x.min, high: x.max, label: `${Math.round(x.median)}` } : undefined);
+  charts['scale-cpu.svg'] = barChart({
+    title: 'Idle CPU per node against N (median; whisker min to max node)',
+    yLabel: '% of one core',
+    groups,
+    series: [{ name: 'idle CPU per node', values: rows.map((r) => pct(r.cpuPercent)) }],
+    reference: { value: SCALE_TARGETS.idleCpuPercent, label: `target ${SCALE_TARGETS.idleCpuPercent} %` },
+  });
+  charts['scale-bytes.svg'] = barChart({
+    title: 'Mesh bytes per second per node against N, idle (median; whisker min to max node)',
+    yLabel: 'bytes/s',
+    groups,
+    series: [
+      { name: 'in', values: rows.map((r) => bps(r.meshBytesInPerS)) },
+      { name: 'out', values: rows.map((r) => bps(r.meshBytesOutPerS)) },
+    ],
+  });
+  lines.push(`![Idle CPU per node against N](${CHART_DIR}/scale-cpu.svg)`, '', `![Bytes per second per node against N](${CHART_DIR}/scale-bytes.svg)`, '');
+  return lines;
+}
+
 /** Build the report from parsed results (pure). `generatedAt` is printed in the header. */
 export function buildReport(results: readonly ResultFile[], generatedAt: string): Report {
   const charts: Record<string, string> = {};
   const vs = latestVsLayouts(results);
   const failoverVs = latestBy(results, (r) => (r.json.benchmark === 'failover-vs' ? 'x' : undefined)).get('x');
+  const scale = latestBy(results, (r) => (r.json.benchmark === 'scale' ? 'x' : undefined)).get('x');
   const headline: string[] = [];
   const loads = vs.map((e) => envOf(e.from).loadAverageBefore).filter((x): x is number => typeof x === 'number');
   if (loads.length) {
@@ -303,7 +348,7 @@ export function buildReport(results: readonly ResultFile[], generatedAt: string)
       if (ours[a] && theirs[a]) headline.push(`- Failover after ${a} of the master, p50: cluster-node ${ms(ours[a].takeoverP50)}, node-discover ${ms(theirs[a].takeoverP50)}; two at once in ${ours[a].trialsWithOverlap} vs ${theirs[a].trialsWithOverlap} of ${theirs[a].ok} trials.`);
     }
   }
-  const others = latestBy(results, (r) => (['registry', 'hostile', 'failover', 'formation'].includes(String(r.json.benchmark)) ? String(r.json.benchmark) : undefined));
+  const others = latestBy(results, (r) => (['registry', 'hostile', 'failover', 'formation', 'scale', 'startup', 'handshake'].includes(String(r.json.benchmark)) ? String(r.json.benchmark) : undefined));
   const lines = [
     '# Benchmark report',
     '',
@@ -317,11 +362,10 @@ export function buildReport(results: readonly ResultFile[], generatedAt: string)
     ...formationSection(vs, charts),
     ...failoverSection(failoverVs, charts),
     ...plainFormationSection(results),
+    ...scaleSection(scale, charts),
     '## Latest result of every benchmark',
     '',
     ...[...others.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, r]) => `- ${name}: [${r.file.replace(/\.json$/, '.md')}](results/${r.file.replace(/\.json$/, '.md')}) (commit ${commitOf(r)}, ${dateOf(r) || 'no date'})`),
-    '',
-    'Not yet: cost per node against N (waits for the scale benchmark).',
     '',
   ];
   return { markdown: lines.join('\n'), charts };

@@ -18,6 +18,7 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
   handshake: { summary: 'CPU per side of one CPace handshake (pure state machine, in process), warm and cold', run: async (argv) => (await import('./handshake.js')).runHandshake(argv) },
   failover: { summary: 'Singleton takeover time and overlap after SIGKILL/SIGSTOP/SIGTERM of the holder', run: async (argv) => (await import('./failover.js')).runFailover(argv) },
   report: { summary: 'write bench/REPORT.md (tables, SVG charts) from the latest results in bench/results/', run: async (argv) => (await import('./report.js')).runReport(argv) },
+  scale: { summary: 'cost per node against N (10, 25, 50 on 5 hosts): launch -> full mesh, idle CPU, RSS, bytes/s, mDNS packets/s, nodedown', run: async (argv) => (await import('./scale.js')).runScale(argv) },
   startup: { summary: 'exec -> `node ready` of one CLI process, broken down (boot, modules, listen, mDNS)', run: async (argv) => (await import('./startup.js')).runStartup(argv) },
 };
 

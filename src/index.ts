@@ -8,6 +8,7 @@ export type { NameHandler, CallOptions } from './registry/messaging.js';
 export type { Claim } from './registry/registry.js';
 export type { ClusterStatus, MemberView, ViewMember, ViewClaim } from './status.js';
 export type { Stamp } from './registry/hlc.js';
+export type { TrafficCounts } from './util/traffic.js';
 export { SingletonSupervisor, DEFAULT_SETTLE_MS } from './singleton/supervisor.js';
 export type { SingletonContext, SingletonStart, SingletonOptions, SingletonState, RegisterResult } from './singleton/supervisor.js';
 export { SINGLETON_NAME, ROAR, roaringSingleton } from './singleton/singleton.js';

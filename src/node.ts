@@ -31,6 +31,8 @@ import { NameMessaging } from './registry/messaging.js';
 import { epochFilePath, readEpochs } from './util/state-file.js';
 import { EpochSaver } from './util/epoch-saver.js';
 import { traceStartup } from './util/startup-trace.js';
+import { copyTraffic, zeroTraffic } from './util/traffic.js';
+import type { TrafficCounts } from './util/traffic.js';
 import type { CallOptions, NameHandler } from './registry/messaging.js';
 import { candidacyPrefix, SingletonSupervisor } from './singleton/supervisor.js';
 import { EtcdLease } from './singleton/etcd-lease.js';
@@ -88,6 +90,8 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
   /** A hidden node's questions to the members (clusterStatus()). */
   private statusClient: StatusClient | undefined;
   private startedAt = 0;
+  /** What this node put on and took off the wire (mesh connections, mDNS). */
+  private readonly trafficCounts: TrafficCounts = zeroTraffic();
 
   constructor(options: NodeOptions) {
     super();
@@ -136,6 +140,14 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       const timer = this.config.clock.setTimeout(done, timeoutMs);
       this.on('nodeup', done);
     });
+  }
+
+  /**
+   * Bytes and frames this node sent and received on its mesh connections (handshakes
+   * included, after framing) and mDNS datagrams and bytes, since createNode(); a copy.
+   */
+  traffic(): TrafficCounts {
+    return copyTraffic(this.trafficCounts);
   }
 
   /** The other connected members with their addresses, sorted by name. */
@@ -222,7 +234,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       fatal: (err) => this.onFatal(err),
       observerRequest: (_observer, body) => this.answerObserver(body),
       leaseWatch: () => [...this.supervisors].flatMap((s) => s.leaseWatch()),
-    }, this.signingKey);
+    }, this.signingKey, this.trafficCounts);
     this.mesh = mesh;
     this.startedAt = cfg.clock.now();
     if (cfg.hidden) {
@@ -260,6 +272,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
               clock: cfg.clock,
               random: cfg.random,
               logger: cfg.logger,
+              traffic: this.trafficCounts,
             }),
           ]
         : []),
@@ -323,7 +336,7 @@ export class ClusterNode extends EventEmitter<NodeEvents> {
       heardMsAgo: (name) => mesh.heardMsAgo(name),
       // A whereis asks about one name: one lookup, not a sorted copy of the whole registry.
       registered: msg.name === undefined ? this.registered() : this.registeredAs(msg.name),
-      ...(msg.name !== undefined ? { only: msg.name } : {}),
+      ...(msg.name !== undefined ? { only: msg.name } : { traffic: this.traffic() }),
     });
     return { k: 'a', id: msg.id, view };
   }

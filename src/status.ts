@@ -12,6 +12,8 @@ import { ClusterError } from './errors.js';
 import { describeValue } from './util/untrusted.js';
 import { isValidNodeName, MAX_MEMBERS } from './wire/messages.js';
 import { isValidRegisteredName } from './registry/messages.js';
+import { TRAFFIC_FIELDS, zeroTraffic } from './util/traffic.js';
+import type { TrafficCounts } from './util/traffic.js';
 
 /** Registered names in one view; more are counted, not listed. */
 export const MAX_VIEW_NAMES = 1000;
@@ -47,6 +49,8 @@ export interface MemberView {
   registry: ViewClaim[];
   /** Registered names left out of `registry` (beyond MAX_VIEW_NAMES). */
   more: number;
+  /** The member's traffic counters (node.traffic()) when it answered; absent from members that predate them. */
+  traffic?: TrafficCounts;
 }
 
 /** The status-channel messages. */
@@ -113,6 +117,12 @@ export function parseStatusMessage(raw: unknown): StatusMessage {
     }),
     more: nat(v.more, 'view more'),
   };
+  if (v.traffic !== undefined) {
+    const t = obj(v.traffic, 'view traffic');
+    const traffic = zeroTraffic();
+    for (const k of TRAFFIC_FIELDS) traffic[k] = nat(t[k], `view traffic ${k}`);
+    view.traffic = traffic;
+  }
   return { k: 'a', id: nat(m.id, 'id'), view };
 }
 
@@ -154,6 +164,8 @@ export interface ViewSource {
   only?: string;
   /** Every held name with its holder (internal names already left out). */
   registered: { name: string; owner: string; incarnation: string; epoch?: number; stamp: readonly [number, number] }[];
+  /** The member's traffic counters; left out of the view when absent. */
+  traffic?: TrafficCounts;
 }
 
 /** This member's view, bounded for one frame. */
@@ -167,6 +179,7 @@ export function buildView(s: ViewSource): MemberView {
     members: s.members.map((m) => ({ name: m.name, inc: m.incarnation, host: m.host, port: m.port, heardMsAgo: Math.max(0, Math.floor(s.heardMsAgo(m.name) ?? 0)) })),
     registry: shown.map((c) => ({ name: c.name, owner: c.owner, inc: c.incarnation, epoch: c.epoch ?? 0, stamp: [c.stamp[0], c.stamp[1]] })),
     more: wanted.length - shown.length,
+    ...(s.traffic ? { traffic: { ...s.traffic } } : {}),
   };
 }
 

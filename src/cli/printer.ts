@@ -4,7 +4,9 @@
 // peer arrive or leave without waiting for the next tick.
 // Invariants: changes within CHANGE_COALESCE_MS are printed as one line; a change
 // that leaves the list as it was last printed prints nothing extra; after stop() no
-// line is printed and no timer or listener is left.
+// line is printed and no timer or listener is left. With change events, a tick when
+// nothing changed writes the line it already has (no list, sort or join: its cost does
+// not grow with the cluster); without them every tick reads the list again.
 
 /** What the printer needs from a node: its members, and optionally change events. */
 export interface MemberSource {
@@ -23,17 +25,31 @@ export function formatMembers(names: readonly string[]): string {
 
 /** Print now, every intervalMs (default 1000), and on every change of the list; returns a function that stops it. */
 export function startPrinter(node: MemberSource, write: (line: string) => void, intervalMs = 1000): () => void {
+  const evented = node.on !== undefined;
   let last: string | undefined;
+  /** The list may differ from `last` (an event came, or the node has no events). */
+  let dirty = true;
+  let line = '';
   const print = (): void => {
-    last = formatMembers(node.members());
-    write(`${last}\n`);
+    if (dirty || !evented) {
+      last = formatMembers(node.members());
+      line = `${last}\n`;
+      dirty = false;
+    }
+    write(line);
   };
   let soon: ReturnType<typeof setTimeout> | undefined;
   const changed = (): void => {
+    dirty = true;
     if (soon) return;
     soon = setTimeout(() => {
       soon = undefined;
-      if (formatMembers(node.members()) !== last) print();
+      const now = formatMembers(node.members());
+      if (now === last) {
+        dirty = false;
+        return;
+      }
+      print();
     }, CHANGE_COALESCE_MS);
   };
   node.on?.('nodeup', changed);

@@ -4,7 +4,9 @@
 // multicast-dns socket per chosen IPv4 interface (all bound to 0.0.0.0:5353 with
 // SO_REUSEADDR, joined and sending on that one interface), announces, answers, queries
 // and says goodbye, and reports peers of our cluster (same public cluster label) to a
-// DiscoverySink. Nothing it advertises is derived from the cookie.
+// DiscoverySink. Nothing it advertises is derived from the cookie. Given traffic
+// counters, it makes the UDP sockets itself (as multicast-dns would) and counts every
+// datagram in and out on them.
 // Responses are accepted from the local link only (RFC 6762 §11): a response, multicast
 // or unicast, whose source address is on none of our interfaces' subnets is dropped,
 // counted, logged at debug, and warned about at most once a minute per interface. The
@@ -22,12 +24,14 @@
 // source, and each socket answers only queries from its own subnets.
 import makeMdns from 'multicast-dns';
 import { networkInterfaces } from 'node:os';
-import type { RemoteInfo } from 'node:dgram';
+import { createSocket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { ClusterError, describeError } from '../errors.js';
 import { isValidNodeName } from '../wire/messages.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Random } from '../util/random.js';
 import type { Logger } from '../util/log.js';
+import type { TrafficCounts } from '../util/traffic.js';
 import type { Discovery, DiscoverySink } from './discovery.js';
 import { classifySource, ipv4ToInt, onInterfaceSubnet, selectMdnsInterfaces, sysfsInterfaceFlags } from './mdns-interfaces.js';
 import type { MdnsInterface, MdnsInterfaceSelection, SourceLink } from './mdns-interfaces.js';
@@ -92,6 +96,8 @@ export interface MdnsOptions {
   logger: Logger;
   /** Announce and answer for ourselves; default true. False: only browse (a hidden node, which nobody should dial). */
   announce?: boolean;
+  /** Counters every datagram sent or received on our sockets is added to; default none. */
+  traffic?: TrafficCounts;
 }
 
 /** Discover peers of our cluster with mDNS / DNS-SD. Throws ERR_CONFIG on bad options. */
@@ -109,6 +115,27 @@ export function mdnsDiscovery(options: MdnsOptions): Discovery {
 }
 
 type MulticastDns = ReturnType<typeof makeMdns>;
+
+/**
+ * The UDP socket multicast-dns would make itself (udp4, SO_REUSEADDR), with every
+ * datagram in and out added to traffic. multicast-dns sends with
+ * send(buffer, offset, length, port, address, cb).
+ */
+function countedSocket(traffic: TrafficCounts): Socket {
+  const socket = createSocket({ type: 'udp4', reuseAddr: true });
+  socket.on('message', (msg: Buffer) => {
+    traffic.mdnsPacketsIn++;
+    traffic.mdnsBytesIn += msg.length;
+  });
+  const send = socket.send.bind(socket) as (...args: unknown[]) => void;
+  (socket as { send: (...args: unknown[]) => void }).send = (...args: unknown[]): void => {
+    const msg = args[0];
+    traffic.mdnsPacketsOut++;
+    traffic.mdnsBytesOut += typeof args[2] === 'number' ? args[2] : Buffer.isBuffer(msg) ? msg.length : 0;
+    send(...args);
+  };
+  return socket;
+}
 type SendCallback = (err: Error | null) => void;
 
 interface Endpoint {
@@ -298,7 +325,8 @@ class MdnsDiscovery implements Discovery {
     let m: MulticastDns;
     try {
       // bind to 0.0.0.0: a socket bound to the interface's unicast address would never see multicast.
-      m = makeMdns({ interface: iface.address, bind: '0.0.0.0', port: MDNS_PORT, reuseAddr: true, loopback: true, ttl: 255 });
+      const socket = this.opts.traffic ? countedSocket(this.opts.traffic) : undefined;
+      m = makeMdns({ interface: iface.address, bind: '0.0.0.0', port: MDNS_PORT, reuseAddr: true, loopback: true, ttl: 255, ...(socket ? { socket } : {}) });
     } catch (err) {
       this.warnOnce(ep, 'create', `mDNS cannot open a socket for interface ${this.where(ep)}: ${describeError(err)}; use --seed for static peers`);
       ep.dead = true;

@@ -24,6 +24,7 @@ import type { Hello, MemberInfo, SessionMessage } from '../wire/messages.js';
 import type { Logger } from '../util/log.js';
 import type { TimerHandle } from '../util/clock.js';
 import type { Secret } from '../util/secret.js';
+import type { TrafficCounts } from '../util/traffic.js';
 import { decideAdmission, InboundSlots, isNewcomer } from './admission.js';
 import type { InboundAction } from './admission.js';
 import { CandidateTable, candidateName } from './candidates.js';
@@ -124,6 +125,8 @@ export class Mesh {
   private readonly identities = new IdentityBook();
   /** Candidates with our own name we said (once, at debug) we do not dial. */
   private readonly ownNameNoted = new Set<string>();
+  /** Bytes and frames of every connection (handshakes included), added to the node's counters. */
+  private readonly traffic: TrafficCounts | undefined;
 
   constructor(
     private readonly config: NodeConfig,
@@ -133,7 +136,10 @@ export class Mesh {
     private readonly events: MeshEvents,
     /** Our incarnation's signing key, whose public half every hello announces (read at the first hello). */
     private readonly signingKey: { readonly publicKey: Uint8Array },
+    /** Counters every connection adds its bytes and frames to; default none. */
+    traffic?: TrafficCounts,
   ) {
+    this.traffic = traffic;
     this.startedAt = config.clock.now();
     this.log = config.logger;
     this.failureLog = new FailureLog(this.log, () => config.clock.now());
@@ -564,6 +570,7 @@ export class Mesh {
         answered = true;
         if (made) this.releaseTurn(made);
       },
+      ...(this.traffic ? { traffic: this.traffic } : {}),
     });
     made = conn;
     this.pending.add(conn);

@@ -16,6 +16,7 @@ import { PROTOCOL_VERSION, parseHandshake, parseSession } from '../wire/messages
 import type { HandshakeMessage, Hello, SessionMessage } from '../wire/messages.js';
 import type { Random } from '../util/random.js';
 import type { Secret } from '../util/secret.js';
+import type { TrafficCounts } from '../util/traffic.js';
 import { Handshake } from './handshake.js';
 import { Opener, SEAL_OVERHEAD_BYTES, Sealer } from './session-crypto.js';
 import type { Role } from './session-crypto.js';
@@ -42,6 +43,8 @@ export interface ConnectionOptions {
    * confirm is left — our share of the handshake's work is done, the rest is waiting.
    */
   onAwaitingConfirm?: () => void;
+  /** Counters to add this connection's bytes and frames to (after framing, handshake included); default none. */
+  traffic?: TrafficCounts;
 }
 
 /** Lifecycle of a connection. */
@@ -150,7 +153,7 @@ export class Connection {
       throw new ClusterError('ERR_FRAME_TOO_LARGE', `a message of ${body.length} bytes does not fit the frame limit of ${this.options.maxFrameBytes} bytes`);
     }
     try {
-      this.stream.write(encodeFrame(this.sealer.seal(body), this.options.maxFrameBytes));
+      this.write(encodeFrame(this.sealer.seal(body), this.options.maxFrameBytes));
       return true;
     } catch (err) {
       this.fail(err instanceof ClusterError ? err : new ClusterError('ERR_PROTOCOL', `cannot send: ${describeError(err)}`, { cause: err }));
@@ -167,10 +170,21 @@ export class Connection {
   }
 
   private writeHandshake(msg: HandshakeMessage): void {
-    this.stream.write(encodeFrame(encode(msg), this.options.maxFrameBytes));
+    this.write(encodeFrame(encode(msg), this.options.maxFrameBytes));
+  }
+
+  /** Put one whole frame on the stream, counted. */
+  private write(frame: Buffer): void {
+    const t = this.options.traffic;
+    if (t) {
+      t.meshBytesOut += frame.length;
+      t.meshFramesOut++;
+    }
+    this.stream.write(frame);
   }
 
   private onData(chunk: Buffer): void {
+    if (this.options.traffic) this.options.traffic.meshBytesIn += chunk.length;
     // During the handshake the decoder runs with the small cap and must not see the
     // header of a session frame before the cap is raised. Fed at most
     // FRAME_HEADER_BYTES at a time it completes at most one frame per push and holds
@@ -193,6 +207,7 @@ export class Connection {
       this.fail(err instanceof ClusterError ? err : new ClusterError('ERR_BAD_FRAME', describeError(err)));
       return;
     }
+    if (this.options.traffic) this.options.traffic.meshFramesIn += frames.length;
     for (const frame of frames) {
       if ((this.state as ConnectionState) === 'closed') return;
       this.lastReceivedAt = this.options.clock.now();

@@ -51,6 +51,12 @@ test('status, whereis and ping against a running cluster; the members never list
   assert.equal(parsed.agree, true);
   assert.deepEqual(parsed.members.map((m) => m.name), ['a@local', 'b@local']);
   assert.deepEqual(parsed.singleton, { holder: 'a@local', epoch: 1 });
+  // Each member's view carries its traffic counters: mesh bytes both ways, no mDNS (--no-mdns).
+  for (const v of (parsed as unknown as { views: { traffic?: Record<string, number> }[] }).views) {
+    const t = v.traffic!;
+    assert.ok(t.meshBytesIn! > 0 && t.meshBytesOut! > 0 && t.meshFramesIn! > 0 && t.meshFramesOut! > 0, JSON.stringify(t));
+    assert.equal(t.mdnsPacketsIn! + t.mdnsPacketsOut!, 0);
+  }
 
   assert.deepEqual(await observe(['whereis', 'Singleton', ...cookie, ...seed]), { code: 0, out: 'a@local', err: '' });
   const nobody = await observe(['whereis', 'nothing', ...cookie, ...seed]);

@@ -144,3 +144,43 @@ test('report: the latest result of each layout wins; charts and headline follow'
   assert.ok(r.markdown.includes('](report/formation-vs-n.svg)'));
   assert.ok(r.markdown.includes('No `failover-vs` results yet'));
 });
+
+test('the report draws cost per node against N from the latest scale result: table, CPU chart with the target, bytes chart in and out', () => {
+  const s = (median: number, max = median): { median: number; min: number; max: number; count: number } => ({ median, min: median, max, count: 10 });
+  const row = (nodes: number, cpu: number, bytes: number) => ({
+    nodes,
+    runsOk: 1,
+    runsFailed: 0,
+    spawnToMeshMs: s(4000),
+    runsNotMeshed: 0,
+    handshakeTimeoutWarnings: s(0),
+    formationWarnings: s(0),
+    idleWarnings: s(0),
+    idleNodedowns: s(0),
+    cpuPercent: s(cpu, cpu * 2),
+    rssMb: s(60),
+    anonMb: s(18),
+    pssMb: s(14),
+    meshBytesInPerS: s(bytes),
+    meshBytesOutPerS: s(bytes + 1),
+    mdnsPacketsInPerS: s(1),
+    mdnsPacketsOutPerS: s(0.1),
+    viewsIdentical: true,
+    printedListsFull: true,
+    loadAverage: [1, 2],
+  });
+  const env = { date: '2026-12-01T16:00:00Z', commit: 'sc0000', cores: 2, cpu: 'x', loadAverageBefore: 1, loadAverageAfter: 2 };
+  const older = normalizeResult('scale-n10-h5-a.json', { benchmark: 'scale', env: { ...env, date: '2026-12-01T15:00:00Z', commit: 'old000' }, options: { hosts: 5, idleSeconds: 60, runs: 1 }, rows: [row(10, 9, 9)] })!;
+  const newer = normalizeResult('scale-n10_25-h5-b.json', { benchmark: 'scale', env, options: { hosts: 5, idleSeconds: 60, runs: 1 }, rows: [row(25, 0.4, 700), row(10, 0.3, 650)] })!;
+  const r = buildReport([newer, older], '2026-12-01T17:00:00Z');
+  assert.ok(r.markdown.includes('## Cost per node against N (5 virtual hosts, 1 run(s) per N, 60 s idle window)'), r.markdown);
+  const lines = r.markdown.split('\n');
+  const i10 = lines.findIndex((l) => l.startsWith('| 10 | 4.0 s |'));
+  const i25 = lines.findIndex((l) => l.startsWith('| 25 | 4.0 s |'));
+  assert.ok(i10 > 0 && i25 > i10, 'rows by N, from the newer file');
+  assert.match(lines[i10]!, /\| 0\.30 \/ 0\.60 \|/);
+  assert.ok(r.markdown.includes('Commit sc0000'));
+  assert.ok(r.charts['scale-cpu.svg']!.includes('target 0.5 %'));
+  assert.ok(r.charts['scale-bytes.svg']!.includes('>in<') && r.charts['scale-bytes.svg']!.includes('>out<'));
+  assert.ok(r.markdown.includes('](report/scale-cpu.svg)') && r.markdown.includes('](report/scale-bytes.svg)'));
+});

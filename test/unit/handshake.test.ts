@@ -22,6 +22,7 @@ import type { ClusterError } from '../../src/errors.js';
 import { encode } from '../../src/wire/codec.js';
 import { encodeFrame } from '../../src/wire/frame.js';
 import { mitmPair } from '../helpers/mitm.js';
+import { zeroTraffic } from '../../src/util/traffic.js';
 import type { Mitm } from '../helpers/mitm.js';
 
 const COOKIE = new Secret('foo');
@@ -388,6 +389,29 @@ test('same cookie: both sides authenticate, learn each other, and exchange seale
   // The sealed frame does not carry the plaintext, and the cookie never crosses the wire.
   assert.ok(!wire.includes(Buffer.from('secret payload')));
   assert.ok(!wire.includes(Buffer.from('foo')));
+  dialer.close();
+});
+
+test('traffic counters: each side counts the bytes and frames on its stream, handshake included, and they match the other side', async () => {
+  const m = mitmPair();
+  const common = { maxFrameBytes: 1 << 20, handshakeTimeoutMs: 1000, clock: systemClock, random: systemRandom };
+  const ta = zeroTraffic();
+  const tb = zeroTraffic();
+  const dialer = new Connection(m.a, { ...common, role: 'dialer', cookie: COOKIE, hello: hello('alice@h'), traffic: ta });
+  const listener = new Connection(m.b, { ...common, role: 'listener', cookie: COOKIE, hello: hello('bob@h'), traffic: tb });
+  await Promise.all([dialer.handshake(), listener.handshake()]);
+  const got = received(listener);
+  dialer.send({ t: 'app', ch: 'test', body: 'x'.repeat(1000) });
+  await got;
+  const aToB = m.log.filter((l) => l.dir === 'a->b').reduce((n, l) => n + l.chunk.length, 0);
+  const bToA = m.log.filter((l) => l.dir === 'b->a').reduce((n, l) => n + l.chunk.length, 0);
+  assert.deepEqual([ta.meshBytesOut, tb.meshBytesIn, tb.meshBytesOut, ta.meshBytesIn], [aToB, aToB, bToA, bToA]);
+  assert.ok(ta.meshBytesOut > 1000);
+  assert.equal(ta.meshFramesOut, tb.meshFramesIn);
+  assert.equal(tb.meshFramesOut, ta.meshFramesIn);
+  // At least hello and one more handshake frame each way, plus the app message.
+  assert.ok(ta.meshFramesOut >= 3 && tb.meshFramesOut >= 2, JSON.stringify([ta, tb]));
+  assert.equal(ta.mdnsPacketsOut + ta.mdnsPacketsIn + tb.mdnsBytesIn, 0);
   dialer.close();
 });
 

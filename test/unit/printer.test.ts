@@ -49,3 +49,46 @@ test('prints at start, at once on a change (bursts coalesced), and every interva
     mock.timers.reset();
   }
 });
+
+test('a tick when nothing changed reuses the printed line (the list is not read again); a change is read once', () => {
+  mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+  try {
+    const node = new FakeNode();
+    let reads = 0;
+    node.members = function (this: FakeNode): string[] {
+      reads++;
+      return this.list;
+    };
+    node.list = ['bob@h'];
+    const lines: string[] = [];
+    const stop = startPrinter(node, (l) => lines.push(l.trimEnd()), 1000);
+    mock.timers.tick(10_000);
+    assert.equal(lines.length, 11);
+    assert.ok(lines.every((l) => l === '[bob@h]'));
+    assert.equal(reads, 1, 'read at start only');
+    node.set(['bob@h', 'carol@h'], 'nodeup');
+    mock.timers.tick(1000);
+    assert.equal(lines.at(-1), '[bob@h, carol@h]');
+    const after = reads;
+    mock.timers.tick(5000);
+    assert.equal(reads, after, 'not read again while nothing changes');
+    stop();
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('without change events every tick reads the list', () => {
+  mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+  try {
+    let list = ['a@h'];
+    const lines: string[] = [];
+    const stop = startPrinter({ members: () => list }, (l) => lines.push(l.trimEnd()), 1000);
+    list = ['a@h', 'b@h'];
+    mock.timers.tick(1000);
+    assert.deepEqual(lines, ['[a@h]', '[a@h, b@h]']);
+    stop();
+  } finally {
+    mock.timers.reset();
+  }
+});

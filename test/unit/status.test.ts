@@ -28,7 +28,23 @@ test('a view is bounded and can be narrowed to one name', () => {
   assert.deepEqual(parseStatusMessage({ k: 'a', id: 1, view: v }), { k: 'a', id: 1, view: v });
 });
 
+test('a view carries the member\'s traffic counters when given; a view without them (an older member) still parses', () => {
+  const traffic = { meshBytesIn: 10, meshBytesOut: 20, meshFramesIn: 1, meshFramesOut: 2, mdnsPacketsIn: 3, mdnsPacketsOut: 4, mdnsBytesIn: 300, mdnsBytesOut: 400 };
+  const v = buildView({ node: 'a@h', inc: 'ab', upMs: 1, members: [], heardMsAgo: () => 0, registered: [], traffic });
+  assert.deepEqual(v.traffic, traffic);
+  assert.deepEqual(parseStatusMessage({ k: 'a', id: 1, view: v }), { k: 'a', id: 1, view: v });
+  const old = buildView({ node: 'a@h', inc: 'ab', upMs: 1, members: [], heardMsAgo: () => 0, registered: [] });
+  assert.equal('traffic' in old, false);
+  assert.deepEqual(parseStatusMessage({ k: 'a', id: 1, view: old }), { k: 'a', id: 1, view: old });
+  // Unknown keys in the counters are not carried over.
+  const parsed = parseStatusMessage({ k: 'a', id: 1, view: { ...v, traffic: { ...traffic, extra: 'x'.repeat(100) } } });
+  assert.deepEqual(parsed.k === 'a' && parsed.view.traffic, traffic);
+});
+
 const bad: [string, unknown][] = [
+  ['traffic that is not a map', { k: 'a', id: 1, view: { ...view('a@h', []), traffic: 'lots' } }],
+  ['a negative traffic counter', { k: 'a', id: 1, view: { ...view('a@h', []), traffic: { meshBytesIn: -1, meshBytesOut: 0, meshFramesIn: 0, meshFramesOut: 0, mdnsPacketsIn: 0, mdnsPacketsOut: 0, mdnsBytesIn: 0, mdnsBytesOut: 0 } } }],
+  ['a missing traffic counter', { k: 'a', id: 1, view: { ...view('a@h', []), traffic: { meshBytesIn: 1 } } }],
   ['not a map', [1]],
   ['unknown kind', { k: 'x', id: 1 }],
   ['query with a bad id', { k: 'q', id: -1 }],
