@@ -10,6 +10,9 @@
 // - A holder whose own event loop stalled past its lease (membership/timing.ts
 //   leaseMs) is suspended until it knows whether anyone lost sight of it; then it
 //   resumes, or the tenure is stale and ends.
+// - A tenure starts only if it would be valid at that instant: an attempt awaits grants,
+//   sync, the confirm round and the save, and a node that was unresponsive meanwhile
+//   (or lost sight of its quorum) drops the claim instead (it may have been replaced).
 // Invariant: valid() is true only while this node holds the name, its lease has not run
 // out, and (with a quorum) a quorum is in sight.
 import type { Claim } from '../registry/registry.js';
@@ -332,6 +335,23 @@ export class QuorumLease implements LeaseBackend {
         return;
       }
       this.unsaved = false;
+      // The attempt awaited grants, the registry's sync, the confirm round and the save:
+      // our own loop may have stalled meanwhile (a SIGSTOP, a long pause), and a confirm
+      // round completes from answers sent before the others declared us down and took
+      // over — our registry has not heard of it yet. So the tenure starts only if it
+      // would be valid at this instant (the rules of noteOwnHealth and of the quorum);
+      // otherwise the claim goes and this node stays a standby.
+      const startAt = this.host.clock.now();
+      this.noteOwnHealth(startAt);
+      const unresponsive = startAt < this.quietUntil;
+      if (unresponsive || !this.quorumInSight()) {
+        this.host.unregister(this.name);
+        this.host.logger.warn(
+          `${this.name}: claim with epoch ${claimed} dropped before its tenure started: ${unresponsive ? 'this node was unresponsive during the attempt and may have been replaced' : `fewer than ${this.quorum} members in sight`}; standing by`,
+          { name: this.name, epoch: claimed },
+        );
+        return;
+      }
       this.waiter = undefined;
       this.events = waiter.events;
       this.phase = 'held';

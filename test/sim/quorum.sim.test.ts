@@ -13,6 +13,9 @@
 //   instant no other tenure may be valid. The second catches a process that thaws and
 //   acts on its own timers before its supervisor has looked at its lease;
 // - epochs unique and strictly increasing across tenures, in start order.
+// Fixed schedules may also freeze a claimant inside its claim (freeze-claimant: from the
+// moment its own claim is in its registry, so its confirm requests go out and the
+// answers wait), the soak's seed-2026 finding.
 // Seeded and replayable: SIM_SEED, SIM_PATH, SIM_RUNS (test/helpers/fuzz.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,7 +35,9 @@ type Op =
   | { kind: 'partition'; side: boolean[] }
   | { kind: 'isolate'; node: Target }
   | { kind: 'heal' }
-  | { kind: 'freeze'; node: Target; ms: number };
+  | { kind: 'freeze'; node: Target; ms: number }
+  /** Freeze, for ms, the next node whose own claim on the name appears in its registry: a claimant stopped between its claim and the confirmations (fixed schedules only). */
+  | { kind: 'freeze-claimant'; ms: number };
 
 interface Scenario {
   seed: number;
@@ -79,6 +84,7 @@ async function runQuorum(n: number, quorum: number, s: Scenario): Promise<Tenure
   const c = await NodeCluster.start(n, s.seed);
   const tenures: Tenure[] = [];
   const thawAt = new Map<number, number>();
+  let freezeClaimantMs: number | undefined;
   let crashes = 0;
   let violation: string | undefined;
   const validOthers = (t: Tenure | undefined): Tenure[] =>
@@ -101,6 +107,14 @@ async function runQuorum(n: number, quorum: number, s: Scenario): Promise<Tenure
   try {
     await c.run(800);
     const runSingleton = (sn: SimNode): void => {
+      const node = sn.node;
+      node.on('registered', (claim) => {
+        if (freezeClaimantMs === undefined || claim.name !== 'S' || claim.owner !== sn.name || node !== sn.node) return;
+        // Synchronously, inside the claim: its confirm requests still go out, the answers wait.
+        c.freeze(sn.index);
+        thawAt.set(sn.index, c.now + freezeClaimantMs);
+        freezeClaimantMs = undefined;
+      });
       sn.node.singleton(
         'S',
         (ctx) => {
@@ -156,6 +170,9 @@ async function runQuorum(n: number, quorum: number, s: Scenario): Promise<Tenure
           break;
         case 'heal':
           c.heal();
+          break;
+        case 'freeze-claimant':
+          freezeClaimantMs = op.ms;
           break;
         case 'freeze':
           if (thawAt.has(op.node)) break;
@@ -230,3 +247,26 @@ test('quorum 2 of 3, a fixed schedule: every holder killed in turn and restarted
     describe(s, tenures),
   );
 });
+
+for (const freezeMs of [800, 1100]) {
+  test(`quorum 3 of 5, a fixed schedule: a claimant frozen ${freezeMs} ms between its claim and the confirmations (declared down and replaced meanwhile) does not start its tenure when it thaws, and stands again`, async () => {
+    // The soak's finding (seed 2026, node5@h5 epoch 97 after node1@h1's 107): a claimant
+    // stopped longer than the failure timeout (600 ms here) but shorter than the confirm
+    // deadline (1 200 ms) finds its round complete when it thaws — answers sent before it
+    // was declared down, goodbyes that drop the others from the round — while its registry
+    // has not heard of the takeover. Then the new holder goes: the claimant, a standby
+    // again, takes the name with the next epoch (a quorum of 3 is still up).
+    const steps: Scenario['steps'] = [
+      { gapMs: 1500, op: { kind: 'freeze-claimant', ms: freezeMs } },
+      { gapMs: 200, op: { kind: 'crash', node: -1 } },
+      { gapMs: 2000, op: { kind: 'crash', node: 2 } },
+    ];
+    const s: Scenario = { seed: 13, steps };
+    const tenures = await runQuorum(5, 3, s);
+    assert.deepEqual(
+      tenures.map((t) => `n${t.node + 1}#${t.epoch}`),
+      ['n1#1', 'n3#3', 'n2#4'],
+      describe(s, tenures),
+    );
+  });
+}
