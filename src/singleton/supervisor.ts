@@ -14,7 +14,8 @@
 // the cluster's own (quorum-lease.ts: the longest-lived candidate takes a free name,
 // with quorum grants when a quorum is set) unless another is given (etcd-lease.ts).
 // When a tenure ends (lost, superseded, stale), the code stops and the node stands
-// again; stop() stops the code first and then releases the lease (handover).
+// again — also when it ends before its code began, which then never starts; stop()
+// stops the code first and then releases the lease (handover).
 //
 // Invariant: the code runs only while this node holds the name and its lease is valid.
 import { EventEmitter } from 'node:events';
@@ -225,12 +226,25 @@ export class SingletonSupervisor extends EventEmitter<SingletonEvents> {
     if (!lease || this.state !== 'standby') return;
     const ac = new AbortController();
     this.campaignAbort = ac;
+    // A backend may end the tenure before the code began (its lost() between resolving
+    // acquire() and our continuation): then the code never starts, and we stand again.
+    let lostEarly: { release: boolean } | undefined;
     lease
-      .acquire(ac.signal, { lost: (why, release) => this.lostTenure(why, release) })
+      .acquire(ac.signal, {
+        lost: (why, release) => {
+          if (this.state === 'running') this.lostTenure(why, release);
+          else lostEarly ??= { release };
+        },
+      })
       .then(async (tenure) => {
         if (!tenure) return;
         if (this.state !== 'standby') {
           await lease.release();
+          return;
+        }
+        if (lostEarly) {
+          if (lostEarly.release) await lease.release();
+          this.campaign();
           return;
         }
         await this.begin(tenure.token);

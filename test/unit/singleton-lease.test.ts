@@ -130,3 +130,28 @@ test('through the lease port: a tenure lost without release (superseded) is not 
   await sup.stop();
   assert.deepEqual(lease.log, ['acquire', 'acquire', 'acquire aborted', 'close']);
 });
+
+test('through the lease port: a tenure lost before its code began (lost() right after the win, before the supervisor ran) never starts the code; the lease is released and the node stands again', async () => {
+  const clock = new ManualClock(0);
+  const lease = new ScriptedLease();
+  const events: string[] = [];
+  const sup = new SingletonSupervisor(host(clock), 'S', (ctx) => {
+    events.push(`start ${ctx.epoch}`);
+    return () => void events.push(`stop ${ctx.epoch}`);
+  }, 0, {}, lease);
+  void sup.run();
+  clock.advance(0);
+  await flush();
+  // The backend ends the tenure in the same turn that won it (the quorum lease can, when
+  // a check runs from another microtask before the supervisor's continuation).
+  lease.win(9);
+  lease.lose('stale tenure', true);
+  await flush();
+  assert.deepEqual(events, [], 'the code of a tenure already lost does not start');
+  assert.deepEqual(lease.log, ['acquire', 'release', 'acquire'], 'the lost tenure is released, then the node stands again');
+  assert.equal(sup.state, 'standby');
+  lease.win(10);
+  await flush();
+  assert.deepEqual(events, ['start 10']);
+  await sup.stop();
+});
