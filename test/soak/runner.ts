@@ -64,7 +64,13 @@ export interface SoakReport {
   steps: { step: ChaosStep; target?: string; skipped?: string }[];
   faults: Record<string, number>;
   resources: NodeResources[];
-  timeline: Pick<Timeline, 'overlapStats' | 'gapStats' | 'epochViolations' | 'anomalies'> & { tenures: number; flaggedGaps: number };
+  /**
+   * performance.now() ms when the churn began. Step times (`steps[].step.at`) count from
+   * it; timeline times (overlaps, epochViolations, anomalies) are raw performance.now()
+   * ms — subtract this to put them on the steps' scale (the Markdown does).
+   */
+  chaosStartAt: number;
+  timeline: Pick<Timeline, 'overlapStats' | 'overlaps' | 'gapStats' | 'epochViolations' | 'anomalies'> & { tenures: number; flaggedGaps: number };
   settledAfterMs: number | undefined;
   /** Every member answered the observer and every view agreed (members and holders). */
   viewsIdentical: boolean;
@@ -270,8 +276,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       steps,
       faults,
       resources,
+      chaosStartAt,
       timeline: {
         overlapStats: timeline.overlapStats,
+        overlaps: timeline.overlaps,
         gapStats: timeline.gapStats,
         epochViolations: timeline.epochViolations,
         anomalies: timeline.anomalies,
@@ -315,6 +323,15 @@ export function formatSoakReport(r: SoakReport): string {
   ];
   if (r.notes.length) lines.push('', 'Notes (liveness, reported only):', ...r.notes.map((n) => `- ${n}`));
   lines.push('', r.failures.length ? ['FAILED:', ...r.failures.map((x) => `- ${x}`)].join('\n') : 'PASSED');
+  // Safety findings on the steps' time scale (seconds since the churn began), so they line up with the schedule.
+  const churn = (at: number): string => `${((at - r.chaosStartAt) / 1000).toFixed(3)} s`;
+  const t = r.timeline;
+  const details = [
+    ...t.overlaps.map((x) => `- overlap of ${x.nodes.join(' and ')} from ${churn(x.from)} for ${(x.to - x.from).toFixed(1)} ms (latest action before it: ${x.cause})`),
+    ...t.epochViolations.map((v) => `- ${v.node} started epoch ${v.epoch} at ${churn(v.at)}, after ${v.previousNode} had started epoch ${v.previousMax}`),
+    ...t.anomalies.map((a) => `- ${a.kind} on ${a.node} at ${churn(a.at)}: ${a.detail}`),
+  ];
+  if (details.length) lines.push('', 'Safety findings (times in seconds since the churn began, as the steps):', ...details);
   return lines.join('\n');
 }
 
