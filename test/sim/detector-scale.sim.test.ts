@@ -14,7 +14,7 @@ import { Detector } from '../../src/membership/detector.js';
 import type { DetectorHost, FdMessage } from '../../src/membership/detector.js';
 import { reportedDetectionMs } from '../../src/membership/timing.js';
 import { ManualClock } from '../../src/util/clock.js';
-import type { Clock, TimerHandle } from '../../src/util/clock.js';
+import { FreezableClock } from '../helpers/node-sim.js';
 import { seededRandom } from '../../src/util/random.js';
 import { silentLogger } from '../../src/util/log.js';
 import { encode } from '../../src/wire/codec.js';
@@ -26,50 +26,6 @@ const HB = 500;
 const FT = 3000;
 const NET_MS = 1;
 
-/** One node's view of the shared clock: while frozen, its due timers wait and fire late when it thaws. */
-class NodeClock implements Clock {
-  frozen = false;
-  private nextId = 1;
-  private readonly live = new Map<number, TimerHandle>();
-  private deferred: { id: number; fn: () => void }[] = [];
-
-  constructor(private readonly shared: ManualClock) {}
-
-  now(): number {
-    return this.shared.now();
-  }
-
-  wallNow(): number {
-    return this.shared.wallNow();
-  }
-
-  setTimeout(fn: () => void, ms: number): TimerHandle {
-    const id = this.nextId++;
-    const h = this.shared.setTimeout(() => {
-      this.live.delete(id);
-      if (this.frozen) this.deferred.push({ id, fn });
-      else fn();
-    }, ms);
-    this.live.set(id, h);
-    return { id };
-  }
-
-  clearTimeout(handle: TimerHandle | undefined): void {
-    if (!handle) return;
-    this.shared.clearTimeout(this.live.get(handle.id));
-    this.live.delete(handle.id);
-    this.deferred = this.deferred.filter((d) => d.id !== handle.id);
-  }
-
-  /** Thaw: the overdue timers fire now, in order. */
-  thaw(): void {
-    this.frozen = false;
-    const due = this.deferred;
-    this.deferred = [];
-    for (const d of due) d.fn();
-  }
-}
-
 interface Verdict {
   by: string;
   peer: string;
@@ -79,7 +35,7 @@ interface Verdict {
 
 /** A detector and the connections of one node. */
 class SimNode implements DetectorHost {
-  readonly clock: NodeClock;
+  readonly clock: FreezableClock;
   readonly random;
   readonly log = silentLogger;
   readonly heartbeatIntervalMs = HB;
@@ -92,7 +48,7 @@ class SimNode implements DetectorHost {
   lastPingAt = -Infinity;
 
   constructor(readonly self: string, readonly inc: string, private readonly bus: Bus, seed: number) {
-    this.clock = new NodeClock(bus.clock);
+    this.clock = new FreezableClock(bus.clock);
     this.random = seededRandom(seed);
   }
 
@@ -123,7 +79,7 @@ class SimNode implements DetectorHost {
   }
 
   freeze(): void {
-    this.clock.frozen = true;
+    this.clock.freeze();
   }
 
   thaw(): void {
@@ -174,7 +130,7 @@ class Bus {
       b.heard.set(from, b.clock.now());
       if (msg.t === 'app') b.detector.onMessage(from, msg.body);
     };
-    if (b.clock.frozen) b.inbox.push(read);
+    if (b.clock.isFrozen) b.inbox.push(read);
     else read();
   }
 
@@ -189,7 +145,7 @@ class Bus {
         b.connected.delete(by);
         b.detector.forget(by);
       };
-      if (b.clock.frozen) b.inbox.push(close);
+      if (b.clock.isFrozen) b.inbox.push(close);
       else close();
     }, NET_MS);
   }
