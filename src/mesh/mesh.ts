@@ -97,8 +97,8 @@ export class Mesh {
   private readonly pending = new Set<Connection>();
   /** Handshake turns: how many run at once, and who waits (handshake-queue.ts). */
   private readonly turns: HandshakeQueue<Turn>;
-  /** The turn each inbound connection in its handshake holds. */
-  private readonly turnOf = new Map<Connection, InboundTurn>();
+  /** Gives back the turn an inbound connection in its handshake still holds. */
+  private readonly turnOf = new Map<Connection, () => void>();
   /** Inbound connections waiting in the queue (held, not read beyond their first frame). */
   private readonly queuedInbound = new Set<InboundTurn>();
   /** Our dials waiting in the queue. */
@@ -549,9 +549,13 @@ export class Mesh {
 
   /** Start a handshake on stream (an inbound one holding `turn`) now. */
   private connect(stream: Stream, role: Role, turn?: InboundTurn): Connection {
-    // Bytes held while queued are read inside the constructor: the hello may be answered before conn exists.
-    let answered = false;
-    let made: Connection | undefined;
+    // Gives the inbound turn back, once. Bytes held while queued are read inside the
+    // constructor, so the hello may be answered before conn exists.
+    let held = turn;
+    const releaseTurn = (): void => {
+      if (held) this.startTurns(this.turns.leave(held));
+      held = undefined;
+    };
     const conn = new Connection(stream, {
       role,
       cookie: this.cookie,
@@ -566,16 +570,11 @@ export class Mesh {
       // confirm is left, so the turn goes to the next in line. A peer that stalls there
       // (a hostile one, without the cookie) then holds a pending slot until its
       // deadline, never a turn.
-      onAwaitingConfirm: () => {
-        answered = true;
-        if (made) this.releaseTurn(made);
-      },
+      onAwaitingConfirm: releaseTurn,
       ...(this.traffic ? { traffic: this.traffic } : {}),
     });
-    made = conn;
     this.pending.add(conn);
-    if (turn && !answered) this.turnOf.set(conn, turn);
-    else if (turn) this.startTurns(this.turns.leave(turn));
+    if (held) this.turnOf.set(conn, releaseTurn);
     // A connection that failed at once (bytes held while queued may be garbage) settles here.
     conn.onClose(() => this.settlePending(conn));
     return conn;
@@ -585,14 +584,9 @@ export class Mesh {
   private settlePending(conn: Connection): void {
     if (!this.pending.delete(conn) || conn.role !== 'listener') return;
     this.inbound.settled(conn.remoteAddress);
-    this.releaseTurn(conn);
-  }
-
-  /** The inbound conn's handshake turn goes to the next in line (if it still held one). */
-  private releaseTurn(conn: Connection): void {
-    const turn = this.turnOf.get(conn);
+    const releaseTurn = this.turnOf.get(conn);
     this.turnOf.delete(conn);
-    if (turn) this.startTurns(this.turns.leave(turn));
+    releaseTurn?.();
   }
 
   private accept(stream: Stream): void {
