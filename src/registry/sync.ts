@@ -3,7 +3,12 @@
 //   mesh); a member that learns news second-hand forwards it to `fanout` random others
 //   (never back to the sender or the owner).
 // - Anti-entropy: every interval, a digest goes to one random member, who answers
-//   with what the sender lacks (and asks, once, for what it lacks itself).
+//   with what the sender lacks (and asks, once, for what it lacks itself). A node
+//   that has seen no registry activity for QUIET_ROUNDS rounds (no change of its own,
+//   no news, no member up or down, no round that repaired anything) slows its rounds
+//   down to QUIET_SLOWDOWN x the interval (antiEntropyDelayMs); any activity brings
+//   the interval back at once. A repair is never slowed much by it: members that saw
+//   the change are active and keep sending digests at the interval.
 // - Join: when a member comes up, each side pushes all of its own entries, then a
 //   'synced' marker (which relies on the link keeping order, as TCP does); when a member goes down, its entries go, and entries of owners
 //   that are not up in our view are never accepted from third parties.
@@ -109,6 +114,22 @@ const JOIN_CHUNKS_PER_TURN = 4;
 export const DEFAULT_REGISTRY_FANOUT = 4;
 /** Interval of registry anti-entropy rounds: 1 s. */
 export const DEFAULT_ANTI_ENTROPY_INTERVAL_MS = 1000;
+/** Rounds without registry activity after which anti-entropy slows down: 10. */
+export const QUIET_ROUNDS = 10;
+/** How many times the interval a quiet node's rounds are apart, at most: 4. */
+export const QUIET_SLOWDOWN = 4;
+
+/**
+ * Delay to the next anti-entropy round, ms: uniform in [mean/2, 3 mean/2], where the
+ * mean is intervalMs while the node has been quiet for fewer than QUIET_ROUNDS rounds,
+ * then doubles with each further quiet round up to QUIET_SLOWDOWN x intervalMs.
+ * random01 in [0, 1).
+ */
+export function antiEntropyDelayMs(intervalMs: number, quietRounds: number, random01: number): number {
+  const doublings = Math.max(0, quietRounds - QUIET_ROUNDS + 1);
+  const mean = intervalMs * Math.min(QUIET_SLOWDOWN, 2 ** Math.min(doublings, 30));
+  return mean / 2 + random01 * mean;
+}
 
 function claimKey(c: Claim | undefined): string {
   return c ? `${c.owner}/${c.incarnation}/${c.stamp[0]}/${c.stamp[1]}` : '';
@@ -126,6 +147,12 @@ export class RegistrySync {
   private readonly holders = new Map<string, Claim>();
   private readonly syncWaiters = new Set<() => void>();
   private timer: TimerHandle | undefined;
+  /** When the next anti-entropy round is due (clock ms). */
+  private nextRoundAt = 0;
+  /** Anti-entropy rounds in a row with no registry activity (see antiEntropyDelayMs). */
+  private quietRounds = 0;
+  /** Registry activity since the last round. */
+  private active = false;
   private readonly fanout: number;
   private readonly interval: number;
   private readonly maxEntries: number;
@@ -206,6 +233,7 @@ export class RegistrySync {
       this.consumeGrant(name, epoch);
     }
     const entry = this.sign(this.state.write(self, inc, name, this.hlc.now(), false, epoch));
+    this.activity();
     this.pushOwn({ owner: self, inc, base: entry.version - 1, version: entry.version, floor: this.ownFloor(), entries: [entry] });
     this.recompute([name]);
     return this.state.claimOf(self, inc, name)!;
@@ -217,6 +245,7 @@ export class RegistrySync {
     const mine = this.state.claimOf(self, inc, name);
     if (!mine) return false;
     const entry = this.sign(this.state.write(self, inc, name, mine.stamp, true, mine.epoch ?? 0));
+    this.activity();
     this.pushOwn({ owner: self, inc, base: entry.version - 1, version: entry.version, floor: this.ownFloor(), entries: [entry] });
     this.recompute([name]);
     return true;
@@ -273,12 +302,15 @@ export class RegistrySync {
     this.members.set(name, inc);
     this.memberKeys.set(name, VerifyKey.fromRaw(key));
     this.synced.delete(name);
+    this.activity();
     this.pushAllOwnTo(name);
   }
 
   /** The connection to a member was replaced without it going down: push again. */
   relinked(name: string): void {
-    if (this.members.has(name)) this.pushAllOwnTo(name);
+    if (!this.members.has(name)) return;
+    this.activity();
+    this.pushAllOwnTo(name);
   }
 
   /** A member went down: its claims go. */
@@ -289,6 +321,7 @@ export class RegistrySync {
     }
     this.synced.delete(name);
     this.acked.delete(name);
+    this.activity();
     this.recompute(this.state.dropOwner(name, inc));
     this.notifySync();
   }
@@ -375,6 +408,7 @@ export class RegistrySync {
     for (const e of d.entries) if (e.epoch) this.consumeGrant(e.name, e.epoch);
     const changed = direct ? this.state.merge(d) : this.state.mergeRelayed(d);
     if (changed.length === 0) return;
+    this.activity();
     this.recompute(changed);
     // News straight from its owner reached every member the same way; news we learned
     // second-hand (an owner's push that was lost on the way) is forwarded onwards.
@@ -415,12 +449,14 @@ export class RegistrySync {
       known.delete(key);
       const theirVersion = their?.version ?? 0;
       if (mine.version > theirVersion) {
+        this.activity();
         for (const d of this.state.deltaSince(mine.owner, mine.inc, theirVersion, this.maxEntries)) this.send(from, { k: 'delta', d, h });
       } else if (their && theirVersion > mine.version && this.accepts(mine.owner, mine.inc)) {
         theyHaveMore = true;
       }
     }
     for (const od of known.values()) if (this.accepts(od.owner, od.inc) && od.version > 0) theyHaveMore = true;
+    if (theyHaveMore) this.activity();
     if (theyHaveMore && !isReply) this.send(from, { k: 'digest', owners: this.state.digest(), reply: true, h });
     this.collectOwn();
   }
@@ -429,7 +465,18 @@ export class RegistrySync {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = this.o.clock.setTimeout(() => this.tick(), this.interval / 2 + this.o.random.float() * this.interval);
+    const delay = antiEntropyDelayMs(this.interval, this.quietRounds, this.o.random.float());
+    this.nextRoundAt = this.o.clock.now() + delay;
+    this.timer = this.o.clock.setTimeout(() => this.tick(), delay);
+  }
+
+  /** Something happened in the registry: rounds go at the interval again, the next one within an interval. */
+  private activity(): void {
+    this.active = true;
+    this.quietRounds = 0;
+    if (this.stopped || this.timer === undefined || this.nextRoundAt - this.o.clock.now() <= 1.5 * this.interval) return;
+    this.o.clock.clearTimeout(this.timer);
+    this.schedule();
   }
 
   private tick(): void {
@@ -445,6 +492,8 @@ export class RegistrySync {
     } catch (err) {
       this.o.logger.warn('registry anti-entropy failed', { error: describeError(err) });
     }
+    this.quietRounds = this.active ? 0 : this.quietRounds + 1;
+    this.active = false;
     this.schedule();
   }
 

@@ -11,6 +11,7 @@ import type { SimReplica } from '../helpers/sim.js';
 import { compareClaims, RegistryState } from '../../src/registry/registry.js';
 import type { Claim, Delta } from '../../src/registry/registry.js';
 import { parseRegistryMessage } from '../../src/registry/messages.js';
+import { QUIET_ROUNDS, QUIET_SLOWDOWN } from '../../src/registry/sync.js';
 import { decode, encode } from '../../src/wire/codec.js';
 
 
@@ -502,6 +503,64 @@ test('scenario: an update dropped on its way to one member is repaired by anti-e
     assert.ok(repairedAt !== undefined, `seed ${seed}: n1 still lacks x after 2 intervals\n${sim.describe()}`);
     assertSane(sim);
   }
+});
+
+test('scenario: a quiet registry slows its anti-entropy rounds to a quarter; a change brings the interval back at once', () => {
+  for (let seed = 1; seed <= 10; seed++) {
+    const n = 5;
+    const sim = new RegistrySim({ seed, nodes: n, faults: { delayMs: [1, 20] } });
+    const interval = sim.antiEntropyIntervalMs;
+    let digests = 0;
+    sim.dropRule = (_from, _to, m) => {
+      if (m.k === 'digest' && !m.reply) digests++;
+      return false;
+    };
+    const rate = (ms: number): number => {
+      digests = 0;
+      sim.advance(ms);
+      return digests / n / (ms / interval);
+    };
+    assert.ok(rate(QUIET_ROUNDS * interval) > 0.7, `seed ${seed}: rounds at the interval while the cluster is new`);
+    sim.advance(20 * interval);
+    const quiet = rate(60 * interval);
+    assert.ok(quiet > 0.2 && quiet < 0.3, `seed ${seed}: quiet rate ${quiet.toFixed(2)} rounds per node per interval, about 1 / ${QUIET_SLOWDOWN}`);
+    assert.equal(sim.claim(2, 'x'), 'claimed');
+    const busy = rate(QUIET_ROUNDS * interval);
+    assert.ok(busy > 0.7, `seed ${seed}: ${busy.toFixed(2)} rounds per node per interval after a change`);
+    sim.dropRule = undefined;
+    assertSane(sim);
+  }
+});
+
+test('scenario: after a long quiet spell, an update dropped on its way to one member is still repaired by the members that saw it', () => {
+  const repairs: number[] = [];
+  for (let seed = 1; seed <= 25; seed++) {
+    const sim = new RegistrySim({ seed, nodes: 5, faults: { delayMs: [1, 20] } });
+    const interval = sim.antiEntropyIntervalMs;
+    sim.advance(60 * interval + seed * 37); // every replica quiet, rounds QUIET_SLOWDOWN intervals apart
+    sim.dropRule = (_from, to, m) => to === 'n1@sim' && m.k === 'delta' && m.d.owner === 'n0@sim';
+    const t0 = sim.now;
+    assert.equal(sim.claim(0, 'x'), 'claimed');
+    sim.advance(100);
+    assert.equal(sim.sync(1).whereis('x'), undefined, `seed ${seed}: n1 missed it`);
+    sim.dropRule = undefined;
+    let repairedAt: number | undefined;
+    // The victim itself saw nothing and may wait QUIET_SLOWDOWN x 1.5 intervals for its own
+    // round; the members that saw the change send theirs at the interval, to random members.
+    while (sim.now - t0 <= 1.5 * QUIET_SLOWDOWN * interval + 100) {
+      sim.advance(10);
+      if (sim.sync(1).whereis('x')?.owner === 'n0@sim') {
+        repairedAt = sim.now - t0;
+        break;
+      }
+    }
+    assert.ok(repairedAt !== undefined, `seed ${seed}: n1 still lacks x\n${sim.describe()}`);
+    repairs.push(repairedAt);
+    assertSane(sim);
+  }
+  repairs.sort((a, b) => a - b);
+  const median = repairs[Math.floor(repairs.length / 2)]!;
+  assert.ok(median <= 2 * 1000, `median repair ${median} ms (all: ${repairs.join(', ')})`);
 });
 
 test('scenario: without anti-entropy, push and forwarding alone bring a claim to nearly every member within a few hops', () => {

@@ -13,6 +13,7 @@ import type { RegistryMessage } from '../../src/registry/messages.js';
 import type { Clock } from '../../src/util/clock.js';
 import { decode, encode } from '../../src/wire/codec.js';
 import { isClusterError } from '../../src/errors.js';
+import { antiEntropyDelayMs, QUIET_ROUNDS, QUIET_SLOWDOWN } from '../../src/registry/sync.js';
 
 /** A clock whose wall time is set by hand, and may go backwards. */
 class WallClock implements Clock {
@@ -540,3 +541,20 @@ for (const [what, value] of badMessages) {
     assert.throws(() => parseRegistryMessage(value), (e: unknown) => isClusterError(e, 'ERR_PROTOCOL'));
   });
 }
+
+test('antiEntropyDelayMs: the interval while active, doubling after QUIET_ROUNDS quiet rounds up to QUIET_SLOWDOWN x', () => {
+  const rows: Array<[quietRounds: number, random01: number, delayMs: number]> = [
+    [0, 0, 500],
+    [0, 0.5, 1000],
+    [0, 0.999, 1499],
+    [QUIET_ROUNDS - 1, 0.5, 1000],
+    [QUIET_ROUNDS, 0, 1000],
+    [QUIET_ROUNDS, 0.5, 2000],
+    [QUIET_ROUNDS + 1, 0.5, 4000],
+    [QUIET_ROUNDS + 2, 0.5, 4000],
+    [1e9, 0, 2000],
+    [1e9, 0.999, 5996],
+  ];
+  for (const [quiet, r, want] of rows) assert.equal(Math.round(antiEntropyDelayMs(1000, quiet, r)), want, `quiet ${quiet}, random ${r}`);
+  assert.equal(QUIET_SLOWDOWN, 4);
+});
