@@ -53,39 +53,50 @@ export function verifyConfirmation(key: Uint8Array, role: Role, transcript: Uint
   return mac.length === expected.length && timingSafeEqual(expected, mac);
 }
 
-function nonceFor(counter: bigint): Buffer {
-  const nonce = Buffer.alloc(12);
-  nonce.writeBigUInt64BE(counter, 4);
+/** Bytes of a GCM nonce: 4 zero bytes, then the frame counter as 64-bit big-endian. */
+const NONCE_BYTES = 12;
+
+/** Write counter (an integer below 2^53) into nonce (12 bytes) as 4 zero bytes and a 64-bit big-endian count. */
+export function setNonce(nonce: Buffer, counter: number): Buffer {
+  nonce.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 4);
+  nonce.writeUInt32BE(counter >>> 0, 8);
   return nonce;
 }
 
-/** Seals outgoing frames: AES-256-GCM, nonce = 64-bit counter starting at 0. */
+/**
+ * Seals outgoing frames: AES-256-GCM, nonce = 64-bit counter starting at 0. One nonce
+ * buffer is reused (node:crypto copies it when the cipher is made); the counter is a
+ * Number, exact to 2^53 frames, far beyond what a connection can send.
+ */
 export class Sealer {
-  private counter = 0n;
+  private counter = 0;
+  private readonly nonce = Buffer.alloc(NONCE_BYTES);
   constructor(private readonly key: Buffer) {}
 
   seal(plaintext: Uint8Array): Buffer {
-    const cipher = createCipheriv('aes-256-gcm', this.key, nonceFor(this.counter++), { authTagLength: TAG_BYTES });
+    const cipher = createCipheriv('aes-256-gcm', this.key, setNonce(this.nonce, this.counter++), { authTagLength: TAG_BYTES });
     const body = cipher.update(plaintext);
     cipher.final();
-    return Buffer.concat([body, cipher.getAuthTag()]);
+    return Buffer.concat([body, cipher.getAuthTag()], body.length + TAG_BYTES);
   }
 }
 
 /** Opens incoming frames in order; any failure throws ERR_DECRYPT and the connection must close. */
 export class Opener {
-  private counter = 0n;
+  private counter = 0;
+  private readonly nonce = Buffer.alloc(NONCE_BYTES);
   constructor(private readonly key: Buffer) {}
 
   open(sealed: Uint8Array): Buffer {
     if (sealed.length < TAG_BYTES) throw new ClusterError('ERR_DECRYPT', 'sealed frame shorter than its tag');
-    const nonce = nonceFor(this.counter);
+    const nonce = setNonce(this.nonce, this.counter);
     const body = sealed.subarray(0, sealed.length - TAG_BYTES);
     const tag = sealed.subarray(sealed.length - TAG_BYTES);
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.key, nonce, { authTagLength: TAG_BYTES });
       decipher.setAuthTag(tag);
-      const out = Buffer.concat([decipher.update(body), decipher.final()]);
+      const out = decipher.update(body);
+      decipher.final();
       this.counter++;
       return out;
     } catch (err) {
