@@ -80,7 +80,7 @@ async function loadBuild(dist: string | undefined): Promise<Build> {
 
 /** Run one handshake between two fresh state machines, timing each side's calls. Throws if it does not complete. */
 function timedHandshake(b: Build, cookie: unknown, i: number): Timing {
-  const hello = (name: string): Record<string, unknown> => ({ t: 'hello', v: b.PROTOCOL_VERSION, name, inc: `${i.toString(16)}aa`, nonce: Buffer.alloc(32, i & 0xff), port: 4000, up: i });
+  const hello = (name: string): Record<string, unknown> => ({ t: 'hello', v: b.PROTOCOL_VERSION, name, inc: `${i.toString(16)}aa`, nonce: Buffer.alloc(32, i & 0xff), port: 4000, up: i, key: Buffer.alloc(32, 7) });
   const dialer = new b.Handshake({ role: 'dialer', cookie, hello: hello('alice@bench'), random: b.systemRandom });
   const listener = new b.Handshake({ role: 'listener', cookie, hello: hello('bob@bench'), random: b.systemRandom });
   const t: Timing = { dialerMs: 0, listenerMs: 0, dialerCpuMs: 0, listenerCpuMs: 0 };

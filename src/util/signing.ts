@@ -64,32 +64,46 @@ export class SigningKey {
   }
 }
 
-/** A peer's public key, parsed once, checking signatures. */
+/**
+ * A peer's public key, checking signatures. It is parsed into a node:crypto key on its
+ * first verify() and kept (a node learns one key per member and checks signatures only
+ * on relayed entries, so most keys are never parsed: that import was a noticeable part
+ * of the CPU a cluster spends forming).
+ */
 export class VerifyKey {
+  /** The parsed key: undefined until the first verify(), null when raw is not a valid key. */
+  private key: KeyObject | null | undefined;
+
   private constructor(
     /** The raw 32-byte public key. */
     readonly raw: Uint8Array,
-    private readonly key: KeyObject | undefined,
   ) {}
 
   /** Wrap a raw 32-byte public key; one that is not a valid point verifies nothing. */
   static fromRaw(raw: Uint8Array): VerifyKey {
-    let key: KeyObject | undefined;
-    if (raw.length === PUBLIC_KEY_BYTES) {
+    return new VerifyKey(new Uint8Array(raw));
+  }
+
+  private parsed(): KeyObject | null {
+    if (this.key !== undefined) return this.key;
+    this.key = null;
+    if (this.raw.length === PUBLIC_KEY_BYTES) {
       try {
-        key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+        this.key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, this.raw]), format: 'der', type: 'spki' });
       } catch {
-        key = undefined;
+        this.key = null;
       }
     }
-    return new VerifyKey(new Uint8Array(raw), key);
+    return this.key;
   }
 
   /** True iff sig is this key's valid signature of data. */
   verify(data: Uint8Array, sig: Uint8Array | undefined): boolean {
-    if (!this.key || !sig || sig.length !== SIGNATURE_BYTES) return false;
+    if (!sig || sig.length !== SIGNATURE_BYTES) return false;
+    const key = this.parsed();
+    if (!key) return false;
     try {
-      return verify(null, data, this.key, sig);
+      return verify(null, data, key, sig);
     } catch {
       return false;
     }

@@ -83,6 +83,14 @@ test('a signature verifies under its own key only; malformed keys and signatures
   assert.equal(VerifyKey.fromRaw(KEYS[A]!.publicKey).verify(data, sig.subarray(0, 63)), false);
   assert.equal(VerifyKey.fromRaw(KEYS[A]!.publicKey).verify(data, undefined), false);
   assert.equal(VerifyKey.fromRaw(new Uint8Array(31)).verify(data, sig), false);
+  // The key is parsed on first use and kept: the same object keeps verifying right.
+  const once = VerifyKey.fromRaw(KEYS[A]!.publicKey);
+  for (let i = 0; i < 2; i++) assert.equal(once.verify(data, sig), true);
+  assert.equal(once.verify(data, KEYS[M]!.sign(data)), false);
+  const raw = Uint8Array.from(KEYS[A]!.publicKey);
+  const copy = VerifyKey.fromRaw(raw);
+  raw.fill(0); // the caller's buffer changing later does not change the key
+  assert.equal(copy.verify(data, sig), true);
   assert.equal(JSON.stringify({ k: KEYS[A] }), '{"k":"[signing key]"}');
   const fresh = SigningKey.fromSeed(Buffer.alloc(32, 7));
   assert.equal(inspect(fresh), '[signing key]', 'before first use: the seed is not shown');
