@@ -18,6 +18,13 @@
 // rests on a candidate's own judgement of the holder); any other counts distinct
 // reporters: two declare the peer down, one makes it watch the peer itself for a
 // failure timeout. One member's word alone never takes a node down.
+// On time for the lease: a member the lease rules name (the holder, for a candidate) is
+// checked the moment its silence passes suspicionMs, not on the next tick after (up to
+// an interval later): a tick that finds such a member's check due before the next tick
+// arms one timer for it. Suspicion itself is unchanged (never before suspicionMs of
+// silence, which the lease proof rests on); only the rounding to the tick goes, so a
+// frozen holder's takeover comes up to half an interval sooner. A member that is heard
+// costs no timer: its check is never due before the next tick.
 // Each tick also measures our own event-loop lag (local health, timing.ts).
 // No sockets and no timers of its own: the mesh gives it the members and carries its
 // messages; time and randomness are injected, so whole clusters simulate.
@@ -29,7 +36,7 @@ import type { Logger } from '../util/log.js';
 import type { FdMessage } from './fd-messages.js';
 import { parseFdMessage } from './fd-messages.js';
 import { ringPredecessors, ringSuccessors } from './ring.js';
-import { downWithoutProbesMs, heardRecentlyMs, isOverdue, mayJudge, probeWindowMs, refutedForMs, stretchedTimeout, suspicionMs, tickLag } from './timing.js';
+import { downWithoutProbesMs, heardRecentlyMs, isOverdue, mayJudge, onTimeCheckAt, probeWindowMs, refutedForMs, stretchedTimeout, suspicionMs, tickLag } from './timing.js';
 
 export { parseFdMessage } from './fd-messages.js';
 export type { FdMessage } from './fd-messages.js';
@@ -104,6 +111,8 @@ export class Detector {
   private readonly extraWatch = new Map<string, number>();
   /** Distinct members that reported a member (this connection of it) down. */
   private readonly reports = new Map<string, Set<string>>();
+  /** Checks of lease-watched members due between two ticks (re-armed each tick). */
+  private readonly onTimeChecks = new Map<string, TimerHandle>();
 
   constructor(private readonly host: DetectorHost) {
     this.lastHealthyTickAt = host.clock.now();
@@ -113,6 +122,7 @@ export class Detector {
   stop(): void {
     this.stopped = true;
     this.host.clock.clearTimeout(this.tickTimer);
+    this.clearOnTimeChecks();
     for (const name of [...this.suspicions.keys()]) this.forget(name);
   }
 
@@ -132,6 +142,8 @@ export class Detector {
     this.ownWatch.delete(name);
     this.extraWatch.delete(name);
     this.reports.delete(name);
+    this.host.clock.clearTimeout(this.onTimeChecks.get(name));
+    this.onTimeChecks.delete(name);
   }
 
   /** Members we watch (judge by their heartbeats) now, sorted. */
@@ -203,6 +215,48 @@ export class Detector {
     if (judge) this.host.sendPings(seq, this.heartbeatTargets());
     else this.host.clock.setTimeout(() => !this.stopped && this.host.sendPings(seq, this.heartbeatTargets()), 0);
     this.scheduleTick();
+    this.armOnTimeChecks(judge, timeout, now);
+  }
+
+  private clearOnTimeChecks(): void {
+    for (const h of this.onTimeChecks.values()) this.host.clock.clearTimeout(h);
+    this.onTimeChecks.clear();
+  }
+
+  /**
+   * For each lease-watched member whose silence will pass `timeout` before the next
+   * tick, a timer at that moment (see the header). None when this tick could not judge.
+   */
+  private armOnTimeChecks(judge: boolean, timeout: number, now: number): void {
+    this.clearOnTimeChecks();
+    if (!judge || this.host.watchAll) return;
+    for (const name of this.host.leaseWatch?.() ?? []) {
+      const since = this.watching.get(name);
+      const heard = this.host.lastHeard(name);
+      if (since === undefined || heard === undefined || this.suspicions.has(name)) continue;
+      const due = onTimeCheckAt(Math.max(heard, since), timeout, now, this.nextTickAt);
+      if (due === undefined) continue;
+      this.onTimeChecks.set(
+        name,
+        this.host.clock.setTimeout(() => {
+          this.onTimeChecks.delete(name);
+          this.checkOnTime(name, due);
+        }, due - now),
+      );
+    }
+  }
+
+  /** An on-time check fired (planned for clock time `due`): suspect the member if it is still silent and we are on time ourselves. */
+  private checkOnTime(name: string, due: number): void {
+    if (this.stopped || this.suspicions.has(name)) return;
+    const now = this.host.clock.now();
+    if (!mayJudge(tickLag(due, now), this.host.heartbeatIntervalMs)) return; // our loop lags: the tick decides
+    const since = this.watching.get(name);
+    const heard = this.host.lastHeard(name);
+    if (since === undefined || heard === undefined) return;
+    const from = Math.max(heard, since);
+    const timeout = stretchedTimeout(suspicionMs(this.host.failureTimeoutMs, this.host.heartbeatIntervalMs), this.recentLagMs, this.host.heartbeatIntervalMs);
+    if (isOverdue(from, now, timeout)) this.suspect(name, from, now);
   }
 
   /** The connected members that get our heartbeat: those subscribed (every member, for watchAll). */

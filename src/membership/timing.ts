@@ -127,6 +127,27 @@ export function singleReportDetectionMs(failureTimeoutMs: number, heartbeatInter
 }
 
 /**
+ * When to check a lease-watched member between ticks: a whole millisecond at least one
+ * past the moment its silence (counted from `fromMs`) reaches timeoutMs, if that falls after nowMs and before the
+ * next tick at nextTickMs; undefined otherwise (not yet due, or the next tick will see
+ * it first). Clock ms.
+ */
+export function onTimeCheckAt(fromMs: number, timeoutMs: number, nowMs: number, nextTickMs: number): number | undefined {
+  const due = Math.ceil(fromMs + timeoutMs) + 1;
+  return due > nowMs && due < nextTickMs ? due : undefined;
+}
+
+/**
+ * Latest time after a frozen lease-watched member's last heartbeat at which a member
+ * that watches it for the lease suspects it (checked on time, not on the next tick) and
+ * declares it down: suspicionMs, plus a probe window for the answers. The earliest is
+ * the lease rules' own bound, suspicionMs (which leaseMs stays half an interval below).
+ */
+export function leaseWatchDetectionMs(failureTimeoutMs: number, heartbeatIntervalMs: number): number {
+  return suspicionMs(failureTimeoutMs, heartbeatIntervalMs) + 1 + probeWindowMs(heartbeatIntervalMs);
+}
+
+/**
  * Silence past which a suspect is declared down at once, without asking other members:
  * twice the failure timeout (by then an indirect check could only confirm it).
  */

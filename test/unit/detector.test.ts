@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Detector, parseFdMessage } from '../../src/membership/detector.js';
-import { probeWindowMs, suspicionMs } from '../../src/membership/timing.js';
+import { leaseWatchDetectionMs, probeWindowMs, suspicionMs } from '../../src/membership/timing.js';
 import type { DetectorHost, FdMessage } from '../../src/membership/detector.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { seededRandom } from '../../src/util/random.js';
@@ -280,6 +280,41 @@ test('a lease watch ends when the lease rules no longer need it', () => {
   const mark = mesh.sent.length;
   run(mesh, 500);
   assert.deepEqual(mesh.subs(mark), ['-f']);
+  det.stop();
+});
+
+test('a lease-watched member is suspected the moment its silence passes suspicionMs; a ring-watched one on the next tick', () => {
+  const mesh = new ScriptedMesh(['b', 'c', 'd', 'e', 'f', 'g', 'h']);
+  const det = new Detector(mesh);
+  mesh.lease = ['f']; // not among our ring successors (b, c, d): watched for the lease only
+  run(mesh, 1000); // everyone heard at 1000, a tick
+  assert.deepEqual(det.watched(), ['b', 'c', 'd', 'f']);
+  run(mesh, 4500, ['b', 'f']);
+  const probed = (name: string): boolean => mesh.sent.some((x) => x.msg.k === 'probe' && x.msg.peer === name);
+  const fDown = mesh.downs.find((x) => x.name === 'f')!.at;
+  const bDown = mesh.downs.find((x) => x.name === 'b')!.at;
+  assert.ok(probed('f') && probed('b'), 'both checked with their other watchers first');
+  // Nobody answers the probes here: each is declared when its probe window ends.
+  assert.equal(fDown - 1000, suspicionMs(FT, HB) + 1 + probeWindowMs(HB), 'f: on time');
+  assert.equal(fDown - 1000, leaseWatchDetectionMs(FT, HB));
+  assert.equal(bDown - 1000, FT + probeWindowMs(HB), 'b: on the tick at 4000');
+  det.stop();
+});
+
+test('on-time checks: a 2 s stall of a lease-watched member, starting just before its heartbeat, downs nobody', () => {
+  const mesh = new ScriptedMesh(['b', 'c', 'd', 'e', 'f', 'g', 'h']);
+  const det = new Detector(mesh);
+  mesh.lease = ['f'];
+  run(mesh, 1000);
+  // f stalls 2 s from just before its next heartbeat: 2.5 s of silence, then heard again.
+  for (let t = 0; t < 2500; t += 50) {
+    mesh.clock.advance(50);
+    mesh.hearAll(['f']);
+  }
+  mesh.heard.set('f', mesh.clock.now());
+  run(mesh, 3000);
+  assert.deepEqual(mesh.checks(), [], 'no probe, no report');
+  assert.deepEqual(mesh.downs, []);
   det.stop();
 });
 

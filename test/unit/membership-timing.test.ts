@@ -11,7 +11,9 @@ import {
   heardRecentlyMs,
   isOverdue,
   leaseMs,
+  leaseWatchDetectionMs,
   mayJudge,
+  onTimeCheckAt,
   probeWindowMs,
   quorumFreshMs,
   quorumRequestTimeoutMs,
@@ -100,6 +102,42 @@ test('a 2 s stall starting anywhere in an interval is never suspected; the holde
       assert.equal(firstSuspicion(lastSent + 1, wake + 1, hb, ft, receiverJitter), undefined, `stall from +${offset} ms`);
       // The holder's last on-time tick was lastSent: its lease has not run out when it wakes.
       assert.ok(wake - lastSent <= leaseMs(ft, hb), `lease ran out in a stall from +${offset} ms`);
+    }
+  }
+});
+
+test('onTimeCheckAt: the first whole millisecond past the timeout, only when it falls before the next tick', () => {
+  // from, timeout, now, next tick -> due
+  const rows: Array<[number, number, number, number, number | undefined]> = [
+    [1000, 2750, 3500, 4000, 3751], // silent since a tick: due 3751, before the tick at 4000
+    [1003.4, 2750, 3500, 4000, 3755], // heard 3.4 ms after the tick: a whole ms at least 1 past 3753.4
+    [1000, 2750, 3000, 3500, undefined], // due after the next tick: that tick (or a later one) arms it
+    [1000, 2750, 3751, 4000, undefined], // already due: the tick judges it itself
+    [1250, 2750, 3500, 4000, undefined], // due 4001: the tick at 4000 arms it
+    [1240, 2750, 3500, 4000, 3991],
+  ];
+  for (const [from, timeout, now, next, due] of rows) assert.equal(onTimeCheckAt(from, timeout, now, next), due, `from ${from}, now ${now}, next ${next}`);
+  for (const [from, timeout, now, next] of rows) {
+    const due = onTimeCheckAt(from, timeout, now, next);
+    if (due !== undefined) assert.ok(isOverdue(from, due, timeout), 'overdue when the check fires');
+  }
+});
+
+test('lease-watched members, checked on time: a frozen one is suspected at suspicionMs, a 2 s stall anywhere in an interval still is not', () => {
+  for (const [ft, hb] of PROFILES) {
+    // Suspected no sooner than the lease proof allows, and at most a probe window later declared.
+    assert.equal(leaseWatchDetectionMs(ft, hb), suspicionMs(ft, hb) + 1 + probeWindowMs(hb), `ft ${ft}, hb ${hb}`);
+    assert.ok(leaseMs(ft, hb) + hb / 2 <= suspicionMs(ft, hb));
+  }
+  const hb = 500;
+  const ft = 3000;
+  assert.ok(leaseWatchDetectionMs(ft, hb) <= watcherDetectionMs(ft, hb) - hb / 2 + 1, 'half an interval sooner than on ticks, at worst');
+  for (let offset = 1; offset < hb; offset += 7) {
+    for (const receiverJitter of [0, 2, 5]) {
+      const lastSent = 20 * hb;
+      const wake = lastSent + offset + 2000; // a 2 s stall starting offset ms after the last heartbeat; the overdue tick sends at once
+      const silence = wake + receiverJitter - lastSent;
+      assert.ok(silence < suspicionMs(ft, hb), `stall from +${offset} ms: ${silence} ms of silence`);
     }
   }
 });
