@@ -148,6 +148,16 @@ export function leaseWatchDetectionMs(failureTimeoutMs: number, heartbeatInterva
 }
 
 /**
+ * How long news of a member that came up waits before it goes to the members connected
+ * before it: one handshake timeout. The newcomer got our member list and dials them
+ * itself; news is the fallback for a member it cannot reach, and every newcomer of the
+ * wait goes out in one message per member.
+ */
+export function newsDelayMs(handshakeTimeoutMs: number): number {
+  return handshakeTimeoutMs;
+}
+
+/**
  * Silence past which a suspect is declared down at once, without asking other members:
  * twice the failure timeout (by then an indirect check could only confirm it).
  */

@@ -18,8 +18,8 @@ import type { Listener, Network, Stream } from '../transport/transport.js';
 import type { Role } from '../transport/session-crypto.js';
 import type { DiscoveredPeer } from '../discovery/discovery.js';
 import { Detector } from '../membership/detector.js';
-import { dialHandshakeDeadlineMs, handshakeDeadlineMs, handshakeQueueWaitMs } from '../membership/timing.js';
-import { PROTOCOL_VERSION } from '../wire/messages.js';
+import { dialHandshakeDeadlineMs, handshakeDeadlineMs, handshakeQueueWaitMs, newsDelayMs } from '../membership/timing.js';
+import { MAX_MEMBERS, PROTOCOL_VERSION } from '../wire/messages.js';
 import type { Hello, MemberInfo, SessionMessage } from '../wire/messages.js';
 import type { Logger } from '../util/log.js';
 import type { TimerHandle } from '../util/clock.js';
@@ -105,6 +105,9 @@ export class Mesh {
   private readonly queuedOutbound = new Set<OutboundTurn>();
   /** Drops queued inbound connections that waited handshakeQueueWaitMs. */
   private queueTimer: TimerHandle | undefined;
+  /** Members that came up since the last news went out, each with its connection (see flushNews). */
+  private news: Peer[] = [];
+  private newsTimer: TimerHandle | undefined;
   private listener: Listener | undefined;
   private detector: Detector | undefined;
   private stopped = false;
@@ -229,6 +232,8 @@ export class Mesh {
     for (const conn of this.pending) conn.close();
     this.pending.clear();
     this.config.clock.clearTimeout(this.queueTimer);
+    this.config.clock.clearTimeout(this.newsTimer);
+    this.news = [];
     for (const t of this.queuedInbound) t.stream?.close();
     this.queuedInbound.clear();
     // Waiting dials go on, see that we stopped, and end.
@@ -790,12 +795,33 @@ export class Mesh {
     // node tells no one: it is not a member, and members do not listen to it).
     if (this.config.hidden) return;
     conn.send({ t: 'members', members: this.memberInfos() });
-    if (announce) {
-      // The others already know everyone else we know (each was sent the list when it
-      // came up, and news since): the newcomer is the only news. Sending the whole list
-      // would make a cluster forming from N nodes cost O(N^3) entries instead of O(N^2).
-      const news = [{ name: member.name, inc: member.incarnation, host: member.host, port: member.port }];
-      for (const other of this.peers.values()) if (other !== peer) other.conn.send({ t: 'members', members: news });
+    if (announce) this.queueNews(peer);
+  }
+
+  /**
+   * News of a member that came up, for the members connected before it. The newcomer has
+   * our list and dials them itself, so news is only the fallback for one it cannot reach:
+   * it waits newsDelayMs, and all newcomers of the wait go in one message per member.
+   * (News at once, one message per newcomer and member, cost every node O(N^2) frames
+   * while N nodes formed: 16 of 44 s when 50 processes formed on 2 cores.) The others
+   * already know everyone else we know (each was sent the list when it came up, and news
+   * since): newcomers are the only news.
+   */
+  private queueNews(peer: Peer): void {
+    this.news.push(peer);
+    this.newsTimer ??= this.config.clock.setTimeout(() => this.flushNews(), newsDelayMs(this.config.handshakeTimeoutMs));
+  }
+
+  private flushNews(): void {
+    this.newsTimer = undefined;
+    // Still up on the same connection; a newcomer that went (or came back) meanwhile is no news.
+    const fresh = this.news.filter((p) => this.peers.get(p.member.name) === p);
+    this.news = [];
+    if (fresh.length === 0 || this.stopped) return;
+    for (const other of this.peers.values()) {
+      // A member connected after a newcomer got it in our list.
+      const members = fresh.filter((p) => p !== other && p.since >= other.since).map((p) => ({ name: p.member.name, inc: p.member.incarnation, host: p.member.host, port: p.member.port }));
+      for (let i = 0; i < members.length; i += MAX_MEMBERS) other.conn.send({ t: 'members', members: members.slice(i, i + MAX_MEMBERS) });
     }
   }
 

@@ -13,6 +13,7 @@ import {
   leaseMs,
   leaseWatchDetectionMs,
   mayJudge,
+  newsDelayMs,
   onTimeCheckAt,
   probeWindowMs,
   quorumFreshMs,
@@ -104,6 +105,10 @@ test('a 2 s stall starting anywhere in an interval is never suspected; the holde
       assert.ok(wake - lastSent <= leaseMs(ft, hb), `lease ran out in a stall from +${offset} ms`);
     }
   }
+});
+
+test('newsDelayMs: one handshake timeout (5 s by default, 1 s in the test profile)', () => {
+  for (const [hs, want] of [[5000, 5000], [1000, 1000], [250, 250]] as const) assert.equal(newsDelayMs(hs), want);
 });
 
 test('onTimeCheckAt: the first whole millisecond past the timeout, only when it falls before the next tick', () => {

@@ -578,3 +578,46 @@ test('a member frozen in a 6-node mesh is declared down by its watchers on their
     for (const n of nodes) await n.mesh.stop();
   }
 });
+
+test('news of members that came up waits a handshake timeout, then goes once to each member connected before them, all newcomers in one message', async () => {
+  const clock = new ManualClock();
+  const mem = new MemoryNetwork();
+  const alice = node(clock, mem.host('10.0.0.1'), 'alice@sim', '10.0.0.1');
+  await alice.mesh.start();
+  const heard = new Map<string, string[]>();
+  const peers: Connection[] = [];
+  const join = async (name: string, i: number): Promise<void> => {
+    const conn = handDialer(await mem.host(`10.0.0.${i}`).dial('10.0.0.1', alice.mesh.port, 1000), clock, { name, inc: `0${i}`, nonceByte: i, up: 0 });
+    heard.set(name, []);
+    conn.onMessage((m) => void (m.t === 'members' && heard.get(name)!.push(m.members.map((x) => x.name).join(','))));
+    peers.push(conn);
+    await run(clock, 50);
+    assert.equal(conn.state, 'open', name);
+  };
+  const idle = async (ms: number): Promise<void> => {
+    for (let t = 0; t < ms; t += 100) {
+      for (const c of peers) c.send({ t: 'ping', seq: t }); // stay up
+      await run(clock, 100, 50);
+    }
+  };
+  try {
+    await join('bob@sim', 2);
+    await idle(1500); // bob's own news (to nobody) has gone
+    await join('carol@sim', 3);
+    await join('dave@sim', 4);
+    // The list a member gets when it comes up names every member, itself included.
+    assert.deepEqual(heard.get('bob@sim'), ['bob@sim'], 'bob: only the list he got when he came up, no news yet');
+    assert.deepEqual(heard.get('carol@sim'), ['bob@sim,carol@sim'], 'carol: the list');
+    assert.deepEqual(heard.get('dave@sim'), ['bob@sim,carol@sim,dave@sim'], 'dave: the list');
+    await idle(1000); // the handshake timeout of testConfig
+    assert.deepEqual(heard.get('bob@sim'), ['bob@sim', 'carol@sim,dave@sim'], 'bob: both newcomers in one message');
+    assert.deepEqual(heard.get('carol@sim'), ['bob@sim,carol@sim', 'dave@sim'], 'carol: only dave came after her');
+    assert.deepEqual(heard.get('dave@sim'), ['bob@sim,carol@sim,dave@sim'], 'dave: nobody came after him');
+    await idle(2000);
+    assert.equal([...heard.values()].flat().length, 5, 'nothing more');
+    assert.deepEqual(alice.mesh.members(), ['bob@sim', 'carol@sim', 'dave@sim']);
+  } finally {
+    for (const c of peers) c.close();
+    await alice.mesh.stop();
+  }
+});
