@@ -44,7 +44,8 @@ export const SIMULTANEOUS_DIAL_GRACE_MS = 250;
 /**
  * True when our first dial to a peer should wait SIMULTANEOUS_DIAL_GRACE_MS: the peer's
  * name sorts first, so of two connections dialed at once its dial is the one kept
- * (preferConnection), and it has likely found us too.
+ * (preferConnection), and it has likely found us too. Only for peers discovery found
+ * (mDNS, seeds): one named in a member's list has not heard of us (mesh.ts).
  */
 export function yieldsFirstDial(ourName: string, peerName: string): boolean {
   return peerName < ourName;

@@ -375,7 +375,9 @@ export class Mesh {
         this.schedule(c, this.config.reconnectMinMs);
         return;
       }
-      if (!c.yielded && c.attempt === 0 && yieldsFirstDial(this.config.name, name)) {
+      // A member named in a list we were given does not know us yet (news of us reaches it
+      // only a handshake timeout later): it will not dial, so we do not wait for it.
+      if (!c.yielded && c.attempt === 0 && c.source !== 'gossip' && yieldsFirstDial(this.config.name, name)) {
         c.yielded = true;
         this.schedule(c, SIMULTANEOUS_DIAL_GRACE_MS);
         return;
