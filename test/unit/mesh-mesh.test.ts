@@ -20,6 +20,7 @@ import { Secret } from '../../src/util/secret.js';
 import { seededRandom } from '../../src/util/random.js';
 import { SigningKey } from '../../src/util/signing.js';
 import { PROTOCOL_VERSION } from '../../src/wire/messages.js';
+import type { MemberInfo } from '../../src/wire/messages.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
 
 const KEY = new Secret('mesh-test');
@@ -618,6 +619,47 @@ test('news of members that came up waits a handshake timeout, then goes once to 
     assert.deepEqual(alice.mesh.members(), ['bob@sim', 'carol@sim', 'dave@sim']);
   } finally {
     for (const c of peers) c.close();
+    await alice.mesh.stop();
+  }
+});
+
+test('news skips a member that said it is connected to the newcomer, or that the newcomer said it is connected to', async () => {
+  const clock = new ManualClock();
+  const mem = new MemoryNetwork();
+  const alice = node(clock, mem.host('10.0.0.1'), 'alice@sim', '10.0.0.1');
+  await alice.mesh.start();
+  const heard = new Map<string, string[]>();
+  const peers = new Map<string, Connection>();
+  const join = async (name: string, i: number): Promise<void> => {
+    const conn = handDialer(await mem.host(`10.0.0.${i}`).dial('10.0.0.1', alice.mesh.port, 1000), clock, { name, inc: `0${i}`, nonceByte: i, up: 0 });
+    heard.set(name, []);
+    conn.onMessage((m) => void (m.t === 'members' && heard.get(name)!.push(m.members.map((x) => x.name).join(','))));
+    peers.set(name, conn);
+    await run(clock, 50);
+  };
+  const idle = async (ms: number): Promise<void> => {
+    for (let t = 0; t < ms; t += 100) {
+      for (const c of peers.values()) c.send({ t: 'ping', seq: t });
+      await run(clock, 100, 50);
+    }
+  };
+  const info = (name: string, i: number): MemberInfo => ({ name, inc: `0${i}`, host: `10.0.0.${i}`, port: 1 });
+  try {
+    await join('bob@sim', 2);
+    await join('carol@sim', 3);
+    await idle(1500);
+    await join('dave@sim', 4);
+    await join('erin@sim', 5);
+    peers.get('carol@sim')!.send({ t: 'members', members: [info('dave@sim', 4)] }); // carol: linked to dave
+    peers.get('erin@sim')!.send({ t: 'members', members: [info('bob@sim', 2)] }); // erin: linked to bob
+    await idle(1500);
+    const news = (name: string): string[] => heard.get(name)!.slice(1);
+    assert.deepEqual(news('bob@sim'), ['carol@sim', 'dave@sim'], 'bob: carol (first wait); dave, not erin (erin is linked to him)');
+    assert.deepEqual(news('carol@sim'), ['erin@sim'], 'carol: erin, not dave (she is linked to him)');
+    assert.deepEqual(news('dave@sim'), ['erin@sim']);
+    assert.deepEqual(news('erin@sim'), []);
+  } finally {
+    for (const c of peers.values()) c.close();
     await alice.mesh.stop();
   }
 });
