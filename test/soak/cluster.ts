@@ -23,7 +23,7 @@ export interface SoakClusterOptions {
   cookie: string;
   onAction?: (a: ActionRecord) => void;
   /** Trace the memory of these slots' processes (memory-hook.cjs) into files in dir; default none. */
-  memoryTrace?: { dir: string; slots: readonly number[]; everyMs: number };
+  memoryTrace?: { dir: string; slots: readonly number[]; everyMs: number; forcedGc?: { slots: readonly number[]; everyMs: number } };
 }
 
 /** The memory trace hook preloaded into traced nodes. */
@@ -82,6 +82,13 @@ export class SoakCluster {
     return trace && trace.slots.includes(slot) ? join(trace.dir, `node${slot}.jsonl`) : undefined;
   }
 
+  private memoryTraceEnv(slot: number): Record<string, string> {
+    const trace = this.o.memoryTrace!;
+    const env: Record<string, string> = { CLUSTER_NODE_MEMORY_TRACE: this.memoryTracePath(slot)!, CLUSTER_NODE_MEMORY_TRACE_MS: String(trace.everyMs) };
+    if (trace.forcedGc?.slots.includes(slot)) env.CLUSTER_NODE_MEMORY_TRACE_GC_MS = String(trace.forcedGc.everyMs);
+    return env;
+  }
+
   start(slot: number): CliNode {
     if (this.live(slot)) throw new Error(`${this.nodeName(slot)} is already running`);
     const trace = this.o.memoryTrace;
@@ -90,7 +97,7 @@ export class SoakCluster {
       name: this.nodeName(slot),
       cookie: this.o.cookie,
       args: ['--failover', '--quorum', String(this.o.quorum)],
-      ...(traced ? { nodeArgs: ['--require', MEMORY_HOOK], env: { CLUSTER_NODE_MEMORY_TRACE: this.memoryTracePath(slot)!, CLUSTER_NODE_MEMORY_TRACE_MS: String(trace.everyMs) } } : {}),
+      ...(traced ? { nodeArgs: ['--require', MEMORY_HOOK], env: this.memoryTraceEnv(slot) } : {}),
     });
     this.current.set(slot, node);
     this.runs.push({ slot, node });

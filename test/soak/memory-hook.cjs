@@ -5,6 +5,9 @@
 //   heapUsed, external, arrayBuffers, code} (bytes; code: V8's code spaces);
 // - after each major (mark-compact) GC, {"k":"major", at, heapUsed}: what survived a full
 //   collection, the best measure of what the node really keeps.
+// - with CLUSTER_NODE_MEMORY_TRACE_GC_MS set, a full GC forced that often (its result is a
+//   "major" record too): a control, so the heap a node keeps is sampled regularly even in
+//   a run too short for V8 to collect its old generation on its own.
 // `at` is Date.now() ms. The process's own RSS is sampled from /proc by the runner; this
 // adds what only the process can see: how much of it is the V8 heap, and how much of the
 // heap is live.
@@ -40,4 +43,10 @@ if (path) {
     }
   });
   observer.observe({ type: 'gc' });
+  const gcEvery = Number(process.env.CLUSTER_NODE_MEMORY_TRACE_GC_MS);
+  if (gcEvery > 0) {
+    require('node:v8').setFlagsFromString('--expose-gc');
+    const gc = require('node:vm').runInNewContext('gc');
+    setInterval(() => gc(), gcEvery).unref();
+  }
 }

@@ -44,6 +44,12 @@ export interface SoakOptions {
   settleMs?: number;
   /** Progress lines; default none. */
   log?: (line: string) => void;
+  /**
+   * A control for the memory figures: the first long-lived node forces a full GC this
+   * often (ms), so the heap it keeps is sampled regularly while the others are left to
+   * V8; default 0 (none).
+   */
+  gcControlMs?: number;
   /** Keep every process run's output in the report (transcripts), to diagnose a failure; default false. */
   keepTranscripts?: boolean;
 }
@@ -118,6 +124,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     maxDisrupted: o.maxDisrupted ?? 2,
     sampleMs: o.sampleMs ?? 5000,
     settleMs: o.settleMs ?? 60_000,
+    gcControlMs: o.gcControlMs ?? 0,
     quorum,
   };
   const log = o.log ?? ((): void => {});
@@ -135,7 +142,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       quorum,
       cookie: `soak-${o.seed}`,
       onAction: (a) => log(`  ${rel(a.at)} ${a.kind} ${a.node}`),
-      memoryTrace: { dir: traceDir, slots: longLivedSlots, everyMs: options.sampleMs },
+      memoryTrace: {
+        dir: traceDir,
+        slots: longLivedSlots,
+        everyMs: options.sampleMs,
+        ...(options.gcControlMs > 0 ? { forcedGc: { slots: longLivedSlots.slice(0, 1), everyMs: options.gcControlMs } } : {}),
+      },
     });
   } catch (err) {
     rmSync(traceDir, { recursive: true, force: true });
@@ -359,7 +371,7 @@ export function formatSoakReport(r: SoakReport): string {
       (x) => `| ${x.node} | ${f(x.rssMb[0]?.value ?? NaN)} -> ${f(x.rssMb.at(-1)?.value ?? NaN)} | ${f(x.rssMbPerHour)} | ${f(x.anonMbPerHour)} | ${x.fdsFirst} -> ${x.fdsLast} | ${f(x.fdsPerHour)} |`,
     ),
     '',
-    'Their V8 heap as each node sees it (memory-hook.cjs): the heap that survived each major GC is what a node keeps; heap used also holds garbage not yet collected.',
+    `Their V8 heap as each node sees it (memory-hook.cjs): the heap that survived each major GC is what a node keeps; heap used also holds garbage not yet collected.${o.gcControlMs > 0 ? ` ${r.resources[0]?.node ?? 'The first'} is the control: it forces a full GC every ${o.gcControlMs / 1000} s.` : ''}`,
     '',
     '| node | heap after major GC MB first -> last (GCs) | after GC MB/h | heap used MB first -> last | heap used MB/h | heap reserved MB/h | code MB/h | external MB/h |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
