@@ -1,8 +1,9 @@
 // Memory trace: reads what memory-hook.cjs wrote for one long-lived node — periodic
 // samples of the V8 heap and the heap that survived each major GC — into series for
 // slope.ts, in MB against the sample's time. Pure.
-// Invariant: a line that is not a complete record (a torn last line, a stray write) is
-// skipped, never guessed at.
+// Invariants: a line that is not a complete record (a torn last line, a stray write) is
+// skipped, never guessed at; records before the window asked for (the process's start-up,
+// before the churn) are left out, so they do not tilt a slope.
 import type { Sample } from './slope.js';
 
 /** The series of one node's memory trace, in MB. */
@@ -25,8 +26,8 @@ function finite(x: unknown): x is number {
   return typeof x === 'number' && Number.isFinite(x) && x >= 0;
 }
 
-/** Parse the JSON lines memory-hook.cjs appended. */
-export function parseMemoryTrace(text: string): MemoryTrace {
+/** Parse the JSON lines memory-hook.cjs appended, keeping records at or after fromMs (Date.now() ms; default all). */
+export function parseMemoryTrace(text: string, fromMs = -Infinity): MemoryTrace {
   const out: MemoryTrace = { heapUsedMb: [], heapTotalMb: [], codeMb: [], externalMb: [], heapAfterMajorGcMb: [] };
   for (const line of text.split('\n')) {
     let r: unknown;
@@ -37,7 +38,7 @@ export function parseMemoryTrace(text: string): MemoryTrace {
     }
     if (typeof r !== 'object' || r === null) continue;
     const x = r as Record<string, unknown>;
-    if (!finite(x.at)) continue;
+    if (!finite(x.at) || x.at < fromMs) continue;
     const at = x.at;
     if (x.k === 'tick' && finite(x.heapUsed) && finite(x.heapTotal) && finite(x.code) && finite(x.external)) {
       out.heapUsedMb.push({ at, value: x.heapUsed / MB });

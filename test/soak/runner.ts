@@ -157,6 +157,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const churnable = cluster.slots.slice(hosts);
   const samples = new Map(longLived.map((s) => [s, { rssMb: [] as Sample[], anonMb: [] as Sample[], fds: [] as Sample[] }]));
   let sampler: ReturnType<typeof setInterval> | undefined;
+  let traceFromMs = -Infinity;
   try {
     await cluster.startAll();
     await pollUntil(() => (cluster.unsteadyReason(0) === undefined ? true : undefined), 120_000, () => `a steady cluster: ${cluster.unsteadyReason(0)}`);
@@ -176,6 +177,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         if (fds !== undefined) into.fds.push({ at, value: fds });
       }
     };
+    // The nodes' own memory traces count from here too (Date.now(): the hook's clock).
+    traceFromMs = Date.now();
     sample();
     sampler = setInterval(sample, options.sampleMs);
 
@@ -280,7 +283,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       } catch {
         // No trace (the hook could not write): the heap figures read as missing.
       }
-      const heap = parseMemoryTrace(text);
+      const heap = parseMemoryTrace(text, traceFromMs);
       return {
         node: cluster.nodeName(s),
         ...x,

@@ -38,3 +38,11 @@ test('parseMemoryTrace: values in MB at their times', () => {
   assert.deepEqual(t.codeMb[1], { at: 2000, value: 1 });
   assert.deepEqual(t.externalMb[0], { at: 1000, value: 2 });
 });
+
+test('parseMemoryTrace: records before fromMs are left out (start-up must not tilt a slope)', () => {
+  const text = [tick(1000, 3 * MB), JSON.stringify({ k: 'major', at: 1500, heapUsed: 3 * MB }), tick(2000, 10 * MB), JSON.stringify({ k: 'major', at: 2500, heapUsed: 9 * MB })].join('\n');
+  const t = parseMemoryTrace(text, 2000);
+  assert.deepEqual(t.heapUsedMb, [{ at: 2000, value: 10 }]);
+  assert.deepEqual(t.heapAfterMajorGcMb, [{ at: 2500, value: 9 }]);
+  assert.equal(parseMemoryTrace(text).heapUsedMb.length, 2);
+});
