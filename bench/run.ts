@@ -19,6 +19,7 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
   failover: { summary: 'Singleton takeover time and overlap after SIGKILL/SIGSTOP/SIGTERM of the holder', run: async (argv) => (await import('./failover.js')).runFailover(argv) },
   report: { summary: 'write bench/REPORT.md (tables, SVG charts) from the latest results in bench/results/', run: async (argv) => (await import('./report.js')).runReport(argv) },
   scale: { summary: 'cost per node against N (10, 25, 50 on 5 hosts): launch -> full mesh, idle CPU, RSS, bytes/s, mDNS packets/s, nodedown', run: async (argv) => (await import('./scale.js')).runScale(argv) },
+  churn: { summary: 'memory a long-lived node keeps per peer incarnation that came and went (heap, old space, code per cycle); sim or --live', run: async (argv) => (await import('./churn.js')).runChurn(argv) },
   startup: { summary: 'exec -> `node ready` of one CLI process, broken down (boot, modules, listen, mDNS)', run: async (argv) => (await import('./startup.js')).runStartup(argv) },
 };
 

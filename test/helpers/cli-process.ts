@@ -71,6 +71,10 @@ export interface CliNodeOptions {
   args?: readonly string[];
   /** Replace the whole argument list (after the script path); name, cookie and logLevel are then ignored. */
   rawArgs?: readonly string[];
+  /** Node.js options before the script path, e.g. ['--require', hook]; default none. */
+  nodeArgs?: readonly string[];
+  /** More environment variables for the process; default none. */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** Options for the wait methods. */
@@ -335,10 +339,10 @@ export function startCliNode(lan: VirtualLan, host: Host | number, opts?: CliNod
     opts?.logLevel ?? 'info',
     ...(opts?.args ?? []),
   ];
-  const child = lan.spawn(h, process.execPath, [CLI_BIN, ...args], {
+  const child = lan.spawn(h, process.execPath, [...(opts?.nodeArgs ?? []), CLI_BIN, ...args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: cliEnv(),
+    env: { ...cliEnv(), ...opts?.env },
   });
   return new CliNode(child, name, h);
 }

@@ -6,6 +6,8 @@
 // Invariants: every process runs inside the virtual LAN (vlan.ts), so no mDNS leaves it;
 // a slot runs at most one process at a time; destroy() thaws, stops and removes everything.
 import { performance } from 'node:perf_hooks';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createVirtualLan } from '../helpers/vlan.js';
 import type { VirtualLan } from '../helpers/vlan.js';
 import { startCliNode } from '../helpers/cli-process.js';
@@ -20,7 +22,12 @@ export interface SoakClusterOptions {
   quorum: number;
   cookie: string;
   onAction?: (a: ActionRecord) => void;
+  /** Trace the memory of these slots' processes (memory-hook.cjs) into files in dir; default none. */
+  memoryTrace?: { dir: string; slots: readonly number[]; everyMs: number; forcedGc?: { slots: readonly number[]; everyMs: number } };
 }
+
+/** The memory trace hook preloaded into traced nodes. */
+const MEMORY_HOOK = fileURLToPath(new URL('./memory-hook.cjs', import.meta.url));
 
 /** Spawn -> `node ready` on a busy 2-core machine. */
 const READY_TIMEOUT_MS = 60_000;
@@ -69,12 +76,28 @@ export class SoakCluster {
     return this.cutHosts.has(this.hostOf(slot));
   }
 
+  /** The file a traced slot's memory trace goes to (every run of the slot appends to it); undefined if not traced. */
+  memoryTracePath(slot: number): string | undefined {
+    const trace = this.o.memoryTrace;
+    return trace && trace.slots.includes(slot) ? join(trace.dir, `node${slot}.jsonl`) : undefined;
+  }
+
+  private memoryTraceEnv(slot: number): Record<string, string> {
+    const trace = this.o.memoryTrace!;
+    const env: Record<string, string> = { CLUSTER_NODE_MEMORY_TRACE: this.memoryTracePath(slot)!, CLUSTER_NODE_MEMORY_TRACE_MS: String(trace.everyMs) };
+    if (trace.forcedGc?.slots.includes(slot)) env.CLUSTER_NODE_MEMORY_TRACE_GC_MS = String(trace.forcedGc.everyMs);
+    return env;
+  }
+
   start(slot: number): CliNode {
     if (this.live(slot)) throw new Error(`${this.nodeName(slot)} is already running`);
+    const trace = this.o.memoryTrace;
+    const traced = trace !== undefined && trace.slots.includes(slot);
     const node = startCliNode(this.lan, this.hostOf(slot), {
       name: this.nodeName(slot),
       cookie: this.o.cookie,
       args: ['--failover', '--quorum', String(this.o.quorum)],
+      ...(traced ? { nodeArgs: ['--require', MEMORY_HOOK], env: this.memoryTraceEnv(slot) } : {}),
     });
     this.current.set(slot, node);
     this.runs.push({ slot, node });

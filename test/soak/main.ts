@@ -18,6 +18,7 @@ const USAGE = `usage: npm run soak -- [--minutes M] [--seed S] [--nodes N] [--ho
   --nodes N           nodes (default 10); the first H (one per host) are long-lived
   --hosts H           virtual hosts (default 5)
   --sample-seconds S  resource sampling interval (default 5)
+  --gc-control-seconds S  the first long-lived node forces a full GC every S seconds (a control for the heap figures; default off)
   --out FILE          also write the report as JSON (and FILE with .md for the text)
   --logs DIR          write each process run's output (stdout and JSON logs, timed) to DIR/<node>-run<R>.log`;
 
@@ -32,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
         nodes: { type: 'string' },
         hosts: { type: 'string' },
         'sample-seconds': { type: 'string' },
+        'gc-control-seconds': { type: 'string' },
         out: { type: 'string' },
         logs: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -56,8 +58,9 @@ async function main(argv: string[]): Promise<number> {
   const nodes = num(v.nodes, 10, 3, 50);
   const hosts = num(v.hosts, 5, 1, 20);
   const sample = num(v['sample-seconds'], 5, 1, 600);
+  const gcControl = num(v['gc-control-seconds'], 0, 0, 3600);
   const seed = v.seed === undefined ? randomInt(2 ** 32 - 1) : parseSeed(v.seed);
-  if (minutes === undefined || nodes === undefined || !Number.isInteger(nodes) || hosts === undefined || !Number.isInteger(hosts) || sample === undefined || seed === undefined) {
+  if (minutes === undefined || nodes === undefined || !Number.isInteger(nodes) || hosts === undefined || !Number.isInteger(hosts) || sample === undefined || gcControl === undefined || seed === undefined) {
     process.stderr.write(`bad option value\n${USAGE}\n`);
     return 2;
   }
@@ -72,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   console.log(`soak: seed ${seed} (replay with --seed ${seed})`);
-  const report = await runSoak({ seed, durationMs: minutes * 60_000, nodes, hosts, sampleMs: sample * 1000, log: (l) => console.log(l), keepTranscripts: v.logs !== undefined });
+  const report = await runSoak({ seed, durationMs: minutes * 60_000, nodes, hosts, sampleMs: sample * 1000, gcControlMs: gcControl * 1000, log: (l) => console.log(l), keepTranscripts: v.logs !== undefined });
   const text = formatSoakReport(report);
   console.log(`\n${text}`);
   const { transcripts, ...rest } = report;

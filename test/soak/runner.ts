@@ -11,7 +11,9 @@
 // holders at once, epochs strictly increasing, no roar from a stopped or superseded tenure.
 // Invariant: every wait has a deadline and everything started is stopped.
 import { performance } from 'node:perf_hooks';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CLI_BIN } from '../helpers/cli-process.js';
 import { pollUntil } from '../chaos/cluster.js';
 import { describeStep, generateSchedule } from '../chaos/schedule.js';
@@ -21,6 +23,8 @@ import type { Timeline } from '../chaos/timeline.js';
 import { readMemory } from '../../bench/proc-stats.js';
 import { SoakCluster } from './cluster.js';
 import { slopePerHour } from './slope.js';
+import { parseMemoryTrace } from './memory-trace.js';
+import type { MemoryTrace } from './memory-trace.js';
 import type { Sample } from './slope.js';
 
 /** Options of a soak run. */
@@ -40,6 +44,12 @@ export interface SoakOptions {
   settleMs?: number;
   /** Progress lines; default none. */
   log?: (line: string) => void;
+  /**
+   * A control for the memory figures: the first long-lived node forces a full GC this
+   * often (ms), so the heap it keeps is sampled regularly while the others are left to
+   * V8; default 0 (none).
+   */
+  gcControlMs?: number;
   /** Keep every process run's output in the report (transcripts), to diagnose a failure; default false. */
   keepTranscripts?: boolean;
 }
@@ -56,6 +66,14 @@ export interface NodeResources {
   /** First and last fd count sampled. */
   fdsFirst: number;
   fdsLast: number;
+  /** The node's own view of its memory (memory-hook.cjs), MB: V8 heap, heap after each major GC, code, external. */
+  heap: MemoryTrace;
+  /** Growth per hour of the heap that survived major GCs: what the node keeps (NaN with fewer than two major GCs). */
+  heapAfterMajorGcMbPerHour: number;
+  heapUsedMbPerHour: number;
+  heapTotalMbPerHour: number;
+  codeMbPerHour: number;
+  externalMbPerHour: number;
 }
 
 /** What a soak run measured and concluded. */
@@ -106,6 +124,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     maxDisrupted: o.maxDisrupted ?? 2,
     sampleMs: o.sampleMs ?? 5000,
     settleMs: o.settleMs ?? 60_000,
+    gcControlMs: o.gcControlMs ?? 0,
     quorum,
   };
   const log = o.log ?? ((): void => {});
@@ -113,11 +132,32 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const rel = (t: number): string => `${((t - t0) / 1000).toFixed(1)} s`;
   const schedule = generateSchedule(o.seed, { durationMs: options.durationMs, maxDisrupted: options.maxDisrupted });
   log(`soak seed ${o.seed}: ${nodes} nodes on ${hosts} hosts, --failover --quorum ${quorum}, ${schedule.length} faults over ${options.durationMs / 1000} s`);
-  const cluster = await SoakCluster.create({ nodes, hosts, quorum, cookie: `soak-${o.seed}`, onAction: (a) => log(`  ${rel(a.at)} ${a.kind} ${a.node}`) });
+  const traceDir = mkdtempSync(join(tmpdir(), 'soak-memory-'));
+  const longLivedSlots = Array.from({ length: hosts }, (_, i) => i + 1);
+  let cluster: SoakCluster;
+  try {
+    cluster = await SoakCluster.create({
+      nodes,
+      hosts,
+      quorum,
+      cookie: `soak-${o.seed}`,
+      onAction: (a) => log(`  ${rel(a.at)} ${a.kind} ${a.node}`),
+      memoryTrace: {
+        dir: traceDir,
+        slots: longLivedSlots,
+        everyMs: options.sampleMs,
+        ...(options.gcControlMs > 0 ? { forcedGc: { slots: longLivedSlots.slice(0, 1), everyMs: options.gcControlMs } } : {}),
+      },
+    });
+  } catch (err) {
+    rmSync(traceDir, { recursive: true, force: true });
+    throw err;
+  }
   const longLived = cluster.slots.slice(0, hosts);
   const churnable = cluster.slots.slice(hosts);
   const samples = new Map(longLived.map((s) => [s, { rssMb: [] as Sample[], anonMb: [] as Sample[], fds: [] as Sample[] }]));
   let sampler: ReturnType<typeof setInterval> | undefined;
+  let traceFromMs = -Infinity;
   try {
     await cluster.startAll();
     await pollUntil(() => (cluster.unsteadyReason(0) === undefined ? true : undefined), 120_000, () => `a steady cluster: ${cluster.unsteadyReason(0)}`);
@@ -137,6 +177,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         if (fds !== undefined) into.fds.push({ at, value: fds });
       }
     };
+    // The nodes' own memory traces count from here too (Date.now(): the hook's clock).
+    traceFromMs = Date.now();
     sample();
     sampler = setInterval(sample, options.sampleMs);
 
@@ -235,6 +277,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const timeline = buildTimeline(cluster.records(), cluster.actions, { to: performance.now(), hosts: nodes, healthStepMs: options.durationMs > 600_000 ? 500 : 100 });
     const resources: NodeResources[] = longLived.map((s) => {
       const x = samples.get(s)!;
+      let text = '';
+      try {
+        text = readFileSync(cluster.memoryTracePath(s)!, 'utf8');
+      } catch {
+        // No trace (the hook could not write): the heap figures read as missing.
+      }
+      const heap = parseMemoryTrace(text, traceFromMs);
       return {
         node: cluster.nodeName(s),
         ...x,
@@ -243,6 +292,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         fdsPerHour: slopePerHour(x.fds),
         fdsFirst: x.fds[0]?.value ?? NaN,
         fdsLast: x.fds.at(-1)?.value ?? NaN,
+        heap,
+        heapAfterMajorGcMbPerHour: slopePerHour(heap.heapAfterMajorGcMb),
+        heapUsedMbPerHour: slopePerHour(heap.heapUsedMb),
+        heapTotalMbPerHour: slopePerHour(heap.heapTotalMb),
+        codeMbPerHour: slopePerHour(heap.codeMb),
+        externalMbPerHour: slopePerHour(heap.externalMb),
       };
     });
     const failures = harnessErrors.map((e) => `harness: ${e}`);
@@ -296,6 +351,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   } finally {
     if (sampler) clearInterval(sampler);
     await cluster.destroy();
+    rmSync(traceDir, { recursive: true, force: true });
   }
 }
 
@@ -317,6 +373,16 @@ export function formatSoakReport(r: SoakReport): string {
     ...r.resources.map(
       (x) => `| ${x.node} | ${f(x.rssMb[0]?.value ?? NaN)} -> ${f(x.rssMb.at(-1)?.value ?? NaN)} | ${f(x.rssMbPerHour)} | ${f(x.anonMbPerHour)} | ${x.fdsFirst} -> ${x.fdsLast} | ${f(x.fdsPerHour)} |`,
     ),
+    '',
+    `Their V8 heap as each node sees it (memory-hook.cjs): the heap that survived each major GC is what a node keeps; heap used also holds garbage not yet collected.${o.gcControlMs > 0 ? ` ${r.resources[0]?.node ?? 'The first'} is the control: it forces a full GC every ${o.gcControlMs / 1000} s.` : ''}`,
+    '',
+    '| node | heap after major GC MB first -> last (GCs) | after GC MB/h | heap used MB first -> last | heap used MB/h | heap reserved MB/h | code MB/h | external MB/h |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.resources.map((x) => {
+      const h = x.heap;
+      const span = (s: readonly { value: number }[]): string => `${f(s[0]?.value ?? NaN)} -> ${f(s.at(-1)?.value ?? NaN)}`;
+      return `| ${x.node} | ${span(h.heapAfterMajorGcMb)} (${h.heapAfterMajorGcMb.length}) | ${f(x.heapAfterMajorGcMbPerHour)} | ${span(h.heapUsedMb)} | ${f(x.heapUsedMbPerHour)} | ${f(x.heapTotalMbPerHour)} | ${f(x.codeMbPerHour)} | ${f(x.externalMbPerHour)} |`;
+    }),
     '',
     `Singleton: ${r.timeline.tenures} tenures; overlaps ${r.timeline.overlapStats.count}; epoch violations ${r.timeline.epochViolations.length}; anomalies ${r.timeline.anomalies.length}; gaps ${r.timeline.gapStats.count} (longest ${Math.round(r.timeline.gapStats.maxMs)} ms), ${r.timeline.flaggedGaps} with a healthy majority over the limit.`,
     `Settled: ${r.settledAfterMs !== undefined ? `${Math.round(r.settledAfterMs)} ms after the last fault was undone` : 'NO'}. Views identical at the end: ${r.viewsIdentical ? 'yes' : `NO (${r.viewsProblem})`}.`,
