@@ -58,3 +58,24 @@ test('a node names itself on every line (field node), whatever logged it', async
   assert.equal(seedWarn?.addr, '127.0.0.1:1');
   for (const l of lines) assert.equal((JSON.parse(l) as { node?: string }).node, 'alice@h', l);
 });
+
+test('a line below the level is dropped before any formatting; at its level it is written, children included', async () => {
+  for (const [level, written] of [['info', false], ['debug', true]] as const) {
+    const stream = new PassThrough();
+    let text = '';
+    stream.on('data', (c: Buffer) => (text += c.toString('utf8')));
+    const log = createLogger({ format: 'json', stream, level });
+    let reads = 0;
+    const meta = {
+      get peer(): string {
+        reads++;
+        return 'bob@host';
+      },
+    };
+    log.debug('detail', meta);
+    log.child({ component: 'mdns' }).debug('more detail', meta);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(text.includes('detail'), written, `level ${level}: ${text}`);
+    assert.equal(reads > 0, written, `level ${level}: meta read ${reads} times`);
+  }
+});
