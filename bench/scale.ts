@@ -41,12 +41,20 @@ export const SCALE_TARGETS = {
   bytesFlatFactor: 2,
 } as const;
 
+/**
+ * Default wait between the full mesh and the idle window, s: 30. Idle cost is the steady
+ * state; a node's first half minute holds its warm-up (V8 compiling the code that runs
+ * every tick, the memory reducer's full collections at ~17 s, the code-cache rewrite),
+ * which at N = 10, 5 s after the mesh, added ~0.1 point of a core to the window.
+ */
+const DEFAULT_SETTLE_SECONDS = 30;
+
 const USAGE = `usage: npm run bench -- scale [--nodes 10,25,50] [--hosts H] [--runs R] [--idle-seconds S] [--settle-seconds Q] [--timeout-seconds T] [--out DIR] [-- ARGS...]
   --nodes LIST         node counts, comma-separated (default 10,25,50)
   --hosts H            virtual hosts the nodes are spread over (default 5)
   --runs R             repetitions per node count (default 1)
   --idle-seconds S     idle window (default 60)
-  --settle-seconds Q   wait between the full mesh and the idle window (default 5)
+  --settle-seconds Q   wait between the full mesh and the idle window (default 30: past a process's warm-up)
   --timeout-seconds T  launch -> full mesh deadline; a run that misses it is still measured idle (default 120)
   --quick              10 nodes, 2 hosts, 15 s idle, 1 s settle (a smoke test)
   --out DIR            where results are written (default bench/results)
@@ -151,7 +159,7 @@ function parseOptions(argv: string[]): ScaleOptions | string {
       hosts: intOption('hosts', v.hosts, q ? 2 : 5, 1, 100),
       runs: intOption('runs', v.runs, 1, 1, 100),
       idleSeconds: intOption('idle-seconds', v['idle-seconds'], q ? 15 : 60, 5, 3600),
-      settleSeconds: intOption('settle-seconds', v['settle-seconds'], q ? 1 : 5, 0, 600),
+      settleSeconds: intOption('settle-seconds', v['settle-seconds'], q ? 1 : DEFAULT_SETTLE_SECONDS, 0, 600),
       timeoutSeconds: intOption('timeout-seconds', v['timeout-seconds'], 120, 5, 1200),
       out: v.out ?? RESULTS_DIR,
       cliArgs,
