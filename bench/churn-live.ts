@@ -1,16 +1,30 @@
 // Churn, live (child of bench/churn.ts, started inside a virtual LAN host; run with
 // --expose-gc): one long-lived node in this process — real TCP, real mDNS, winston
 // logging at debug level to /dev/null, a failover Singleton candidacy with a quorum of 2
-// — and a peer started as a CLI process (bin/cluster-node.js: a new incarnation and port
+// — and a peer started as a CLI process (the CLI script, CLI_BIN: a new incarnation and port
 // each time) that joins, stands by as a Singleton candidate and dies: SIGKILL on odd
 // cycles, SIGTERM (goodbye) on even ones. After each cycle listed in --at it forces GC
 // twice and prints one `MARK {json}` line (churn-sim.ts's mark()).
 // Multicast: only ever inside a private network namespace (bench/churn.ts puts it in a
 // virtual LAN host).
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readlinkSync } from 'node:fs';
 import { createLogger, createNode } from '../src/index.js';
+import { CLI_BIN } from '../test/helpers/cli-process.js';
 import { arg, mark, report } from './churn-sim.js';
+
+/**
+ * True when this process runs in another network namespace than the one churn.ts ran in
+ * (it passes its own in CHURN_OUTER_NETNS): never on the machine's network.
+ */
+function inPrivateNetworkNamespace(): boolean {
+  const outer = process.env.CHURN_OUTER_NETNS;
+  try {
+    return outer !== undefined && outer !== '' && readlinkSync('/proc/self/ns/net') !== outer;
+  } catch {
+    return false;
+  }
+}
 
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
@@ -21,6 +35,8 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 }
 
 async function main(): Promise<void> {
+  // It runs mDNS and starts CLI processes that do: never on the machine's own network.
+  if (!inPrivateNetworkNamespace()) throw new Error('churn-live runs only inside a virtual LAN host (npm run bench -- churn --live)');
   const cycles = Number(arg('cycles', '300'));
   const at = new Set(arg('at', '100,200,300').split(',').map(Number));
   const snapshots = process.argv.includes('--snapshots') ? arg('snapshots', '.') : undefined;
@@ -30,7 +46,7 @@ async function main(): Promise<void> {
   const a = createNode({ name: 'a@churn', cookie, logger, ...timing });
   await a.start();
   a.singleton('Singleton', () => () => {}, { failover: true, quorum: 2 });
-  const bin = new URL('../bin/cluster-node.js', import.meta.url).pathname;
+  const bin = CLI_BIN;
   const args = ['--name', 'b@churn', '--cookie', cookie, '--failover', '--quorum', '2'];
   args.push('--heartbeat-interval', String(timing.heartbeatIntervalMs), '--failure-timeout', String(timing.failureTimeoutMs), '--settle', String(timing.settleMs));
   try {

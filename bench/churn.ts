@@ -14,7 +14,7 @@
 // Invariant: the children run with --expose-gc; the live one only inside the virtual LAN.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -107,7 +107,9 @@ export async function runChurn(argv: string[]): Promise<number> {
     console.log(`churn (${o.live ? 'live' : 'sim'}): ${o.cycles} peer incarnations, memory read after cycles ${o.at.join(', ')}`);
     if (o.live) {
       lan = await createVirtualLan(1);
-      code = await collect(lan.spawn(1, process.execPath, args, { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] }), show);
+      // The live run checks that its network namespace is not this one (it runs mDNS).
+      const env = { ...process.env, CHURN_OUTER_NETNS: readlinkSync('/proc/self/ns/net') };
+      code = await collect(lan.spawn(1, process.execPath, args, { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'], env }), show);
     } else {
       code = await collect(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }), show);
     }
