@@ -9,21 +9,26 @@
 // virtual LAN host).
 import { spawn } from 'node:child_process';
 import { createWriteStream, readlinkSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { createLogger, createNode } from '../src/index.js';
 import { CLI_BIN } from '../test/helpers/cli-process.js';
 import { arg, mark, report } from './churn-sim.js';
 
 /**
  * True when this process runs in another network namespace than the one churn.ts ran in
- * (it passes its own in CHURN_OUTER_NETNS): never on the machine's network.
+ * (it passes its own, `net:[inode]`, in CHURN_OUTER_NETNS) and every external interface
+ * it sees is on the virtual LAN (10.77.0.0/16): never on the machine's network.
  */
 function inPrivateNetworkNamespace(): boolean {
-  const outer = process.env.CHURN_OUTER_NETNS;
+  const outer = process.env.CHURN_OUTER_NETNS ?? '';
+  if (!/^net:\[\d+\]$/.test(outer)) return false;
   try {
-    return outer !== undefined && outer !== '' && readlinkSync('/proc/self/ns/net') !== outer;
+    if (readlinkSync('/proc/self/ns/net') === outer) return false;
   } catch {
     return false;
   }
+  const external = Object.values(networkInterfaces()).flatMap((list) => list ?? []).filter((i) => !i.internal);
+  return external.every((i) => i.family === 'IPv4' ? i.address.startsWith('10.77.') : i.address.startsWith('fe80:'));
 }
 
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
