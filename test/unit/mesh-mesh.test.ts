@@ -580,27 +580,38 @@ test('a member frozen in a 6-node mesh is declared down by its watchers on their
   }
 });
 
-test('news of members that came up waits a handshake timeout, then goes once to each member connected before them, all newcomers in one message', async () => {
-  const clock = new ManualClock();
-  const mem = new MemoryNetwork();
-  const alice = node(clock, mem.host('10.0.0.1'), 'alice@sim', '10.0.0.1');
-  await alice.mesh.start();
+/** Scripted members dialing alice from hosts 10.0.0.I, recording the member lists alice sends each. */
+function newsHarness(clock: ManualClock, mem: MemoryNetwork, alice: Node): {
+  heard: Map<string, string[]>;
+  peers: Map<string, Connection>;
+  join: (name: string, i: number) => Promise<void>;
+  idle: (ms: number) => Promise<void>;
+} {
   const heard = new Map<string, string[]>();
-  const peers: Connection[] = [];
+  const peers = new Map<string, Connection>();
   const join = async (name: string, i: number): Promise<void> => {
     const conn = handDialer(await mem.host(`10.0.0.${i}`).dial('10.0.0.1', alice.mesh.port, 1000), clock, { name, inc: `0${i}`, nonceByte: i, up: 0 });
     heard.set(name, []);
     conn.onMessage((m) => void (m.t === 'members' && heard.get(name)!.push(m.members.map((x) => x.name).join(','))));
-    peers.push(conn);
+    peers.set(name, conn);
     await run(clock, 50);
     assert.equal(conn.state, 'open', name);
   };
   const idle = async (ms: number): Promise<void> => {
     for (let t = 0; t < ms; t += 100) {
-      for (const c of peers) c.send({ t: 'ping', seq: t }); // stay up
+      for (const c of peers.values()) c.send({ t: 'ping', seq: t }); // stay up
       await run(clock, 100, 50);
     }
   };
+  return { heard, peers, join, idle };
+}
+
+test('news of members that came up waits a handshake timeout, then goes once to each member connected before them, all newcomers in one message', async () => {
+  const clock = new ManualClock();
+  const mem = new MemoryNetwork();
+  const alice = node(clock, mem.host('10.0.0.1'), 'alice@sim', '10.0.0.1');
+  await alice.mesh.start();
+  const { heard, peers, join, idle } = newsHarness(clock, mem, alice);
   try {
     await join('bob@sim', 2);
     await idle(1500); // bob's own news (to nobody) has gone
@@ -618,7 +629,7 @@ test('news of members that came up waits a handshake timeout, then goes once to 
     assert.equal([...heard.values()].flat().length, 5, 'nothing more');
     assert.deepEqual(alice.mesh.members(), ['bob@sim', 'carol@sim', 'dave@sim']);
   } finally {
-    for (const c of peers) c.close();
+    for (const c of peers.values()) c.close();
     await alice.mesh.stop();
   }
 });
@@ -628,21 +639,7 @@ test('news skips a member that said it is connected to the newcomer, or that the
   const mem = new MemoryNetwork();
   const alice = node(clock, mem.host('10.0.0.1'), 'alice@sim', '10.0.0.1');
   await alice.mesh.start();
-  const heard = new Map<string, string[]>();
-  const peers = new Map<string, Connection>();
-  const join = async (name: string, i: number): Promise<void> => {
-    const conn = handDialer(await mem.host(`10.0.0.${i}`).dial('10.0.0.1', alice.mesh.port, 1000), clock, { name, inc: `0${i}`, nonceByte: i, up: 0 });
-    heard.set(name, []);
-    conn.onMessage((m) => void (m.t === 'members' && heard.get(name)!.push(m.members.map((x) => x.name).join(','))));
-    peers.set(name, conn);
-    await run(clock, 50);
-  };
-  const idle = async (ms: number): Promise<void> => {
-    for (let t = 0; t < ms; t += 100) {
-      for (const c of peers.values()) c.send({ t: 'ping', seq: t });
-      await run(clock, 100, 50);
-    }
-  };
+  const { heard, peers, join, idle } = newsHarness(clock, mem, alice);
   const info = (name: string, i: number): MemberInfo => ({ name, inc: `0${i}`, host: `10.0.0.${i}`, port: 1 });
   try {
     await join('bob@sim', 2);
