@@ -27,7 +27,7 @@ import type { Secret } from '../util/secret.js';
 import type { TrafficCounts } from '../util/traffic.js';
 import { decideAdmission, InboundSlots, isNewcomer } from './admission.js';
 import type { InboundAction } from './admission.js';
-import { CandidateTable, candidateName } from './candidates.js';
+import { CandidateTable, candidateName, MAX_GOSSIP_CANDIDATES_PER_MEMBER } from './candidates.js';
 import type { Candidate, UpsertResult } from './candidates.js';
 import { goodbyeCode, SHUTDOWN_GOODBYE } from './close-codes.js';
 import type { GoodbyeCode } from './close-codes.js';
@@ -73,7 +73,7 @@ interface Peer {
   since: number;
   /** Set while the peer's connection was closed as a duplicate and its replacement is awaited. */
   orphanTimer?: TimerHandle | undefined;
-  /** Members this peer told us it is connected to (its list and its news), at most MAX_MEMBERS: news of them is not for it. */
+  /** Members this peer told us it is connected to (its list and its news), as many as it may gossip candidates: news of them is not for it. */
   links?: Set<string>;
 }
 
@@ -869,7 +869,7 @@ export class Mesh {
       case 'members':
         for (const m of msg.members) {
           // A member can only misreport its own links, which decides only what we tell it.
-          if ((peer.links ??= new Set()).size < MAX_MEMBERS) peer.links.add(m.name);
+          if ((peer.links ??= new Set()).size < MAX_GOSSIP_CANDIDATES_PER_MEMBER) peer.links.add(m.name);
           if (m.name === this.config.name || this.peers.has(m.name) || m.port === 0) continue;
           const { result, candidate } = this.candidates.upsertGossip(peer.member.name, m.name, m.host, m.port);
           if (candidate) this.afterUpsert(candidate, result);
