@@ -198,7 +198,7 @@ export class Detector {
     else this.host.log.debug('event loop stalled; deferring failure checks', { lagMs: Math.round(lag) });
     this.seq++;
     this.updateWatches(now);
-    const timeout = stretchedTimeout(suspicionMs(this.host.failureTimeoutMs, this.host.heartbeatIntervalMs), this.recentLagMs, this.host.heartbeatIntervalMs);
+    const timeout = this.suspicionTimeoutMs();
     for (const [name, since] of [...this.watching]) {
       if (this.watching.get(name) !== since) continue; // forgotten meanwhile (declared down)
       const heard = this.host.lastHeard(name);
@@ -216,6 +216,11 @@ export class Detector {
     else this.host.clock.setTimeout(() => !this.stopped && this.host.sendPings(seq, this.heartbeatTargets()), 0);
     this.scheduleTick();
     this.armOnTimeChecks(judge, timeout, now);
+  }
+
+  /** Silence past which a watched member is suspected now: suspicionMs, stretched by our own recent lag. */
+  private suspicionTimeoutMs(): number {
+    return stretchedTimeout(suspicionMs(this.host.failureTimeoutMs, this.host.heartbeatIntervalMs), this.recentLagMs, this.host.heartbeatIntervalMs);
   }
 
   private clearOnTimeChecks(): void {
@@ -255,7 +260,7 @@ export class Detector {
     const heard = this.host.lastHeard(name);
     if (since === undefined || heard === undefined) return;
     const from = Math.max(heard, since);
-    const timeout = stretchedTimeout(suspicionMs(this.host.failureTimeoutMs, this.host.heartbeatIntervalMs), this.recentLagMs, this.host.heartbeatIntervalMs);
+    const timeout = this.suspicionTimeoutMs();
     if (isOverdue(from, now, timeout)) this.suspect(name, from, now);
   }
 

@@ -93,6 +93,11 @@ interface OutboundTurn {
 type Turn = InboundTurn | OutboundTurn;
 
 /** The connection manager of one node. */
+/** A member as a member list names it. */
+function memberInfo(m: MeshMember): MemberInfo {
+  return { name: m.name, inc: m.incarnation, host: m.host, port: m.port };
+}
+
 export class Mesh {
   private readonly peers = new Map<string, Peer>();
   private readonly candidates = new CandidateTable();
@@ -823,9 +828,11 @@ export class Mesh {
     const fresh = this.news.filter((p) => this.peers.get(p.member.name) === p);
     this.news = [];
     if (fresh.length === 0 || this.stopped) return;
+    // Not for the newcomer itself, nor for a member connected after it (it got the
+    // newcomer in our list), nor where either of the two told us of their link.
+    const isNewsFor = (other: Peer, p: Peer): boolean => p !== other && p.since >= other.since && !other.links?.has(p.member.name) && !p.links?.has(other.member.name);
     for (const other of this.peers.values()) {
-      // A member connected after a newcomer got it in our list.
-      const members = fresh.filter((p) => p !== other && p.since >= other.since && !other.links?.has(p.member.name) && !p.links?.has(other.member.name)).map((p) => ({ name: p.member.name, inc: p.member.incarnation, host: p.member.host, port: p.member.port }));
+      const members = fresh.filter((p) => isNewsFor(other, p)).map((p) => memberInfo(p.member));
       for (let i = 0; i < members.length; i += MAX_MEMBERS) other.conn.send({ t: 'members', members: members.slice(i, i + MAX_MEMBERS) });
     }
   }
@@ -855,7 +862,7 @@ export class Mesh {
 
   private memberInfos(): MemberInfo[] {
     const list: MemberInfo[] = [];
-    for (const p of this.peers.values()) list.push({ name: p.member.name, inc: p.member.incarnation, host: p.member.host, port: p.member.port });
+    for (const p of this.peers.values()) list.push(memberInfo(p.member));
     return list;
   }
 

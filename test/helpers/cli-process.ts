@@ -207,9 +207,13 @@ export class CliNode {
     }
   }
 
-  /** Ask the node to stop (SIGTERM), SIGKILL it if it has not exited after graceMs; resolves with how it ended. */
+  /**
+   * Ask the node to stop (SIGTERM; then SIGCONT, so a node a test froze wakes to handle
+   * it), SIGKILL it if it has not exited after graceMs; resolves with how it ended.
+   */
   async stop(graceMs = 3000): Promise<CliExit> {
     this.kill('SIGTERM');
+    this.kill('SIGCONT');
     const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
     try {
       return await this.exited;

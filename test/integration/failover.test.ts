@@ -15,13 +15,6 @@ const started: CliNode[] = [];
 const libNodes: ClusterNode[] = [];
 
 test.afterEach(async () => {
-  for (const n of started) {
-    try {
-      process.kill(n.pid, 'SIGCONT');
-    } catch {
-      // already gone
-    }
-  }
   await Promise.all(started.splice(0).map((n) => n.stop(1000).catch(() => undefined)));
   await Promise.all(libNodes.splice(0).map((n) => n.stop()));
 });

@@ -40,13 +40,6 @@ for (const backend of ['quorum', 'etcd'] as const satisfies readonly Backend[]) 
     });
 
     const cleanup = async (): Promise<void> => {
-      for (const n of started) {
-        try {
-          process.kill(n.pid, 'SIGCONT');
-        } catch {
-          // already gone
-        }
-      }
       await Promise.all(started.splice(0).map((n) => n.stop(1000).catch(() => undefined)));
       await Promise.all(libNodes.splice(0).map((n) => n.stop()));
     };
